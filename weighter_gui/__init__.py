@@ -1,0 +1,3 @@
+"""Weighter Studio: look at, correct and retrain a Weighter speaker-diarization model."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,126 @@
+"""The Weighter's training objective: set matching of slots to likes, wBCE confidences.
+
+The method's loss (``set_matching_loss``) needs only file-level likes. On its own it
+lets slots turn sparse and peaky (a few blocks at high weight explain the embedding);
+``coverage_loss`` is the product's addition that asks every active frame to be
+explained by exactly as much slot mass as there are speakers (one, without overlap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+from torch.nn import functional as F
+
+from .model import confidence
+
+# Floor inside the log: wBCE stays finite at p = 0.
+_LOG_EPS = 1e-6
+
+
+def wbce(y: Tensor, p: Tensor) -> Tensor:
+    """wBCE(y, p) = -y ln p + p, element-wise.
+
+    Minimum at p = y like BCE, but its derivative -y/p + 1 is at most 1, so a
+    slot wrongly labelled 0 (a speaker present but not tagged) costs little.
+    """
+    return -y * torch.log(p.clamp_min(_LOG_EPS)) + p
+
+
+def bce(y: Tensor, p: Tensor) -> Tensor:
+    """Plain BCE, for comparison with wBCE in the simulation study."""
+    p = p.clamp(_LOG_EPS, 1 - _LOG_EPS)
+    return -y * torch.log(p) - (1 - y) * torch.log(1 - p)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    classification: float = 1.0
+    confidence: float = 1.0
+    coverage: float = 0.0  # 0 is the method as published
+    use_wbce: bool = True
+
+
+@dataclass(frozen=True)
+class LossParts:
+    total: Tensor
+    classification: Tensor
+    confidence: Tensor
+    coverage: Tensor
+    matched: list[list[tuple[int, int]]]  # per item: (slot, like index) pairs
+
+
+def match_slots(log_probs: Tensor, confidences: Tensor, likes: list[int]) -> list[tuple[int, int]]:
+    """Minimum-cost one-to-one assignment of N slots to a file's K likes (Hungarian).
+
+    Cost of slot n for like k: -log p(like_k | slot n) - log C_n.
+    log_probs: [N, num_classes]; confidences: [N]. Returns sorted (slot, k) pairs.
+    """
+    if not likes:
+        return []
+    cost = -log_probs[:, likes] - torch.log(confidences.clamp_min(_LOG_EPS))[:, None]
+    rows, cols = linear_sum_assignment(cost.detach().cpu().numpy())
+    return sorted(zip(rows.tolist(), cols.tolist()))
+
+
+def coverage_loss(curves: Tensor, mask: Tensor, activity: Tensor | None = None) -> Tensor:
+    """Mean over real frames of (sum_n X_n(t) - activity(t))^2.
+
+    activity defaults to 1 on every real frame (someone always speaks, as in the
+    simulation); for speech pass the number of active speakers per frame, or a VAD.
+    """
+    target = mask.to(curves.dtype) if activity is None else activity.to(curves.dtype)
+    err = (curves.sum(dim=1) - target) ** 2 * mask
+    return err.sum() / mask.sum().clamp_min(1)
+
+
+def set_matching_loss(
+    curves: Tensor,
+    confidences: Tensor,
+    logits: Tensor,
+    likes: list[list[int]],
+    mask: Tensor,
+    weights: LossWeights = LossWeights(),
+    activity: Tensor | None = None,
+) -> LossParts:
+    """The method's loss over a batch.
+
+    curves [B, N, T], confidences [B, N], logits [B, N, classes], likes: per item the
+    class ids of its likes, mask [B, T]. Matched slots: cross-entropy toward their like
+    and confidence target 1; unmatched slots: confidence target 0.
+    """
+    log_probs = F.log_softmax(logits, dim=-1)
+    conf_loss_fn = wbce if weights.use_wbce else bce
+    cls_terms: list[Tensor] = []
+    targets = torch.zeros_like(confidences)
+    matched: list[list[tuple[int, int]]] = []
+    for b, item_likes in enumerate(likes):
+        pairs = match_slots(log_probs[b], confidences[b], item_likes)
+        matched.append(pairs)
+        for slot, k in pairs:
+            cls_terms.append(-log_probs[b, slot, item_likes[k]])
+            targets[b, slot] = 1.0
+    classification = torch.stack(cls_terms).mean() if cls_terms else logits.sum() * 0
+    conf = conf_loss_fn(targets, confidences).sum(dim=1).mean()
+    cover = coverage_loss(curves, mask, activity) if weights.coverage > 0 else curves.sum() * 0
+    total = (
+        weights.classification * classification
+        + weights.confidence * conf
+        + weights.coverage * cover
+    )
+    return LossParts(total, classification, conf, cover, matched)
+
+
+__all__ = [
+    "LossParts",
+    "LossWeights",
+    "bce",
+    "confidence",
+    "coverage_loss",
+    "match_slots",
+    "set_matching_loss",
+    "wbce",
+]

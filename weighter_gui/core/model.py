@@ -1,0 +1,172 @@
+"""The Weighter: N weighting curves over time, one per speaker slot.
+
+Read top-down: ``Weighter.forward`` takes frame features ``[B, T, D]`` and returns
+per-slot curves ``X`` (values in [0, 1] at the input frame rate), their confidences
+``C(X) = sum X^2 / sum X`` and embeddings (X-weighted averages of the frame vectors).
+
+Layout, as in the method (docs: shared weighter-method.md):
+  two strided 1-D convolutions (channels / 12, time / 15)
+  -> torchaudio's WavLM encoder (FeatureProjection + Transformer)
+  -> linear head to N slots, sigmoid
+  -> repeat_interleave back to the input frame rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torchaudio.models.wav2vec2.components import FeatureProjection, _get_wavlm_encoder
+
+# Denominator floor: an all-zero curve gets weighting 0 and confidence 0, not NaN.
+_EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class WeighterConfig:
+    """Hyper-parameters of one Weighter. Stored in every checkpoint header."""
+
+    input_dim: int = 64
+    num_slots: int = 8
+    num_classes: int = 0  # training speakers of the classification head (0: no head)
+    channel_reduction: int = 12  # conv channels = ceil(input_dim / channel_reduction)
+    time_strides: tuple[int, ...] = (5, 3)  # product is the time reduction (15)
+    embed_dim: int = 128  # transformer width
+    num_layers: int = 4
+    num_heads: int = 4
+    ff_dim: int = 256
+    pos_conv_kernel: int = 16
+    pos_conv_groups: int = 8
+    num_buckets: int = 64  # relative position buckets of WavLM's attention bias
+    max_distance: int = 256
+    dropout: float = 0.1
+
+    @property
+    def time_reduction(self) -> int:
+        return math.prod(self.time_strides)
+
+    @property
+    def conv_channels(self) -> int:
+        return max(1, math.ceil(self.input_dim / self.channel_reduction))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["time_strides"] = list(self.time_strides)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WeighterConfig":
+        """Build from a header dict; unknown keys are an error, not silently dropped."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        d = dict(d)
+        if "time_strides" in d:
+            d["time_strides"] = tuple(int(s) for s in d["time_strides"])
+        return cls(**d)
+
+
+class WeighterOutput(NamedTuple):
+    curves: Tensor  # [B, N, T] in [0, 1]; 0 on padded frames
+    confidences: Tensor  # [B, N]
+    embeddings: Tensor  # [B, N, D]
+    mask: Tensor  # [B, T] True on real (non-padded) frames
+
+
+def weightings(x: Tensor) -> Tensor:
+    """W_j(X) = X_j / sum_i X_i over the last axis (0 for an all-zero curve)."""
+    return x / x.sum(dim=-1, keepdim=True).clamp_min(_EPS)
+
+
+def confidence(x: Tensor) -> Tensor:
+    """C(X) = sum X^2 / sum X over the last axis: X averaged with weights X."""
+    return (x * x).sum(dim=-1) / x.sum(dim=-1).clamp_min(_EPS)
+
+
+def lengths_to_mask(lengths: Tensor, max_len: int) -> Tensor:
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class Weighter(nn.Module):
+    def __init__(self, config: WeighterConfig):
+        super().__init__()
+        self.config = config
+        c = config.conv_channels
+        convs: list[nn.Module] = []
+        in_ch = config.input_dim
+        for stride in config.time_strides:
+            # kernel == stride: blocks never overlap, so a padded batch sees exactly
+            # the same blocks as each item alone.
+            convs += [nn.Conv1d(in_ch, c, kernel_size=stride, stride=stride), nn.GELU()]
+            in_ch = c
+        self.reduce = nn.Sequential(*convs)
+        self.encoder = _get_wavlm_encoder(
+            in_features=c,
+            embed_dim=config.embed_dim,
+            dropout_input=config.dropout,
+            pos_conv_kernel=config.pos_conv_kernel,
+            pos_conv_groups=config.pos_conv_groups,
+            num_layers=config.num_layers,
+            num_heads=config.num_heads,
+            num_buckets=config.num_buckets,
+            max_distance=config.max_distance,
+            attention_dropout=config.dropout,
+            ff_interm_features=config.ff_dim,
+            ff_interm_dropout=config.dropout,
+            dropout=config.dropout,
+            layer_norm_first=True,
+            layer_drop=0.0,
+        )
+        assert isinstance(self.encoder.feature_projection, FeatureProjection)
+        self.head = nn.Sequential(
+            nn.LayerNorm(config.embed_dim), nn.Linear(config.embed_dim, config.num_slots)
+        )
+        self.classifier = (
+            nn.Linear(config.input_dim, config.num_classes) if config.num_classes > 0 else None
+        )
+
+    def forward(self, features: Tensor, lengths: Tensor | None = None) -> WeighterOutput:
+        """features: [B, T, D]; lengths: [B] valid frames per item (None: all T)."""
+        batch, frames, _ = features.shape
+        if lengths is None:
+            lengths = torch.full((batch,), frames, dtype=torch.long, device=features.device)
+        mask = lengths_to_mask(lengths, frames)
+        stride = self.config.time_reduction
+        blocks = math.ceil(frames / stride)
+        # Zero the padding and pad to whole blocks, so the last partial block of an item
+        # holds the same values whether it is alone or in a longer batch.
+        x = features * mask[..., None]
+        x = nn.functional.pad(x, (0, 0, 0, blocks * stride - frames))
+        tokens = self.reduce(x.transpose(1, 2)).transpose(1, 2)  # [B, blocks, C]
+        token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
+        hidden = self._encode(tokens, lengths_to_mask(token_lengths, blocks))  # [B, blocks, E]
+        block_curves = torch.sigmoid(self.head(hidden)).transpose(1, 2)  # [B, N, blocks]
+        curves = block_curves.repeat_interleave(stride, dim=-1)[..., :frames]
+        curves = curves * mask[:, None, :]
+        embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), features * mask[..., None])
+        return WeighterOutput(curves, confidence(curves), embeddings, mask)
+
+    def _encode(self, tokens: Tensor, token_mask: Tensor) -> Tensor:
+        """torchaudio's WavLM Encoder, with padding passed as a key padding mask.
+
+        ``Encoder.forward`` hands its padding mask to WavLM attention as an attention
+        mask, which that attention rejects; so run its parts here, the same way.
+        """
+        x = self.encoder.feature_projection(tokens) * token_mask[..., None]
+        transformer = self.encoder.transformer
+        x = transformer._preprocess(x)
+        padding = torch.zeros_like(x[..., 0]).masked_fill(~token_mask, float("-inf"))
+        position_bias = None
+        for layer in transformer.layers:
+            x, position_bias = layer(x, position_bias=position_bias, key_padding_mask=padding)
+        return x
+
+    def classify(self, embeddings: Tensor) -> Tensor:
+        """Training-speaker logits [..., num_classes] for slot embeddings."""
+        if self.classifier is None:
+            raise RuntimeError("this Weighter has no classification head (num_classes = 0)")
+        return self.classifier(embeddings)

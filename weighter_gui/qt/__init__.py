@@ -1,0 +1,1 @@
+"""Thin PySide6 + pyqtgraph views over weighter_gui.core."""
