@@ -77,6 +77,48 @@ def coverage_loss(curves: Tensor, mask: Tensor, activity: Tensor | None = None) 
     return err.sum() / mask.sum().clamp_min(1)
 
 
+def block_mean(features: Tensor, mask: Tensor, stride: int) -> Tensor:
+    """Mean of the real frames in each block of ``stride`` frames, repeated back to [B, T, D]."""
+    batch, frames, dim = features.shape
+    blocks = -(-frames // stride)
+    pad = blocks * stride - frames
+    m = F.pad(mask.to(features.dtype), (0, pad)).view(batch, blocks, stride, 1)
+    x = F.pad(features * mask[..., None], (0, 0, 0, pad)).view(batch, blocks, stride, dim)
+    means = x.sum(2) / m.sum(2).clamp_min(1)
+    return means.repeat_interleave(stride, dim=1)[:, :frames]
+
+
+def frame_target_loss(
+    curves: Tensor,
+    frame_vectors: Tensor,
+    class_weights: Tensor,
+    likes: list[list[int]],
+    matched: list[list[tuple[int, int]]],
+    mask: Tensor,
+    scale: float = 16.0,
+) -> Tensor:
+    """Ask each matched slot's curve to follow how much each frame resembles its like.
+
+    The targets come from likes only: for a frame, a softmax over the file's likes of
+    scale * cos(frame vector, class vector of the like) (detached). Matched slots are
+    pulled toward their like's share, unmatched slots toward 0, with BCE per frame.
+    frame_vectors: [B, T, D] (block means keep the targets from being too noisy);
+    class_weights: [classes, D] (the classification head's class vectors).
+    """
+    targets = torch.zeros_like(curves)
+    with torch.no_grad():
+        v = F.normalize(frame_vectors, dim=-1)
+        w = F.normalize(class_weights, dim=-1)
+        for b, (item_likes, pairs) in enumerate(zip(likes, matched)):
+            if not pairs:
+                continue
+            share = torch.softmax(scale * v[b] @ w[item_likes].T, dim=-1)  # [T, K]
+            for slot, k in pairs:
+                targets[b, slot] = share[:, k]
+    err = bce(targets, curves) * mask[:, None, :]
+    return err.sum() / (mask.sum() * curves.shape[1]).clamp_min(1)
+
+
 def set_matching_loss(
     curves: Tensor,
     confidences: Tensor,
@@ -115,6 +157,8 @@ def set_matching_loss(
 
 
 __all__ = [
+    "block_mean",
+    "frame_target_loss",
     "LossParts",
     "LossWeights",
     "bce",

@@ -43,6 +43,7 @@ class WeighterConfig:
     num_buckets: int = 64  # relative position buckets of WavLM's attention bias
     max_distance: int = 256
     dropout: float = 0.1
+    class_scale: float = 16.0  # logit scale of the cosine classification head
 
     @property
     def time_reduction(self) -> int:
@@ -91,6 +92,25 @@ def lengths_to_mask(lengths: Tensor, max_len: int) -> Tensor:
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
+class CosineClassifier(nn.Module):
+    """Logits = scale * cos(embedding, class vector).
+
+    Slot embeddings are weighted means of frame features, whose norm says more about
+    noise than about the speaker; a cosine head learns directions only, and learns
+    them fast (a plain linear head needs large weights before its logits separate).
+    """
+
+    def __init__(self, dim: int, num_classes: int, scale: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(num_classes, dim) / math.sqrt(dim))
+        self.scale = scale
+
+    def forward(self, embeddings: Tensor) -> Tensor:
+        e = nn.functional.normalize(embeddings, dim=-1)
+        w = nn.functional.normalize(self.weight, dim=-1)
+        return self.scale * e @ w.T
+
+
 class Weighter(nn.Module):
     def __init__(self, config: WeighterConfig):
         super().__init__()
@@ -126,7 +146,9 @@ class Weighter(nn.Module):
             nn.LayerNorm(config.embed_dim), nn.Linear(config.embed_dim, config.num_slots)
         )
         self.classifier = (
-            nn.Linear(config.input_dim, config.num_classes) if config.num_classes > 0 else None
+            CosineClassifier(config.input_dim, config.num_classes, config.class_scale)
+            if config.num_classes > 0
+            else None
         )
 
     def forward(self, features: Tensor, lengths: Tensor | None = None) -> WeighterOutput:
@@ -139,15 +161,15 @@ class Weighter(nn.Module):
         blocks = math.ceil(frames / stride)
         # Zero the padding and pad to whole blocks, so the last partial block of an item
         # holds the same values whether it is alone or in a longer batch.
-        x = features * mask[..., None]
-        x = nn.functional.pad(x, (0, 0, 0, blocks * stride - frames))
+        features = features.masked_fill(~mask[..., None], 0.0)  # NaN * 0 would still be NaN
+        x = nn.functional.pad(features, (0, 0, 0, blocks * stride - frames))
         tokens = self.reduce(x.transpose(1, 2)).transpose(1, 2)  # [B, blocks, C]
         token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
         hidden = self._encode(tokens, lengths_to_mask(token_lengths, blocks))  # [B, blocks, E]
         block_curves = torch.sigmoid(self.head(hidden)).transpose(1, 2)  # [B, N, blocks]
         curves = block_curves.repeat_interleave(stride, dim=-1)[..., :frames]
         curves = curves * mask[:, None, :]
-        embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), features * mask[..., None])
+        embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), features)
         return WeighterOutput(curves, confidence(curves), embeddings, mask)
 
     def _encode(self, tokens: Tensor, token_mask: Tensor) -> Tensor:
@@ -163,6 +185,8 @@ class Weighter(nn.Module):
         position_bias = None
         for layer in transformer.layers:
             x, position_bias = layer(x, position_bias=position_bias, key_padding_mask=padding)
+        if not transformer.layer_norm_first:  # torchaudio inverts the flag for WavLM
+            x = transformer.layer_norm(x)
         return x
 
     def classify(self, embeddings: Tensor) -> Tensor:

@@ -57,24 +57,28 @@ def make_prototypes(count: int, dim: int, rng: np.random.Generator) -> np.ndarra
 
 
 def walk_turns(
-    n: int, k: int, frames: int, step: float | np.ndarray, hysteresis: float, rng: np.random.Generator
+    ks: np.ndarray, frames: int, step: float | np.ndarray, hysteresis: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Active speaker per frame [n, frames] from K bounded random walks with hysteresis.
+    """Active speaker per frame [n, frames] for n sequences of ks[i] speakers.
 
     Each speaker's walk takes Gaussian steps of size ``step`` and reflects at 0 and 1;
     the active speaker hands over only when another walk exceeds its own by the margin.
     """
+    ks = np.asarray(ks)
+    n, k_max = len(ks), int(ks.max())
     step = np.broadcast_to(np.asarray(step, dtype=float), (n,))[:, None]
-    w = rng.uniform(0, 1, (n, k))
-    noise = rng.standard_normal((frames, n, k)) * step
+    absent = np.arange(k_max)[None, :] >= ks[:, None]  # slots past an item's K never win
+    w = rng.uniform(0, 1, (n, k_max))
+    noise = rng.standard_normal((frames, n, k_max)) * step
     rows = np.arange(n)
-    active = np.argmax(w, axis=1)
+    active = np.argmax(np.where(absent, -1.0, w), axis=1)
     labels = np.empty((n, frames), dtype=np.int64)
     for t in range(frames):
         w = np.abs(w + noise[t])  # reflect at 0
         w = 1 - np.abs(1 - w)  # reflect at 1
-        best = np.argmax(w, axis=1)
-        switch = w[rows, best] > w[rows, active] + hysteresis
+        scored = np.where(absent, -1.0, w)
+        best = np.argmax(scored, axis=1)
+        switch = scored[rows, best] > scored[rows, active] + hysteresis
         active = np.where(switch, best, active)
         labels[:, t] = active
     return labels
@@ -99,7 +103,7 @@ def walk_step_for(mean_run: float, hysteresis: float, frames: int, k: int = 3) -
     lo, hi = math.log(1e-4), math.log(1.0)
     for _ in range(16):
         mid = (lo + hi) / 2
-        labels = walk_turns(64, k, frames, math.exp(mid), hysteresis, rng)
+        labels = walk_turns(np.full(64, k), frames, math.exp(mid), hysteresis, rng)
         if measured_mean_run(list(labels)) > mean_run:
             lo = mid  # runs too long: bigger steps
         else:
@@ -108,19 +112,31 @@ def walk_step_for(mean_run: float, hysteresis: float, frames: int, k: int = 3) -
 
 
 def sample_labels(
-    cfg: SimConfig, k: int, rng: np.random.Generator, step: float | None = None
+    cfg: SimConfig, ks: np.ndarray, rng: np.random.Generator, steps: np.ndarray | None = None
 ) -> np.ndarray:
-    """Who speaks per frame; walk ``step`` defaults to the one calibrated to cfg.mean_run."""
-    if step is None and cfg.mean_run > 0:
-        step = walk_step_for(float(cfg.mean_run), cfg.hysteresis, cfg.frames)
-    for _ in range(20):
+    """Who speaks per frame [n, frames] for n sequences of ks[i] speakers.
+
+    Walk ``steps`` default to the one calibrated to cfg.mean_run. A sequence in which a
+    speaker holds less than cfg.min_share of the frames is drawn again (a few times).
+    """
+    ks = np.asarray(ks)
+    if steps is None and cfg.mean_run > 0:
+        steps = np.full(len(ks), walk_step_for(float(cfg.mean_run), cfg.hysteresis, cfg.frames))
+
+    def draw(idx: np.ndarray) -> np.ndarray:
         if cfg.mean_run <= 0:
-            labels = rng.integers(0, k, cfg.frames)
-        else:
-            labels = walk_turns(1, k, cfg.frames, step, cfg.hysteresis, rng)[0]
-        if np.bincount(labels, minlength=k).min() >= cfg.min_share * cfg.frames:
-            return labels
-    return labels  # rare: accept a sequence where one speaker says little
+            return (rng.random((len(idx), cfg.frames)) * ks[idx, None]).astype(np.int64)
+        return walk_turns(ks[idx], cfg.frames, steps[idx], cfg.hysteresis, rng)
+
+    labels = draw(np.arange(len(ks)))
+    for _ in range(10):
+        counts = np.stack([np.bincount(lab, minlength=int(ks.max())) for lab in labels])
+        share = np.where(np.arange(counts.shape[1])[None] < ks[:, None], counts, cfg.frames)
+        redo = np.flatnonzero(share.min(axis=1) < cfg.min_share * cfg.frames)
+        if len(redo) == 0:
+            break
+        labels[redo] = draw(redo)
+    return labels
 
 
 def sample_batch(
@@ -141,19 +157,16 @@ def sample_batch(
         s_lo = walk_step_for(float(mean_run_range[1]), cfg.hysteresis, cfg.frames)
         s_hi = walk_step_for(float(mean_run_range[0]), cfg.hysteresis, cfg.frames)
         steps = np.exp(rng.uniform(math.log(s_lo), math.log(s_hi), batch))
-    feats = np.empty((batch, cfg.frames, cfg.dim), dtype=np.float32)
-    labels = np.empty((batch, cfg.frames), dtype=np.int64)
-    speakers, protos, sigmas = [], [], np.empty(batch)
+    ks = rng.integers(cfg.min_speakers, cfg.max_speakers + 1, batch)
+    labels = sample_labels(cfg, ks, rng, steps)
+    sigmas = rng.uniform(*sigma, batch) if isinstance(sigma, tuple) else np.full(batch, float(sigma))
+    feats = rng.standard_normal((batch, cfg.frames, cfg.dim), dtype=np.float32)
+    speakers, protos = [], []
     for b in range(batch):
-        k = int(rng.integers(cfg.min_speakers, cfg.max_speakers + 1))
-        ids = rng.choice(len(pool), size=k, replace=False)
-        lab = sample_labels(cfg, k, rng, None if steps is None else float(steps[b]))
-        s = rng.uniform(*sigma) if isinstance(sigma, tuple) else float(sigma)
-        feats[b] = pool[ids][lab] + s * rng.standard_normal((cfg.frames, cfg.dim)).astype(np.float32)
-        labels[b] = lab
+        ids = rng.choice(len(pool), size=int(ks[b]), replace=False)
+        feats[b] = pool[ids][labels[b]] + sigmas[b] * feats[b]
         speakers.append(ids)
         protos.append(pool[ids])
-        sigmas[b] = s
     return SimBatch(feats, labels, speakers, protos, sigmas)
 
 
@@ -251,8 +264,11 @@ class SimTrainConfig:
     lr: float = 1e-3
     sigma_range: tuple[float, float] = (0.2, 2.5)
     mean_run_range: tuple[float, float] = (30.0, 300.0)
-    train_pool: int = 1000
+    train_pool: int = 200
+    head_lr_factor: float = 10.0
     coverage: float = 1.0  # weight of the coverage term (0: the method's loss alone)
+    frame_targets: float = 1.0  # weight of the likes-guided frame-target term
+    sigma_warmup: float = 0.3  # share of steps over which the top training sigma ramps up
     use_wbce: bool = True
     train_frames: int = 900
     seed: int = 0
@@ -274,7 +290,7 @@ def sim_model_config(sim: SimConfig, num_classes: int):
 
     return WeighterConfig(
         input_dim=sim.dim,
-        num_slots=8,
+        num_slots=6,
         num_classes=num_classes,
         channel_reduction=2,
         embed_dim=64,
@@ -293,7 +309,7 @@ def train_sim_weighter(
     """Train a Weighter on simulated likes; yields progress, then the trained model."""
     import torch
 
-    from .losses import LossWeights, set_matching_loss
+    from .losses import LossWeights, block_mean, frame_target_loss, set_matching_loss
     from .model import Weighter
 
     torch.manual_seed(train.seed)
@@ -301,27 +317,43 @@ def train_sim_weighter(
     pool = make_prototypes(train.train_pool, sim.dim, np.random.default_rng(1000 + train.seed))
     if model is None:
         model = Weighter(sim_model_config(sim, train.train_pool))
-    opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=train.lr, total_steps=train.steps, pct_start=0.1)
+    # The cosine head sees each training speaker only now and then: a higher rate lets
+    # its class directions keep up with the Weighter.
+    head = list(model.classifier.parameters())
+    body = [p for n, p in model.named_parameters() if not n.startswith("classifier.")]
+    lrs = [train.lr, train.lr * train.head_lr_factor]
+    opt = torch.optim.AdamW([{"params": body}, {"params": head}], lr=train.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lrs, total_steps=train.steps, pct_start=0.1)
     weights = LossWeights(coverage=train.coverage, use_wbce=train.use_wbce)
     train_sim = replace(sim, frames=train.train_frames)
     start = time.perf_counter()
     model.train()
     for step in range(1, train.steps + 1):
-        b = sample_batch(train_sim, pool, train.batch, train.sigma_range, rng, train.mean_run_range)
-        out = model(torch.from_numpy(b.features))
+        # Curriculum: clean sequences first, the whole noise range after the warm-up.
+        lo, hi = train.sigma_range
+        ramp = min(1.0, step / max(1.0, train.sigma_warmup * train.steps))
+        sigma_range = (lo, lo + (hi - lo) * max(0.3, ramp))
+        b = sample_batch(train_sim, pool, train.batch, sigma_range, rng, train.mean_run_range)
+        features = torch.from_numpy(b.features)
+        out = model(features)
         logits = model.classify(out.embeddings)
-        parts = set_matching_loss(
-            out.curves, out.confidences, logits, [s.tolist() for s in b.speakers], out.mask, weights
-        )
+        likes = [s.tolist() for s in b.speakers]
+        parts = set_matching_loss(out.curves, out.confidences, logits, likes, out.mask, weights)
+        loss = parts.total
+        if train.frame_targets > 0:
+            vectors = block_mean(features, out.mask, model.config.time_reduction)
+            loss = loss + train.frame_targets * frame_target_loss(
+                out.curves, vectors, model.classifier.weight, likes, parts.matched, out.mask,
+                model.config.class_scale,
+            )
         opt.zero_grad()
-        parts.total.backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         yield TrainProgress(
-            step, train.steps, float(parts.total), float(parts.classification),
-            float(parts.confidence), float(parts.coverage), time.perf_counter() - start,
+            step, train.steps, loss.item(), parts.classification.item(),
+            parts.confidence.item(), parts.coverage.item(), time.perf_counter() - start,
         )
     model.eval()
     yield model
@@ -370,3 +402,241 @@ def full_study() -> StudyConfig:
     return StudyConfig(
         sequences=16, seeds=(0, 1, 2), train=SimTrainConfig(steps=4000, batch=16),
     )
+
+
+METHODS = ("weighter",) + BASELINES + ("hmm_ceiling",)
+
+
+@dataclass
+class StudyResult:
+    config: StudyConfig
+    # accuracy[method][regime][sigma] -> per-seed mean frame accuracy (NaN: not evaluated)
+    accuracy: dict[str, dict[str, dict[str, list[float]]]]
+    measured_runs: dict[str, float]  # regime -> measured mean run of the evaluation data
+    diagnostics: dict[str, dict[str, list[float]]]  # regime -> name -> per-seed value
+    train_seconds: list[float]
+    seconds: float = 0.0
+
+    def tolerance(self, method: str, regime: str, level: float) -> list[float]:
+        """Per seed: the largest sigma with accuracy >= level."""
+        sig = np.array(self.config.sigmas)
+        per_sigma = self.accuracy[method][regime]
+        out = []
+        for s in range(len(self.config.seeds)):
+            acc = np.array([per_sigma[_key(x)][s] for x in sig])
+            acc = np.where(np.isnan(acc), 0.0, acc)  # not evaluated: it had already failed
+            out.append(noise_tolerance(sig, acc, level))
+        return out
+
+    def ratio(self, regime: str, level: float = 0.9) -> list[float]:
+        """Per seed: Weighter tolerance / best time-agnostic baseline tolerance (sigma)."""
+        w = np.array(self.tolerance("weighter", regime, level))
+        best = np.nanmax([self.tolerance(m, regime, level) for m in BASELINES], axis=0)
+        return (w / best).tolist()
+
+    def to_json(self) -> dict:
+        regimes = [_regime_name(r) for r in self.config.regimes]
+        summary = {}
+        for r in regimes:
+            summary[r] = {
+                "measured_mean_run": self.measured_runs[r],
+                "tolerance_90": {m: self.tolerance(m, r, 0.9) for m in METHODS},
+                "tolerance_80": {m: self.tolerance(m, r, 0.8) for m in METHODS},
+                "ratio_sigma_90": self.ratio(r, 0.9),
+                "ratio_sigma_80": self.ratio(r, 0.8),
+                "diagnostics": self.diagnostics[r],
+            }
+        return {
+            "config": _config_json(self.config),
+            "accuracy": self.accuracy,
+            "summary": summary,
+            "train_seconds": self.train_seconds,
+            "seconds": self.seconds,
+        }
+
+
+def _key(sigma: float) -> str:
+    return f"{sigma:g}"
+
+
+def _regime_name(mean_run: float) -> str:
+    return "pure_random" if mean_run <= 0 else f"run_{mean_run:g}"
+
+
+def _config_json(cfg: StudyConfig) -> dict:
+    from dataclasses import asdict
+
+    return asdict(cfg)
+
+
+def run_study(cfg: StudyConfig, hook=None) -> StudyResult:
+    """Train one Weighter per seed, then sweep sigma for every regime and method.
+
+    ``hook(stage, done, total, info)`` reports progress (training steps, then
+    evaluation points) so the CLI can draw a progress bar.
+    """
+    hook = hook or (lambda *a: None)
+    start = time.perf_counter()
+    regimes = [_regime_name(r) for r in cfg.regimes]
+    acc = {m: {r: {_key(s): [] for s in cfg.sigmas} for r in regimes} for m in METHODS}
+    diag: dict[str, dict[str, list[float]]] = {r: {} for r in regimes}
+    runs: dict[str, list[float]] = {r: [] for r in regimes}
+    train_seconds = []
+    total_eval = len(cfg.seeds) * len(cfg.regimes) * len(cfg.sigmas)
+    done_eval = 0
+    for seed in cfg.seeds:
+        model = None
+        for item in train_sim_weighter(cfg.sim, replace(cfg.train, seed=seed)):
+            if isinstance(item, TrainProgress):
+                hook("train", item.step, item.total, {"seed": seed, "loss": item.loss})
+                last = item
+            else:
+                model = item
+        train_seconds.append(last.seconds)
+        # Evaluation prototypes come from their own generator: never seen in training.
+        test_pool = make_prototypes(cfg.test_pool, cfg.sim.dim, np.random.default_rng(50_000 + seed))
+        for mean_run, regime in zip(cfg.regimes, regimes):
+            sim = replace(cfg.sim, mean_run=mean_run)
+            failed: set[str] = set()
+            count_ok, conf_top, conf_rest, labels_all = [], [], [], []
+            for sigma in cfg.sigmas:
+                rng = np.random.default_rng([seed, int(mean_run), int(sigma * 1000)])
+                batch = sample_batch(sim, test_pool, cfg.sequences, sigma, rng)
+                labels_all.extend(batch.labels)
+                preds, conf = weighter_predict(model, batch.features)
+                acc["weighter"][regime][_key(sigma)].append(
+                    float(np.mean([frame_accuracy(p, t) for p, t in zip(preds, batch.labels)]))
+                )
+                for c, ids in zip(conf, batch.speakers):
+                    k = len(ids)
+                    count_ok.append(float((c >= 0.5).sum() == k))
+                    order = np.sort(c)[::-1]
+                    conf_top.append(float(order[:k].mean()))
+                    conf_rest.append(float(order[k:].mean()))
+                hmm = [
+                    frame_accuracy(hmm_decode(f, p, sigma, float(mean_run)), t)
+                    for f, p, t in zip(batch.features, batch.prototypes, batch.labels)
+                ]
+                acc["hmm_ceiling"][regime][_key(sigma)].append(float(np.mean(hmm)))
+                for method in BASELINES:
+                    if method in failed:
+                        acc[method][regime][_key(sigma)].append(float("nan"))
+                        continue
+                    a = float(np.mean([
+                        frame_accuracy(cluster_baseline(method, f, len(ids), seed), t)
+                        for f, ids, t in zip(batch.features, batch.speakers, batch.labels)
+                    ]))
+                    acc[method][regime][_key(sigma)].append(a)
+                    if a < cfg.stop_below:
+                        failed.add(method)
+                done_eval += 1
+                hook("eval", done_eval, total_eval, {"seed": seed, "regime": regime, "sigma": sigma})
+            runs[regime].append(measured_mean_run(labels_all))
+            for name, values in (
+                ("speaker_count_accuracy", count_ok),
+                ("confidence_true_slots", conf_top),
+                ("confidence_other_slots", conf_rest),
+            ):
+                diag[regime].setdefault(name, []).append(float(np.mean(values)))
+    return StudyResult(
+        cfg, acc, {r: float(np.mean(v)) for r, v in runs.items()}, diag, train_seconds,
+        time.perf_counter() - start,
+    )
+
+
+_LABELS = {
+    "weighter": "Weighter (likes only, K not given)",
+    "kmeans": "k-means (true K)",
+    "agglomerative": "agglomerative, cosine (true K)",
+    "spectral": "spectral (true K)",
+    "hmm_ceiling": "HMM ceiling (told prototypes, sigma, switch rate)",
+}
+
+
+def _fmt(values: list[float], digits: int = 2) -> str:
+    v = np.array(values, dtype=float)
+    if np.all(np.isnan(v)):
+        return "n/a"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{np.nanmean(v):.{digits}f} ± {np.nanstd(v):.{digits}f}"
+
+
+def markdown_table(result: StudyResult, command: str) -> str:
+    lines = [
+        f"Command: `{command}`  ",
+        f"Seeds: {len(result.config.seeds)} (one trained Weighter each; mean ± sd over seeds), "
+        f"{result.config.sequences} evaluation sequences of {result.config.sim.frames} frames per "
+        f"point, dim {result.config.sim.dim}, K = {result.config.sim.min_speakers}-"
+        f"{result.config.sim.max_speakers}. Run time {result.seconds / 60:.1f} min.",
+        "",
+        "Noise tolerance: largest sigma with mean frame accuracy >= 90 %.",
+        "",
+        "| mean run (frames) | k-means | agglomerative | spectral | **Weighter** | HMM ceiling "
+        "| ratio sigma | ratio power | ratio sigma @80 % |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for mean_run in result.config.regimes:
+        r = _regime_name(mean_run)
+        name = "pure random" if mean_run <= 0 else f"{result.measured_runs[r]:.0f} (target {mean_run:g})"
+        if mean_run <= 0:
+            name += f" ({result.measured_runs[r]:.1f})"
+        tol = {m: result.tolerance(m, r, 0.9) for m in METHODS}
+        ratio = result.ratio(r, 0.9)
+        lines.append(
+            f"| {name} | {_fmt(tol['kmeans'])} | {_fmt(tol['agglomerative'])} | "
+            f"{_fmt(tol['spectral'])} | **{_fmt(tol['weighter'])}** | {_fmt(tol['hmm_ceiling'])} | "
+            f"{_fmt(ratio)} | {_fmt([x * x for x in ratio], 1)} | {_fmt(result.ratio(r, 0.8))} |"
+        )
+    lines += [
+        "",
+        "Weighter diagnostics (all sigmas): speaker count right (slots with confidence >= 0.5 "
+        "equal K); mean confidence of the K most confident slots vs the others.",
+        "",
+        "| mean run | count accuracy | confidence, top K | confidence, others |",
+        "|---|---|---|---|",
+    ]
+    for mean_run in result.config.regimes:
+        r = _regime_name(mean_run)
+        d = result.diagnostics[r]
+        lines.append(
+            f"| {'pure random' if mean_run <= 0 else f'{mean_run:g}'} | "
+            f"{_fmt(d['speaker_count_accuracy'])} | {_fmt(d['confidence_true_slots'])} | "
+            f"{_fmt(d['confidence_other_slots'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_study(result: StudyResult, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regimes = result.config.regimes
+    fig, axes = plt.subplots(1, len(regimes), figsize=(4.2 * len(regimes), 3.8), sharey=True)
+    sig = np.array(result.config.sigmas)
+    styles = {
+        "weighter": dict(color="C3", lw=2.4),
+        "kmeans": dict(color="C0"),
+        "agglomerative": dict(color="C1"),
+        "spectral": dict(color="C2"),
+        "hmm_ceiling": dict(color="k", ls="--"),
+    }
+    for ax, mean_run in zip(np.atleast_1d(axes), regimes):
+        r = _regime_name(mean_run)
+        for m in METHODS:
+            a = np.array([np.nanmean(result.accuracy[m][r][_key(s)]) if not np.all(
+                np.isnan(result.accuracy[m][r][_key(s)])) else np.nan for s in sig])
+            ax.plot(sig, a, marker="o", ms=3, label=_LABELS[m], **styles[m])
+        ax.axhline(0.9, color="grey", lw=0.8, ls=":")
+        title = "pure random" if mean_run <= 0 else f"mean run ≈ {result.measured_runs[r]:.0f} frames"
+        ax.set_title(title)
+        ax.set_xlabel("noise sigma")
+        ax.set_ylim(0.2, 1.02)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("frame accuracy (best mapping)")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
