@@ -53,15 +53,19 @@ class LossParts:
     matched: list[list[tuple[int, int]]]  # per item: (slot, like index) pairs
 
 
-def match_slots(log_probs: Tensor, confidences: Tensor, likes: list[int]) -> list[tuple[int, int]]:
+def match_slots(
+    log_probs: Tensor, confidences: Tensor, likes: list[int], extra_cost: Tensor | None = None
+) -> list[tuple[int, int]]:
     """Minimum-cost one-to-one assignment of N slots to a file's K likes (Hungarian).
 
-    Cost of slot n for like k: -log p(like_k | slot n) - log C_n.
+    Cost of slot n for like k: -log p(like_k | slot n) - log C_n (+ extra_cost[n, k]).
     log_probs: [N, num_classes]; confidences: [N]. Returns sorted (slot, k) pairs.
     """
     if not likes:
         return []
     cost = -log_probs[:, likes] - torch.log(confidences.clamp_min(_LOG_EPS))[:, None]
+    if extra_cost is not None:
+        cost = cost + extra_cost
     rows, cols = linear_sum_assignment(cost.detach().cpu().numpy())
     return sorted(zip(rows.tolist(), cols.tolist()))
 
@@ -88,33 +92,44 @@ def block_mean(features: Tensor, mask: Tensor, stride: int) -> Tensor:
     return means.repeat_interleave(stride, dim=1)[:, :frames]
 
 
-def frame_target_loss(
-    curves: Tensor,
-    frame_vectors: Tensor,
-    class_weights: Tensor,
-    likes: list[list[int]],
-    matched: list[list[tuple[int, int]]],
-    mask: Tensor,
-    scale: float = 16.0,
-) -> Tensor:
-    """Ask each matched slot's curve to follow how much each frame resembles its like.
+def like_shares(
+    frame_vectors: Tensor, class_weights: Tensor, likes: list[list[int]], scale: float = 16.0
+) -> list[Tensor]:
+    """Per item [T, K]: how much each frame resembles each of the file's likes.
 
-    The targets come from likes only: for a frame, a softmax over the file's likes of
-    scale * cos(frame vector, class vector of the like) (detached). Matched slots are
-    pulled toward their like's share, unmatched slots toward 0, with BCE per frame.
-    frame_vectors: [B, T, D] (block means keep the targets from being too noisy);
-    class_weights: [classes, D] (the classification head's class vectors).
+    A softmax over the file's likes of scale * cos(frame vector, class vector of the
+    like), detached: frame targets that need nothing but likes. frame_vectors: [B, T, D]
+    (block means keep them from being too noisy); class_weights: [classes, D].
     """
-    targets = torch.zeros_like(curves)
     with torch.no_grad():
         v = F.normalize(frame_vectors, dim=-1)
         w = F.normalize(class_weights, dim=-1)
-        for b, (item_likes, pairs) in enumerate(zip(likes, matched)):
-            if not pairs:
-                continue
-            share = torch.softmax(scale * v[b] @ w[item_likes].T, dim=-1)  # [T, K]
-            for slot, k in pairs:
-                targets[b, slot] = share[:, k]
+        return [torch.softmax(scale * v[b] @ w[item].T, dim=-1) for b, item in enumerate(likes)]
+
+
+def frame_match_cost(curves: Tensor, shares: list[Tensor], mask: Tensor) -> list[Tensor]:
+    """Per item [N, K]: mean BCE between each slot's curve and each like's frame shares.
+
+    Added to the matching cost, it lets a slot keep the like whose frames it already
+    covers, so slots do not trade speakers from one file to the next.
+    """
+    costs = []
+    for b, share in enumerate(shares):
+        m = mask[b]
+        x = curves[b][:, m].detach()[:, None, :]  # [N, 1, T]
+        y = share[m].T[None, :, :]  # [1, K, T]
+        costs.append(bce(y, x).mean(dim=-1))
+    return costs
+
+
+def frame_target_loss(
+    curves: Tensor, shares: list[Tensor], matched: list[list[tuple[int, int]]], mask: Tensor
+) -> Tensor:
+    """BCE pulling each matched slot's curve toward its like's frame shares, others to 0."""
+    targets = torch.zeros_like(curves)
+    for b, (share, pairs) in enumerate(zip(shares, matched)):
+        for slot, k in pairs:
+            targets[b, slot] = share[:, k]
     err = bce(targets, curves) * mask[:, None, :]
     return err.sum() / (mask.sum() * curves.shape[1]).clamp_min(1)
 
@@ -127,6 +142,7 @@ def set_matching_loss(
     mask: Tensor,
     weights: LossWeights = LossWeights(),
     activity: Tensor | None = None,
+    match_cost: list[Tensor] | None = None,
 ) -> LossParts:
     """The method's loss over a batch.
 
@@ -140,7 +156,8 @@ def set_matching_loss(
     targets = torch.zeros_like(confidences)
     matched: list[list[tuple[int, int]]] = []
     for b, item_likes in enumerate(likes):
-        pairs = match_slots(log_probs[b], confidences[b], item_likes)
+        extra = None if match_cost is None else match_cost[b]
+        pairs = match_slots(log_probs[b], confidences[b], item_likes, extra)
         matched.append(pairs)
         for slot, k in pairs:
             cls_terms.append(-log_probs[b, slot, item_likes[k]])
@@ -158,7 +175,9 @@ def set_matching_loss(
 
 __all__ = [
     "block_mean",
+    "frame_match_cost",
     "frame_target_loss",
+    "like_shares",
     "LossParts",
     "LossWeights",
     "bce",

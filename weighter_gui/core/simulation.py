@@ -309,7 +309,14 @@ def train_sim_weighter(
     """Train a Weighter on simulated likes; yields progress, then the trained model."""
     import torch
 
-    from .losses import LossWeights, block_mean, frame_target_loss, set_matching_loss
+    from .losses import (
+        LossWeights,
+        block_mean,
+        frame_match_cost,
+        frame_target_loss,
+        like_shares,
+        set_matching_loss,
+    )
     from .model import Weighter
 
     torch.manual_seed(train.seed)
@@ -338,13 +345,18 @@ def train_sim_weighter(
         out = model(features)
         logits = model.classify(out.embeddings)
         likes = [s.tolist() for s in b.speakers]
-        parts = set_matching_loss(out.curves, out.confidences, logits, likes, out.mask, weights)
-        loss = parts.total
+        shares = cost = None
         if train.frame_targets > 0:
             vectors = block_mean(features, out.mask, model.config.time_reduction)
+            shares = like_shares(vectors, model.classifier.weight, likes, model.config.class_scale)
+            cost = frame_match_cost(out.curves, shares, out.mask)
+        parts = set_matching_loss(
+            out.curves, out.confidences, logits, likes, out.mask, weights, match_cost=cost
+        )
+        loss = parts.total
+        if shares is not None:
             loss = loss + train.frame_targets * frame_target_loss(
-                out.curves, vectors, model.classifier.weight, likes, parts.matched, out.mask,
-                model.config.class_scale,
+                out.curves, shares, parts.matched, out.mask
             )
         opt.zero_grad()
         loss.backward()
