@@ -55,6 +55,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         train = replace(train, steps=args.steps)
     if args.coverage is not None:
         train = replace(train, coverage=args.coverage)
+    if args.frame_targets is not None:
+        train = replace(train, frame_targets=args.frame_targets)
     if args.bce:
         train = replace(train, use_wbce=False)
     study = replace(study, train=train)
@@ -141,6 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--sequences", type=int, help="evaluation sequences per point")
     simulate.add_argument(
         "--coverage", type=float, help="weight of the coverage term (0: the method's loss alone)"
+    )
+    simulate.add_argument(
+        "--frame-targets", type=float, help="weight of the likes-guided frame targets (0: off)"
     )
     simulate.add_argument("--bce", action="store_true", help="plain BCE for confidences (ablation)")
     simulate.set_defaults(func=_cmd_simulate)

@@ -213,7 +213,7 @@ def cluster_baseline(method: str, frames: np.ndarray, k: int, seed: int = 0) -> 
     elif method == "spectral":
         algo = SpectralClustering(
             n_clusters=k, affinity="nearest_neighbors", n_neighbors=15, random_state=seed,
-            assign_labels="cluster_qr",
+            assign_labels="cluster_qr", eigen_solver="lobpcg",  # same labels as arpack, ~7x faster
         )
     else:
         raise ValueError(f"unknown baseline {method!r}")
@@ -261,8 +261,9 @@ def hmm_decode(frames: np.ndarray, prototypes: np.ndarray, sigma: float, mean_ru
 class SimTrainConfig:
     steps: int = 1500
     batch: int = 16
-    lr: float = 1e-3
-    sigma_range: tuple[float, float] = (0.2, 2.5)
+    lr: float = 2e-3
+    # Above ~1.5 even the ceiling's accuracy sinks; such batches taught the model little.
+    sigma_range: tuple[float, float] = (0.1, 1.5)
     mean_run_range: tuple[float, float] = (30.0, 300.0)
     train_pool: int = 200
     head_lr_factor: float = 10.0
@@ -393,7 +394,7 @@ def weighter_predict(model, features: np.ndarray, threshold: float = 0.5):
 
 @dataclass(frozen=True)
 class StudyConfig:
-    sigmas: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0)
+    sigmas: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
     regimes: tuple[float, ...] = (30.0, 100.0, 300.0, 0.0)  # mean runs; 0 = pure random
     sequences: int = 8  # evaluation sequences per (regime, sigma)
     seeds: tuple[int, ...] = (0, 1)
@@ -405,15 +406,13 @@ class StudyConfig:
 
 
 def quick_study() -> StudyConfig:
-    return StudyConfig(
-        sequences=6, seeds=(0, 1), train=SimTrainConfig(steps=1200, batch=16),
-    )
+    """About 10 minutes on 2 CPU cores."""
+    return StudyConfig(sequences=5, seeds=(0, 1), train=SimTrainConfig(steps=800))
 
 
 def full_study() -> StudyConfig:
-    return StudyConfig(
-        sequences=16, seeds=(0, 1, 2), train=SimTrainConfig(steps=4000, batch=16),
-    )
+    """About 45 minutes on 2 CPU cores."""
+    return StudyConfig(sequences=12, seeds=(0, 1, 2), train=SimTrainConfig(steps=3000))
 
 
 METHODS = ("weighter",) + BASELINES + ("hmm_ceiling",)
@@ -567,11 +566,13 @@ _LABELS = {
 
 def _fmt(values: list[float], digits: int = 2) -> str:
     v = np.array(values, dtype=float)
-    if np.all(np.isnan(v)):
+    valid = v[~np.isnan(v)]
+    if len(valid) == 0:
         return "n/a"
-    if len(v) == 1:
-        return f"{v[0]:.{digits}f}"
-    return f"{np.nanmean(v):.{digits}f} ± {np.nanstd(v):.{digits}f}"
+    text = f"{valid[0]:.{digits}f}" if len(valid) == 1 else f"{valid.mean():.{digits}f} ± {valid.std():.{digits}f}"
+    if len(valid) < len(v):  # a seed that never reached the level
+        text += f" ({len(valid)} of {len(v)} seeds)"
+    return text
 
 
 def markdown_table(result: StudyResult, command: str) -> str:
