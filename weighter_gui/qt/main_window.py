@@ -16,7 +16,7 @@ INTRO_HTML = f"""
 <p>This build contains the <b>Weighter</b> speaker-diarization model, its
 checkpoints and the simulation study. Use them from the command line:</p>
 <ul>
-  <li><code>weighter info</code> &mdash; what this installation holds</li>
+  <li><code>weighter info CHECKPOINT</code> &mdash; what a checkpoint says about itself</li>
   <li><code>weighter simulate</code> &mdash; run the simulation study</li>
 </ul>
 <p>Opening and analysing audio in this window comes in a later version.</p>

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-
-def describe_compute_device() -> str:
-    """Return "CUDA: <name>" when torch sees a GPU, else "CPU". Imports torch (slow)."""
-    import torch  # deliberately lazy: seconds to import, never on the GUI thread
-
-    if torch.cuda.is_available():
-        return f"CUDA: {torch.cuda.get_device_name(0)}"
-    return "CPU"
+from weighter_gui.core.device import describe_compute_device
 
 
 class DeviceProbeWorker(QObject):
-    """Imports torch off the GUI thread and reports the compute device once."""
+    """Imports torch off the GUI thread (never on it) and reports the compute device once."""
 
     device_found = Signal(object)  # str: "CUDA: <name>" or "CPU"
     failed = Signal(object)  # str: why torch could not be loaded
