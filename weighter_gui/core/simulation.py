@@ -21,11 +21,10 @@ import functools
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.special import logsumexp
 
 
 # --------------------------------------------------------------------------- generator
@@ -304,9 +303,7 @@ def sim_model_config(sim: SimConfig, num_classes: int):
     )
 
 
-def train_sim_weighter(
-    sim: SimConfig, train: SimTrainConfig, model=None
-) -> Iterator[TrainProgress | object]:
+def train_sim_weighter(sim: SimConfig, train: SimTrainConfig) -> Iterator[TrainProgress | object]:
     """Train a Weighter on simulated likes; yields progress, then the trained model."""
     import torch
 
@@ -323,8 +320,7 @@ def train_sim_weighter(
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
     pool = make_prototypes(train.train_pool, sim.dim, np.random.default_rng(1000 + train.seed))
-    if model is None:
-        model = Weighter(sim_model_config(sim, train.train_pool))
+    model = Weighter(sim_model_config(sim, train.train_pool))
     # The cosine head sees each training speaker only now and then: a higher rate lets
     # its class directions keep up with the Weighter.
     head = list(model.classifier.parameters())
@@ -458,7 +454,7 @@ class StudyResult:
                 "diagnostics": self.diagnostics[r],
             }
         return {
-            "config": _config_json(self.config),
+            "config": asdict(self.config),
             "accuracy": self.accuracy,
             "summary": summary,
             "train_seconds": self.train_seconds,
@@ -472,12 +468,6 @@ def _key(sigma: float) -> str:
 
 def _regime_name(mean_run: float) -> str:
     return "pure_random" if mean_run <= 0 else f"run_{mean_run:g}"
-
-
-def _config_json(cfg: StudyConfig) -> dict:
-    from dataclasses import asdict
-
-    return asdict(cfg)
 
 
 def run_study(cfg: StudyConfig, hook=None) -> StudyResult:
