@@ -18,10 +18,10 @@ STAMP="$VENV/.weighter-stamp"
 TORCH_PINS=(torch==2.14.1 torchaudio==2.11.0)
 
 # Qt offscreen + QtMultimedia (libpulse0: QtMultimedia imports; libxrandr2: a backend is found),
-# and espeak-ng, whose voices the front-end tests speak.
+# and the speech engines the front-end and corpus tests use.
 APT_TEST=(libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0
           libxkbcommon0 libpulse0 libxrandr2
-          espeak-ng)
+          espeak-ng flite sox)
 # A real window under Xvfb (screenshots).
 APT_RUN=(xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
          libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0)

@@ -60,6 +60,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.bce:
         train = replace(train, use_wbce=False)
     study = replace(study, train=train)
+    if args.speakers is not None:
+        low, high = args.speakers
+        if not 1 <= low <= high:
+            return _error(f"--speakers {low} {high}: need 1 <= MIN <= MAX")
+        study = replace(study, sim=replace(study.sim, min_speakers=low, max_speakers=high))
     if args.seeds is not None:
         study = replace(study, seeds=tuple(range(args.seeds)))
     if args.sequences is not None:
@@ -140,6 +145,9 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--name", help="file stem of the outputs (default: simulation[-quick])")
     simulate.add_argument("--steps", type=int, help="training steps per Weighter")
     simulate.add_argument("--seeds", type=int, help="number of training seeds")
+    simulate.add_argument(
+        "--speakers", type=int, nargs=2, metavar=("MIN", "MAX"), help="speakers per sequence (default 2 4)"
+    )
     simulate.add_argument("--sequences", type=int, help="evaluation sequences per point")
     simulate.add_argument(
         "--coverage", type=float, help="weight of the coverage term (0: the method's loss alone)"

@@ -152,9 +152,15 @@ def test_simulate_overrides_reach_the_study(monkeypatch, tmp_path):
     monkeypatch.setattr(sim, "run_study", fake_run)
     code = cli.main(
         ["simulate", "--quick", "--out", str(tmp_path), "--steps", "7", "--coverage", "0",
-         "--bce", "--seeds", "2", "--sequences", "3"]
+         "--bce", "--seeds", "2", "--sequences", "3", "--speakers", "2", "3"]
     )
     assert code == 130
     study = seen["study"]
     assert study.train == replace(_tiny_study().train, steps=7, coverage=0.0, use_wbce=False)
     assert study.seeds == (0, 1) and study.sequences == 3
+    assert (study.sim.min_speakers, study.sim.max_speakers) == (2, 3)
+
+
+def test_simulate_rejects_an_empty_speaker_range(capsys, tmp_path):
+    assert cli.main(["simulate", "--quick", "--out", str(tmp_path), "--speakers", "3", "2"]) == 2
+    assert "--speakers 3 2" in capsys.readouterr().err

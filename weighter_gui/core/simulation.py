@@ -120,7 +120,8 @@ def sample_labels(
     """
     ks = np.asarray(ks)
     if steps is None and cfg.mean_run > 0:
-        steps = np.full(len(ks), walk_step_for(float(cfg.mean_run), cfg.hysteresis, cfg.frames))
+        # calibrated per K: with fewer walks a hand-over takes longer
+        steps = np.array([walk_step_for(float(cfg.mean_run), cfg.hysteresis, cfg.frames, int(k)) for k in ks])
 
     def draw(idx: np.ndarray) -> np.ndarray:
         if cfg.mean_run <= 0:
@@ -151,12 +152,14 @@ def sample_batch(
     With ``mean_run_range`` each item's walk step is drawn log-uniformly between the
     steps calibrated to the range's ends (for training on a mix of run lengths).
     """
+    ks = rng.integers(cfg.min_speakers, cfg.max_speakers + 1, batch)
     steps = None
     if mean_run_range is not None:
-        s_lo = walk_step_for(float(mean_run_range[1]), cfg.hysteresis, cfg.frames)
-        s_hi = walk_step_for(float(mean_run_range[0]), cfg.hysteresis, cfg.frames)
-        steps = np.exp(rng.uniform(math.log(s_lo), math.log(s_hi), batch))
-    ks = rng.integers(cfg.min_speakers, cfg.max_speakers + 1, batch)
+        longest, shortest = (
+            np.log([walk_step_for(float(run), cfg.hysteresis, cfg.frames, int(k)) for k in ks])
+            for run in (mean_run_range[1], mean_run_range[0])
+        )
+        steps = np.exp(rng.uniform(longest, shortest))
     labels = sample_labels(cfg, ks, rng, steps)
     sigmas = rng.uniform(*sigma, batch) if isinstance(sigma, tuple) else np.full(batch, float(sigma))
     feats = rng.standard_normal((batch, cfg.frames, cfg.dim), dtype=np.float32)

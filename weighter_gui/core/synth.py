@@ -137,8 +137,12 @@ def _which(cmd: str) -> str | None:
 def missing_engines() -> dict[str, str]:
     """Engines (and sox) not on PATH -> the apt package(s) that provide them."""
     out = {}
-    for cmd, key in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("festival", "festival"),
-                     ("sox", "sox")):
+    for cmd, key in (
+        ("espeak-ng", "espeak-ng"),
+        ("flite", "flite"),
+        ("festival", "festival"),
+        ("sox", "sox"),
+    ):
         if _which(cmd) is None:
             out[key] = APT_PACKAGES[key]
     return out
@@ -147,12 +151,18 @@ def missing_engines() -> dict[str, str]:
 def _missing_message(engines: Sequence[str]) -> str:
     miss = missing_engines()
     parts = [f"{e} (apt-get install {miss[e]})" for e in engines if e in miss]
-    return "missing: " + "; ".join(parts) if parts else "all requested engines are installed"
+    return (
+        "missing: " + "; ".join(parts)
+        if parts
+        else "all requested engines are installed"
+    )
 
 
 def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(args, capture_output=True, timeout=_ENGINE_TIMEOUT_S, **kw)
+        proc = subprocess.run(
+            args, check=False, capture_output=True, timeout=_ENGINE_TIMEOUT_S, **kw
+        )
     except FileNotFoundError as exc:
         key = "festival" if args[0] == "text2wave" else args[0]
         raise SynthError(
@@ -176,7 +186,7 @@ def _espeak_variants() -> list[str]:
     ocol = header.find("Other Languages")
     names = []
     for line in lines[1:]:
-        field = line[fcol:ocol if ocol > fcol else None].strip()
+        field = line[fcol : ocol if ocol > fcol else None].strip()
         if field.startswith("!v/"):
             names.append(field[3:])
     return sorted(set(names))
@@ -216,20 +226,38 @@ def available_voices(
             if v in _SKIP_ESPEAK:
                 continue
             label = v.replace(" ", "_")
-            voices.append(Voice(f"espeak-{label}", "espeak-ng", f"en-us+{v}",
-                                v.lower() in RESERVED_ESPEAK, f"espeak-{label}"))
+            voices.append(
+                Voice(
+                    f"espeak-{label}",
+                    "espeak-ng",
+                    f"en-us+{v}",
+                    v.lower() in RESERVED_ESPEAK,
+                    f"espeak-{label}",
+                )
+            )
     if "flite" in engines and _which("flite"):
         for v in _flite_voices():
             if v in _SKIP_FLITE:
                 continue
             ident = _FLITE_IDENTITY.get(v, v)
-            voices.append(Voice(f"flite-{v}", "flite", v, ident in RESERVED_FLITE,
-                                f"flite-{ident}"))
+            voices.append(
+                Voice(
+                    f"flite-{v}", "flite", v, ident in RESERVED_FLITE, f"flite-{ident}"
+                )
+            )
     if "festival" in engines and _which("festival") and _which("text2wave"):
         for v in _festival_voices():
             enc = next((e for p, e in _FESTIVAL_ENCODING if v.startswith(p)), "utf-8")
-            voices.append(Voice(f"festival-{v}", "festival", v, v in RESERVED_FESTIVAL,
-                                f"festival-{v}", encoding=enc))
+            voices.append(
+                Voice(
+                    f"festival-{v}",
+                    "festival",
+                    v,
+                    v in RESERVED_FESTIVAL,
+                    f"festival-{v}",
+                    encoding=enc,
+                )
+            )
     if pitch_shift:
         if _which("sox") is None:
             raise SynthError("pitch_shift needs sox; apt-get install sox")
@@ -247,7 +275,9 @@ def voices_for_split(
     voices = [v for v in available_voices(engines, pitch_shift) if v.reserved == want]
     if not voices:
         req = list(ENGINES if engines is None else engines)
-        raise SynthError(f"no {split} voices available from {req}; {_missing_message(req)}")
+        raise SynthError(
+            f"no {split} voices available from {req}; {_missing_message(req)}"
+        )
     return voices
 
 
@@ -259,15 +289,21 @@ def _synth_raw(voice: Voice, text: str, wav: Path) -> None:
     elif voice.engine == "festival":
         txt = wav.with_suffix(".txt")
         txt.write_bytes(text.encode(voice.encoding, errors="replace"))
-        proc = _run(["text2wave", "-o", str(wav), "-eval", f"(voice_{voice.ident})", str(txt)])
+        proc = _run(
+            ["text2wave", "-o", str(wav), "-eval", f"(voice_{voice.ident})", str(txt)]
+        )
     else:
         raise SynthError(f"unknown engine {voice.engine!r}")
     if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
         err = proc.stderr.decode(errors="replace").strip()[:300]
-        raise SynthError(f"{voice.engine} voice {voice.ident!r} failed on {text!r}: {err}")
+        raise SynthError(
+            f"{voice.engine} voice {voice.ident!r} failed on {text!r}: {err}"
+        )
 
 
-def trim_silence(x: np.ndarray, threshold_db: float = -40.0, frame: int = 160) -> np.ndarray:
+def trim_silence(
+    x: np.ndarray, threshold_db: float = -40.0, frame: int = 160
+) -> np.ndarray:
     """Cut leading/trailing frames quieter than ``threshold_db`` below the loudest frame.
 
     The kept span is widened to whole milliseconds (multiples of GRID samples), padding
@@ -276,7 +312,9 @@ def trim_silence(x: np.ndarray, threshold_db: float = -40.0, frame: int = 160) -
     n = len(x) // frame
     if n == 0:
         return np.zeros(0, np.float32)
-    rms = np.sqrt(np.mean(x[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
+    rms = np.sqrt(
+        np.mean(x[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
+    )
     thr = max(rms.max() * 10 ** (threshold_db / 20), 1e-5)
     loud = np.flatnonzero(rms > thr)
     if len(loud) == 0:
@@ -290,7 +328,9 @@ def trim_silence(x: np.ndarray, threshold_db: float = -40.0, frame: int = 160) -
     return y.astype(np.float32)
 
 
-def synthesize(voice: Voice, text: str, cache_dir: str | os.PathLike[str]) -> np.ndarray:
+def synthesize(
+    voice: Voice, text: str, cache_dir: str | os.PathLike[str]
+) -> np.ndarray:
     """One utterance at 16 kHz, trimmed, RMS-normalised to -20 dBFS; cached on disk."""
     cache = Path(cache_dir)
     key = hashlib.sha256(
@@ -305,16 +345,20 @@ def synthesize(voice: Voice, text: str, cache_dir: str | os.PathLike[str]) -> np
         _synth_raw(voice, text, raw)
         if voice.pitch_cents:
             shifted = Path(tmp) / "shifted.wav"
-            proc = _run(["sox", "-R", str(raw), str(shifted), "pitch", str(voice.pitch_cents)])
+            proc = _run(
+                ["sox", "-R", str(raw), str(shifted), "pitch", str(voice.pitch_cents)]
+            )
             if proc.returncode != 0:
-                raise SynthError(f"sox pitch failed: {proc.stderr.decode(errors='replace')}")
+                raise SynthError(
+                    f"sox pitch failed: {proc.stderr.decode(errors='replace')}"
+                )
             raw = shifted
         x = trim_silence(load_audio(raw, sample_rate=SAMPLE_RATE, min_duration=0.0))
     if len(x) == 0:
         raise SynthError(f"{voice.name} produced silence for {text!r}")
-    x = (x * (0.1 / max(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))), 1e-6))).astype(
-        np.float32
-    )
+    x = (
+        x * (0.1 / max(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))), 1e-6))
+    ).astype(np.float32)
     tmp_path = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp_path, x)
     os.replace(tmp_path, path)
@@ -366,19 +410,73 @@ _HAND_WRITTEN = [
     "The museum has a new exhibition about ancient ships.",
     "Could somebody open a window? It is getting warm in here.",
 ]
-_SUBJECTS = ["The manager", "My neighbour", "Our teacher", "The new engineer", "A young doctor",
-             "The committee", "Your brother", "The pilot", "An old farmer", "The students",
-             "The chef", "My grandmother", "The driver", "Our team", "The lawyer"]
-_VERBS = ["bought", "repaired", "painted", "described", "forgot", "found", "cancelled",
-          "ordered", "delivered", "photographed", "borrowed", "cleaned"]
-_OBJECTS = ["a blue bicycle", "the kitchen table", "three heavy boxes", "the broken window",
-            "an expensive camera", "the old piano", "a map of the city", "the quarterly report",
-            "twelve fresh eggs", "the garden fence", "a wooden boat", "the office printer"]
-_TIMES = ["yesterday", "last Monday", "on Friday evening", "this morning", "two weeks ago",
-          "after lunch", "before the storm", "during the holidays", "at nine o'clock",
-          "last summer"]
-_PLACES = ["near the harbour", "in the city centre", "at the station", "behind the school",
-           "in a small village", "at the market", "next to the river", "on the second floor"]
+_SUBJECTS = [
+    "The manager",
+    "My neighbour",
+    "Our teacher",
+    "The new engineer",
+    "A young doctor",
+    "The committee",
+    "Your brother",
+    "The pilot",
+    "An old farmer",
+    "The students",
+    "The chef",
+    "My grandmother",
+    "The driver",
+    "Our team",
+    "The lawyer",
+]
+_VERBS = [
+    "bought",
+    "repaired",
+    "painted",
+    "described",
+    "forgot",
+    "found",
+    "cancelled",
+    "ordered",
+    "delivered",
+    "photographed",
+    "borrowed",
+    "cleaned",
+]
+_OBJECTS = [
+    "a blue bicycle",
+    "the kitchen table",
+    "three heavy boxes",
+    "the broken window",
+    "an expensive camera",
+    "the old piano",
+    "a map of the city",
+    "the quarterly report",
+    "twelve fresh eggs",
+    "the garden fence",
+    "a wooden boat",
+    "the office printer",
+]
+_TIMES = [
+    "yesterday",
+    "last Monday",
+    "on Friday evening",
+    "this morning",
+    "two weeks ago",
+    "after lunch",
+    "before the storm",
+    "during the holidays",
+    "at nine o'clock",
+    "last summer",
+]
+_PLACES = [
+    "near the harbour",
+    "in the city centre",
+    "at the station",
+    "behind the school",
+    "in a small village",
+    "at the market",
+    "next to the river",
+    "on the second floor",
+]
 _NUMBER_TEMPLATES = [
     "The meeting lasted {n} minutes and nobody took notes.",
     "We counted {n} cars in the parking lot this morning.",
@@ -396,7 +494,9 @@ _QUESTION_TEMPLATES = [
 
 def text_pool() -> list[str]:
     """A fixed, varied list of distinct English sentences (ASCII only)."""
-    rng = np.random.default_rng(20240601)  # fixed: the pool never depends on the corpus seed
+    rng = np.random.default_rng(
+        20240601
+    )  # fixed: the pool never depends on the corpus seed
     out = list(_HAND_WRITTEN)
     seen = set(out)
 
@@ -405,10 +505,17 @@ def text_pool() -> list[str]:
             seen.add(sentence)
             out.append(sentence)
 
-    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+    def pick(xs: list[str]) -> str:
+        return xs[int(rng.integers(len(xs)))]
+
     for _ in range(240):
-        s, v, o, t, p = (pick(_SUBJECTS), pick(_VERBS), pick(_OBJECTS), pick(_TIMES),
-                         pick(_PLACES))
+        s, v, o, t, p = (
+            pick(_SUBJECTS),
+            pick(_VERBS),
+            pick(_OBJECTS),
+            pick(_TIMES),
+            pick(_PLACES),
+        )
         form = int(rng.integers(3))
         if form == 0:
             add(f"{s} {v} {o} {t}.")
@@ -453,7 +560,7 @@ def _turn_order(k: int, rng: np.random.Generator, min_turns: int) -> list[int]:
 
 def _ms(seconds: float) -> int:
     """Seconds -> samples on the 1 ms grid."""
-    return int(round(seconds * 1000)) * GRID
+    return round(seconds * 1000) * GRID
 
 
 def _assemble(
@@ -472,7 +579,9 @@ def _assemble(
     identities = sorted({v.identity for v in voices})
     k = int(rng.integers(min_speakers, max_speakers + 1))
     if k > len(identities):
-        raise SynthError(f"{k} speakers wanted but only {len(identities)} distinct voices")
+        raise SynthError(
+            f"{k} speakers wanted but only {len(identities)} distinct voices"
+        )
     chosen_ids = rng.choice(len(identities), k, replace=False)
     speakers = []
     for i in chosen_ids:
@@ -494,10 +603,15 @@ def _assemble(
         s = order[t]
         t += 1
         parts = []
-        for j in range(1 if rng.random() < 0.6 else 2):
+        n_sent = 1 if rng.random() < 0.6 else 2
+        if prev_end is not None and prev_end > target - _ms(4.0):
+            n_sent = 1  # near the end: keep the overshoot short
+        for j in range(n_sent):
             if j:
                 parts.append(np.zeros(_ms(rng.uniform(0.1, 0.25)), np.float32))
-            parts.append(synthesize(speakers[s], pool[int(rng.integers(len(pool)))], cache_dir))
+            parts.append(
+                synthesize(speakers[s], pool[int(rng.integers(len(pool)))], cache_dir)
+            )
         audio = np.concatenate(parts) * np.float32(gains[s])
         if prev_end is None:
             start = cursor
@@ -526,7 +640,9 @@ def _assemble(
     for start, audio, _ in pieces:
         mix[start : start + len(audio)] += audio
     noise = lfilter([1.0], [1.0, -0.7], rng.standard_normal(total))
-    noise *= 10 ** (rng.uniform(*noise_db) / 20) / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+    noise *= 10 ** (rng.uniform(*noise_db) / 20) / max(
+        float(np.sqrt(np.mean(noise**2))), 1e-12
+    )
     mix += noise
     peak = float(np.max(np.abs(mix)))
     if peak > 0.95:
@@ -594,9 +710,16 @@ def build_corpus(
         conv_id = f"{split}_s{seed}_{i:05d}"
         rng = np.random.default_rng([int(seed), split_code, i])
         mix, segments = _assemble(
-            conv_id, rng, voices, pool, cache,
-            min_speakers=min_speakers, max_speakers=max_speakers, duration_s=(lo, hi),
-            overlap=overlap, noise_db=tuple(noise_db),
+            conv_id,
+            rng,
+            voices,
+            pool,
+            cache,
+            min_speakers=min_speakers,
+            max_speakers=max_speakers,
+            duration_s=(lo, hi),
+            overlap=overlap,
+            noise_db=tuple(noise_db),
         )
         audio_path = out / "audio" / f"{conv_id}.flac"
         tmp_audio = audio_path.with_suffix(".tmp.flac")
@@ -610,18 +733,22 @@ def build_corpus(
             )
         )
         likes = sorted({name for _, _, name in segments})
-        lines.append(json.dumps({
-            "id": conv_id,
-            "audio": f"audio/{conv_id}.flac",
-            "rttm": f"rttm/{conv_id}.rttm",
-            "duration": _t(len(mix)),
-            "sample_rate": SAMPLE_RATE,
-            "likes": likes,
-            "segments": [[_t(a), _t(b), name] for a, b, name in segments],
-            "sha256": _sha256(audio_path),
-            "split": split,
-            "seed": int(seed),
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "id": conv_id,
+                    "audio": f"audio/{conv_id}.flac",
+                    "rttm": f"rttm/{conv_id}.rttm",
+                    "duration": _t(len(mix)),
+                    "sample_rate": SAMPLE_RATE,
+                    "likes": likes,
+                    "segments": [[_t(a), _t(b), name] for a, b, name in segments],
+                    "sha256": _sha256(audio_path),
+                    "split": split,
+                    "seed": int(seed),
+                }
+            )
+        )
         if hook is not None:
             hook(i + 1, conversations, conv_id)
     manifest = out / "manifest.jsonl"

@@ -1,0 +1,193 @@
+"""Synthetic TTS corpora (weighter_gui.core.synth): tiny espeak-ng corpora only."""
+
+import itertools
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from weighter_gui.core import synth
+
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None,
+    reason="espeak-ng not installed (apt-get install espeak-ng)",
+)
+TINY = {
+    "conversations": 2,
+    "min_speakers": 2,
+    "max_speakers": 2,
+    "duration_s": (8, 10),
+    "overlap": 0.5,
+    "engines": ["espeak-ng"],
+}
+
+
+def _read_manifest(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _read_rttm(path):
+    rows = []
+    for line in path.read_text().splitlines():
+        f = line.split()
+        assert len(f) == 10 and f[0] == "SPEAKER" and f[2] == "1"
+        assert f[5] == f[6] == f[8] == f[9] == "<NA>"
+        rows.append((f[1], float(f[3]), float(f[4]), f[7]))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    cache = root / "cache"
+    a = synth.build_corpus(root / "a", seed=7, cache_dir=cache, **TINY)
+    b = synth.build_corpus(root / "b", seed=7, cache_dir=cache, **TINY)
+    return a, b
+
+
+def test_text_pool_is_varied():
+    pool = synth.text_pool()
+    assert len(set(pool)) >= 200
+    assert len(set(pool)) == len(pool)
+    assert all(s.isascii() for s in pool)  # festival encodings need plain ASCII
+    assert synth.text_pool() == pool
+
+
+@needs_espeak
+def test_tiny_corpus_builds_and_rttm_matches_manifest(tiny):
+    manifest, _ = tiny
+    items = _read_manifest(manifest)
+    assert len(items) == 2
+    for item in items:
+        audio = manifest.parent / item["audio"]
+        x, sr = sf.read(audio)
+        assert sr == item["sample_rate"] == 16000 and x.ndim == 1
+        assert abs(len(x) / sr - item["duration"]) < 1e-3
+        assert 8 <= item["duration"] <= 17  # the last turn may overshoot
+        rows = _read_rttm(manifest.parent / item["rttm"])
+        assert {r[0] for r in rows} == {item["id"]}
+        assert sorted({r[3] for r in rows}) == item["likes"]
+        assert len(item["likes"]) == 2
+        assert all(name.startswith("espeak-") for name in item["likes"])
+        segs = item["segments"]
+        assert len(segs) == len(rows)
+        for (start, end, name), (_, r_start, r_dur, r_name) in zip(segs, rows):
+            assert name == r_name and start == pytest.approx(r_start)
+            assert end - start == pytest.approx(r_dur, abs=2e-3)
+            assert 0 <= start < end <= item["duration"]
+        # speech lies inside the segments: louder there than in the gaps
+        mask = np.zeros(len(x), bool)
+        for start, end, _ in segs:
+            mask[int(start * sr) : int(end * sr)] = True
+        assert np.mean(x[mask] ** 2) > 10 * np.mean(x[~mask] ** 2)
+
+
+@needs_espeak
+def test_same_seed_same_corpus(tiny):
+    a, b = tiny
+    assert a.read_bytes() == b.read_bytes()  # includes the audio sha256
+    for item in _read_manifest(a):
+        assert (a.parent / item["rttm"]).read_bytes() == (
+            b.parent / item["rttm"]
+        ).read_bytes()
+
+
+@needs_espeak
+def test_other_seed_differs(tmp_path, tiny):
+    a, _ = tiny
+    c = synth.build_corpus(
+        tmp_path, seed=8, cache_dir=a.parent.parent / "cache", **TINY
+    )
+    assert c.read_bytes() != a.read_bytes()
+
+
+@needs_espeak
+def test_overlap_produces_overlapping_segments(tiny):
+    manifest, _ = tiny
+    overlaps = 0
+    for item in _read_manifest(manifest):
+        segs = sorted(item["segments"])
+        overlaps += sum(s2[0] < s1[1] for s1, s2 in itertools.pairwise(segs))
+    assert overlaps > 0
+
+
+@needs_espeak
+def test_no_overlap_when_zero(tmp_path, tiny):
+    a, _ = tiny
+    m = synth.build_corpus(
+        tmp_path,
+        seed=1,
+        cache_dir=a.parent.parent / "cache",
+        **{**TINY, "overlap": 0.0, "conversations": 1},
+    )
+    segs = sorted(_read_manifest(m)[0]["segments"])
+    assert all(s2[0] >= s1[1] for s1, s2 in itertools.pairwise(segs))
+
+
+@needs_espeak
+def test_reserved_voices_split():
+    train = synth.voices_for_split("train", engines=["espeak-ng", "flite"])
+    evals = synth.voices_for_split("eval", engines=["espeak-ng", "flite"])
+    reserved_espeak = {
+        "espeak-m7",
+        "espeak-f5",
+        "espeak-Andy",
+        "espeak-quincy",
+        "espeak-belinda",
+        "espeak-norbert",
+    }
+    assert not any(v.reserved for v in train) and all(v.reserved for v in evals)
+    assert not {v.name for v in train} & {v.name for v in evals}
+    assert reserved_espeak <= {v.name for v in evals}
+    assert not reserved_espeak & {v.name for v in train}
+    assert "flite-awb" not in {v.name for v in train}
+    if shutil.which("flite"):
+        assert "flite-awb" in {v.name for v in evals}
+    # every non-reserved variant file name is a known train voice
+    assert {"espeak-m1", "espeak-f1", "espeak-klatt"} <= {v.name for v in train}
+
+
+@needs_espeak
+def test_pitch_shifted_reserved_stay_reserved():
+    voices = synth.available_voices(engines=["espeak-ng"], pitch_shift=True)
+    by_name = {v.name: v for v in voices}
+    assert by_name["espeak-m7+400c"].reserved and by_name["espeak-m7-400c"].reserved
+    assert not by_name["espeak-m3+400c"].reserved
+    assert by_name["espeak-m3+400c"].identity != by_name["espeak-m3"].identity
+
+
+@needs_espeak
+def test_eval_split_uses_only_reserved(tmp_path):
+    m = synth.build_corpus(
+        tmp_path, split="eval", seed=0, **{**TINY, "conversations": 1}
+    )
+    reserved = {v.name for v in synth.voices_for_split("eval", engines=["espeak-ng"])}
+    for item in _read_manifest(m):
+        assert set(item["likes"]) <= reserved
+
+
+@needs_espeak
+def test_train_split_never_uses_reserved(tiny):
+    manifest, _ = tiny
+    reserved = {
+        v.name for v in synth.available_voices(engines=["espeak-ng"]) if v.reserved
+    }
+    for item in _read_manifest(manifest):
+        assert not set(item["likes"]) & reserved
+
+
+def test_missing_engine_message(monkeypatch):
+    monkeypatch.setattr(synth, "_which", lambda cmd: None)
+    with pytest.raises(synth.SynthError, match="apt-get install espeak-ng"):
+        synth.voices_for_split("train", engines=["espeak-ng"])
+    assert synth.missing_engines()["festival"].startswith("festival")
+
+
+def test_trim_silence_is_on_ms_grid():
+    x = np.zeros(16000, np.float32)
+    x[3001:9003] = 0.5
+    y = synth.trim_silence(x)
+    assert len(y) % synth.GRID == 0 and len(y) >= 6002
+    assert synth.trim_silence(np.zeros(1000, np.float32)).size == 0
