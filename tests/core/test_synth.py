@@ -191,3 +191,25 @@ def test_trim_silence_is_on_ms_grid():
     y = synth.trim_silence(x)
     assert len(y) % synth.GRID == 0 and len(y) >= 6002
     assert synth.trim_silence(np.zeros(1000, np.float32)).size == 0
+
+
+@needs_espeak
+def test_synth_command_writes_a_corpus(tmp_path, capsys):
+    from weighter_gui import cli
+
+    out = tmp_path / "corpus"
+    code = cli.main(
+        ["synth", str(out), "--conversations", "1", "--speakers", "2", "2",
+         "--duration", "6", "8", "--seed", "3"]
+    )
+    assert code == 0
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    assert "manifest.jsonl" in capsys.readouterr().out
+
+
+def test_synth_command_reports_bad_arguments(tmp_path, capsys):
+    from weighter_gui import cli
+
+    assert cli.main(["synth", str(tmp_path), "--speakers", "3", "2"]) == 2
+    assert "error:" in capsys.readouterr().err

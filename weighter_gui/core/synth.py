@@ -15,7 +15,7 @@ Public API::
     manifest.jsonl       one JSON object per file (paths relative to the manifest)
     tts_cache/           synthesised utterances, one .npy per (voice, text)
 
-Speakers and splits: voices that docs/environment.md reserves for evaluation (flite
+Speakers and splits: the voices reserved for evaluation (flite
 ``awb``; festival ``upc_ca_ona_hts``, ``czech_machac``, ``suo_fi_lj_diphone``,
 ``msu_ru_nsh_clunits``; espeak-ng variants ``m7``, ``f5``, ``Andy``, ``quincy``,
 ``belinda``, ``norbert``) and every pitch-shifted version of them are used only by
