@@ -116,8 +116,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 class _ProgressBar:
     """One terminal line: stage, done/total, and what the stage reports."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced
         self._last = ""
 
     def update(self, stage: str, done: int, total: int, info: dict) -> None:

@@ -88,6 +88,10 @@ RESERVED_FESTIVAL = frozenset(
 _SKIP_ESPEAK = frozenset({"fast"})
 _SKIP_FLITE = frozenset({"awb_time"})
 _FLITE_IDENTITY = {"kal16": "kal"}
+# Festival's kal and slt are the people behind flite's kal and slt. Its Hindi voice
+# needs Devanagari text, which the English text pool does not have.
+_FESTIVAL_IDENTITY = {"kal_diphone": "flite-kal", "cmu_us_slt_arctic_hts": "flite-slt"}
+_SKIP_FESTIVAL = frozenset({"hindi_NSK_diphone"})
 # Festival reads its input in these encodings (UTF-8 silently produces garbage).
 _FESTIVAL_ENCODING = (
     ("czech_", "iso-8859-2"),
@@ -247,6 +251,8 @@ def available_voices(
             )
     if "festival" in engines and _which("festival") and _which("text2wave"):
         for v in _festival_voices():
+            if v in _SKIP_FESTIVAL:
+                continue
             enc = next((e for p, e in _FESTIVAL_ENCODING if v.startswith(p)), "utf-8")
             voices.append(
                 Voice(
@@ -254,7 +260,7 @@ def available_voices(
                     "festival",
                     v,
                     v in RESERVED_FESTIVAL,
-                    f"festival-{v}",
+                    _FESTIVAL_IDENTITY.get(v, f"festival-{v}"),
                     encoding=enc,
                 )
             )
@@ -647,7 +653,8 @@ def _assemble(
     peak = float(np.max(np.abs(mix)))
     if peak > 0.95:
         mix *= 0.95 / peak
-    segments = sorted((st, st + len(a), speakers[s].name) for st, a, s in pieces)
+    # Label by identity: one person keeps one name whichever engine voiced them.
+    segments = sorted((st, st + len(a), speakers[s].identity) for st, a, s in pieces)
     return mix.astype(np.float32), segments
 
 
