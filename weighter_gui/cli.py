@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # e.g. an output folder that cannot be written
+        return _error(str(e))
 
 
 if __name__ == "__main__":

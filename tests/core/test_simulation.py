@@ -164,3 +164,10 @@ def test_simulate_overrides_reach_the_study(monkeypatch, tmp_path):
 def test_simulate_rejects_an_empty_speaker_range(capsys, tmp_path):
     assert cli.main(["simulate", "--quick", "--out", str(tmp_path), "--speakers", "3", "2"]) == 2
     assert "--speakers 3 2" in capsys.readouterr().err
+
+
+def test_simulate_into_an_unwritable_place_says_so(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert cli.main(["simulate", "--quick", "--out", str(blocker / "results")]) == 2
+    assert "error:" in capsys.readouterr().err
