@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from weighter_gui import __version__
 
@@ -113,6 +114,145 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train (or fine-tune) a Weighter from a label manifest."""
+    from dataclasses import replace
+
+    from weighter_gui.core.manifest import ManifestError, read_manifest
+    from weighter_gui.core.training import TrainConfig, TrainError, TrainResult, train
+
+    try:
+        items = read_manifest(args.manifest)
+    except ManifestError as e:
+        return _error(str(e))
+    config = TrainConfig()
+    changes = {
+        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+        "regime": args.regime, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
+    }
+    config = replace(config, **{k: v for k, v in changes.items() if v is not None})
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
+    bar = _ProgressBar() if rank0 else None
+    cache_dir = args.cache or str(Path(args.manifest).resolve().parent / "feature_cache")
+    try:
+        for event in train(
+            items, config, out=args.out, cache_dir=cache_dir, init=args.init, resume=args.resume,
+            device=args.device, jobs=args.jobs,
+            feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
+        ):
+            if isinstance(event, TrainResult):
+                break
+            if bar is not None:
+                bar.update("train", event.step, event.total, {
+                    "loss": event.loss, "cls": event.classification, "conf": event.confidence,
+                    "frames": event.frames, "steps/s": event.steps_per_second,
+                })
+    except (TrainError, ValueError) as e:
+        if bar is not None:
+            bar.close()
+        return _error(str(e))
+    if bar is not None:
+        bar.close()
+        print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def _cmd_diarize(args: argparse.Namespace) -> int:
+    """Diarize files: speakers, curves, confidences, segments; RTTM and JSON out."""
+    import json
+
+    from weighter_gui.core.audio import AudioError
+    from weighter_gui.core.checkpoint import CheckpointError
+    from weighter_gui.core.diarize import DiarizeConfig, Diarizer, FileDiarization
+    from weighter_gui.core.evaluation import RTTMError, der, read_rttm, write_rttm
+    from weighter_gui.core.training import TrainError, resolve_device
+
+    references = None
+    if args.reference:
+        try:
+            references = read_rttm(args.reference)
+        except RTTMError as e:
+            return _error(str(e))
+    config = DiarizeConfig(threshold=args.threshold, channel=args.channel)
+    try:
+        diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
+    except (CheckpointError, TrainError) as e:
+        return _error(str(e))
+    files = _expand_audio_args(args.audio)
+    if not files:
+        return _error("no audio files found in " + ", ".join(args.audio))
+    bar = _ProgressBar()
+    results: list[FileDiarization] = []
+    failed: list[str] = []
+    for n, path in enumerate(files):
+        try:
+            for event in diarizer.run(path):
+                if isinstance(event, FileDiarization):
+                    results.append(event)
+                else:
+                    bar.update("diar", n, len(files), {
+                        "file": path.name, "window": f"{event.index + 1}/{event.count}"})
+        except AudioError as e:
+            bar.close()
+            print(f"skipped: {e}", file=sys.stderr)
+            failed.append(str(path))
+    bar.update("diar", len(files), len(files), {})
+    bar.close()
+    for r in results:
+        speakers = ", ".join(f"{t.label} {100 * t.confidence:.0f}% {t.speech_seconds:.1f}s" for t in r.speakers)
+        print(f"{r.path}: {len(r.speakers)} speaker(s): {speakers or '-'}")
+    if args.rttm:
+        write_rttm(args.rttm, [r.annotation() for r in results])
+        print(f"wrote {args.rttm}")
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.to_json() for r in results]) + "\n")
+        print(f"wrote {args.json}")
+    if references is not None:
+        scored = {r.uri: references[r.uri] for r in results if r.uri in references}
+        if not scored:
+            print("warning: no diarized file's name matches a file id in the reference", file=sys.stderr)
+        else:
+            print(der(scored, {r.uri: r.annotation() for r in results}, args.collar).table())
+    if failed:
+        print(f"{len(failed)} of {len(files)} file(s) failed", file=sys.stderr)
+        return 1
+    return EXIT_OK
+
+
+def _expand_audio_args(paths: list[str]) -> list[Path]:
+    """Files as given; folders become the audio files inside them, sorted."""
+    from weighter_gui.core.audio import AUDIO_EXTENSIONS
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            out.append(p)
+    return out
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    """DER of a hypothesis RTTM against a reference RTTM."""
+    from weighter_gui.core.evaluation import RTTMError, der, read_rttm
+
+    try:
+        references = read_rttm(args.reference)
+        hypotheses = read_rttm(args.hypothesis)
+    except RTTMError as e:
+        return _error(str(e))
+    missing = sorted(set(references) - set(hypotheses))
+    if missing:
+        print(f"warning: {len(missing)} reference file(s) have no hypothesis and count as missed: "
+              + ", ".join(missing[:5]), file=sys.stderr)
+    print(der(references, hypotheses, args.collar).table())
+    return EXIT_OK
+
+
 class _ProgressBar:
     """One terminal line: stage, done/total, and what the stage reports."""
 
@@ -209,6 +349,69 @@ def _build_parser() -> argparse.ArgumentParser:
         "--pitch-shift", action="store_true", help="add +-400 cent pitch-shifted pseudo-speakers"
     )
     synth.set_defaults(func=_cmd_synth)
+
+    train = commands.add_parser(
+        "train",
+        help="train or fine-tune a Weighter from a label manifest",
+        description=(
+            "Train a Weighter on the files of a label manifest (as written by `weighter synth` "
+            "or exported by the app). Front-end features are cached on disk. Checkpoints are "
+            "written as training goes; --resume continues a stopped run. For several "
+            "processes or GPUs run it under `torchrun --standalone --nproc_per_node=N -m weighter_gui.cli train ...`."
+        ),
+    )
+    train.add_argument("manifest", metavar="MANIFEST", help="label manifest (.jsonl)")
+    train.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    train.add_argument("--init", metavar="CHECKPOINT", help="fine-tune this checkpoint instead of starting afresh")
+    train.add_argument("--resume", action="store_true", help="continue OUT from its .resume state")
+    train.add_argument("--steps", type=int, help="training steps (default 3000)")
+    train.add_argument("--batch-size", type=int, help="files per step and process (default 8)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    train.add_argument(
+        "--regime", choices=("frames", "likes"),
+        help="frames: likes plus the manifest's segment timings (default); likes: likes only",
+    )
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 250)")
+    train.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    train.add_argument("--cache", help="feature cache folder (default: feature_cache beside the manifest)")
+    train.add_argument("--jobs", type=int, default=1, help="processes computing features (default 1)")
+    train.add_argument("--torch-threads", type=int, help="torch CPU threads for training")
+    train.set_defaults(func=_cmd_train)
+
+    diarize = commands.add_parser(
+        "diarize",
+        help="find who spoke when in audio files",
+        description=(
+            "Diarize audio files (or folders of them) with a Weighter: per file the speakers "
+            "kept by confidence, their curves, confidences, embeddings and segments. Long files "
+            "are processed in windows linked by speaker embeddings. Bad files are reported and "
+            "skipped; the exit status is 1 if any failed."
+        ),
+    )
+    diarize.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files or folders")
+    diarize.add_argument("--checkpoint", help="model to use (default: the shipped default model)")
+    diarize.add_argument("--rttm", metavar="OUT", help="write one RTTM for all files (file id = audio stem)")
+    diarize.add_argument("--json", metavar="OUT", help="write everything (curves, embeddings, ...) as JSON")
+    diarize.add_argument("--reference", metavar="RTTM", help="score against this reference RTTM")
+    diarize.add_argument("--collar", type=float, default=0.25, help="DER collar in seconds (default 0.25)")
+    diarize.add_argument("--threshold", type=float, default=0.5, help="slot confidence to keep a speaker")
+    diarize.add_argument("--channel", type=int, help="use this channel (0-based) instead of the downmix")
+    diarize.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
+    diarize.set_defaults(func=_cmd_diarize)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score a diarization: DER with missed speech, false alarm, confusion",
+        description=(
+            "Diarization error rate of HYP against REF with pyannote.metrics, overlapped speech "
+            "scored. The collar is pyannote's: its total width around each reference boundary."
+        ),
+    )
+    evaluate.add_argument("--reference", required=True, metavar="REF.rttm")
+    evaluate.add_argument("--hypothesis", required=True, metavar="HYP.rttm")
+    evaluate.add_argument("--collar", type=float, default=0.25, help="default 0.25 s")
+    evaluate.set_defaults(func=_cmd_eval)
 
     return parser
 

@@ -94,7 +94,8 @@ def test_round_trip_same_outputs_and_header(saved, model):
     assert header.training == TRAINING
     assert header.code_version == weighter_gui.__version__
     assert header.created.endswith("Z")
-    assert header.num_parameters == sum(p.numel() for p in model.parameters())
+    stored = list(model.parameters()) + list(model.buffers())  # buffers: input statistics
+    assert header.num_parameters == sum(p.numel() for p in stored)
 
 
 def test_save_returns_the_header_read_back(tmp_path, model):
@@ -113,7 +114,7 @@ def test_header_json_layout(saved):
     assert set(metadata) == {METADATA_KEY}
     header = json.loads(metadata[METADATA_KEY])
     assert header["format"] == "weighter-checkpoint"
-    assert header["format_version"] == 1
+    assert header["format_version"] == FORMAT_VERSION
     assert header["model_config"] == CONFIG.to_dict()
     assert header["speakers"] == list(SPEAKERS)
     assert set(header) == {
@@ -364,7 +365,7 @@ def test_read_header_errors_too(tmp_path):
 
 def test_format_header(saved):
     text = format_header(read_header(saved), saved)
-    for expected in ("model.safetensors", "version 1", "sim-64", "alice, bob", "num_slots:",
+    for expected in ("model.safetensors", f"version {FORMAT_VERSION}", "sim-64", "alice, bob", "num_slots:",
                      "steps:", "120", "parameters:", weighter_gui.__version__):  # fmt: skip
         assert expected in text
     assert "KiB" in text

@@ -38,6 +38,7 @@ import soundfile as sf
 from scipy.signal import firwin, resample_poly
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "AudioChannelError",
     "AudioCorruptError",
     "AudioEmptyError",
@@ -56,6 +57,10 @@ __all__ = [
 MODEL_SAMPLE_RATE = 16000
 DEFAULT_MIN_DURATION = 0.5  # seconds; load_audio refuses shorter files
 DEFAULT_BLOCK_SECONDS = 60.0
+# File name endings picked up when a folder is opened (libsndfile's common formats).
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
+)
 
 _READ_CHUNK_FRAMES = 1 << 16  # frames decoded per libsndfile call (bounds multichannel buffers)
 _HEADER_SCAN_BYTES = 1 << 20  # how far into a WAV/AIFF file we look for the data chunk

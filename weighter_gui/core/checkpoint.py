@@ -37,8 +37,8 @@ from weighter_gui import __version__
 from weighter_gui.core.model import Weighter, WeighterConfig
 
 FORMAT_NAME = "weighter-checkpoint"
-FORMAT_VERSION = 1  # what this code writes
-MIN_FORMAT_VERSION = 1  # the oldest this code still reads
+FORMAT_VERSION = 2  # what this code writes (2: input statistics buffers)
+MIN_FORMAT_VERSION = 2  # the oldest this code still reads
 METADATA_KEY = "weighter"  # the safetensors metadata key that holds the JSON header
 
 _HEADER_FIELDS = (

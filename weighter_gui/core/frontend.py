@@ -90,6 +90,7 @@ __all__ = [
     "frame_times",
     "num_frames",
     "resources_dir",
+    "speech_frontend_id",
 ]
 
 SAMPLE_RATE = 16000
@@ -382,6 +383,27 @@ def _to_frames(emb: Tensor, total: int, hop: int, interpolate: bool) -> Tensor:
 # ----------------------------------------------------------------------------- combined
 
 
+def speech_frontend_id(
+    n_mels: int = 64,
+    ge2e_hop: int = 10,
+    window_frames: int = GE2E_WINDOW_FRAMES,
+    ge2e_scale: float = 1.0,
+    interpolate: bool = True,
+) -> str:
+    """``SpeechFrontend(...).id`` without loading the encoder's weights."""
+    ident = f"logmel{n_mels}-ge2e{GE2E_DIM}-10ms"
+    if ge2e_hop != 10:
+        ident += f"-gh{ge2e_hop}"
+    if window_frames != GE2E_WINDOW_FRAMES:
+        ident += f"-gw{window_frames}"
+    if ge2e_scale != 1.0:
+        ident += f"-gs{ge2e_scale:g}"
+    if not interpolate:
+        ident += "-hold"
+    return ident
+
+
+
 class SpeechFrontend:
     """Log-mels + GE2E speaker embedding on every 10 ms frame: ``[T, n_mels + 256]``.
 
@@ -429,16 +451,9 @@ class SpeechFrontend:
 
     @property
     def id(self) -> str:
-        ident = f"logmel{self.n_mels}-ge2e{GE2E_DIM}-10ms"
-        if self.ge2e_hop != 10:
-            ident += f"-gh{self.ge2e_hop}"
-        if self.window_frames != GE2E_WINDOW_FRAMES:
-            ident += f"-gw{self.window_frames}"
-        if self.ge2e_scale != 1.0:
-            ident += f"-gs{self.ge2e_scale:g}"
-        if not self.interpolate:
-            ident += "-hold"
-        return ident
+        return speech_frontend_id(
+            self.n_mels, self.ge2e_hop, self.window_frames, self.ge2e_scale, self.interpolate
+        )
 
     def tensor(self, audio: np.ndarray | Tensor) -> Tensor:
         wav = _as_audio_tensor(audio)

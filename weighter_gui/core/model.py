@@ -30,6 +30,9 @@ class WeighterConfig:
     """Hyper-parameters of one Weighter. Stored in every checkpoint header."""
 
     input_dim: int = 64
+    # Embeddings average only the last speaker_dim input channels (the speaker
+    # features of the speech front-end); 0 averages all of them.
+    speaker_dim: int = 0
     num_slots: int = 8
     num_classes: int = 0  # training speakers of the classification head (0: no head)
     channel_reduction: int = 12  # conv channels = ceil(input_dim / channel_reduction)
@@ -48,6 +51,10 @@ class WeighterConfig:
     @property
     def time_reduction(self) -> int:
         return math.prod(self.time_strides)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.speaker_dim or self.input_dim
 
     @property
     def conv_channels(self) -> int:
@@ -115,7 +122,14 @@ class Weighter(nn.Module):
     def __init__(self, config: WeighterConfig):
         super().__init__()
         self.config = config
+        if not 0 <= config.speaker_dim <= config.input_dim:
+            raise ValueError("speaker_dim must be between 0 and input_dim")
         c = config.conv_channels
+        # Per-channel input standardisation, set from training data (set_feature_stats)
+        # and stored with the weights: log-mels and unit-norm speaker vectors differ in
+        # scale by two orders of magnitude.
+        self.register_buffer("feature_mean", torch.zeros(config.input_dim))
+        self.register_buffer("feature_std", torch.ones(config.input_dim))
         convs: list[nn.Module] = []
         in_ch = config.input_dim
         for stride in config.time_strides:
@@ -146,7 +160,7 @@ class Weighter(nn.Module):
             nn.LayerNorm(config.embed_dim), nn.Linear(config.embed_dim, config.num_slots)
         )
         self.classifier = (
-            CosineClassifier(config.input_dim, config.num_classes, config.class_scale)
+            CosineClassifier(config.embedding_dim, config.num_classes, config.class_scale)
             if config.num_classes > 0
             else None
         )
@@ -162,15 +176,22 @@ class Weighter(nn.Module):
         # Zero the padding and pad to whole blocks, so the last partial block of an item
         # holds the same values whether it is alone or in a longer batch.
         features = features.masked_fill(~mask[..., None], 0.0)  # NaN * 0 would still be NaN
-        x = nn.functional.pad(features, (0, 0, 0, blocks * stride - frames))
+        x = ((features - self.feature_mean) / self.feature_std).masked_fill(~mask[..., None], 0.0)
+        x = nn.functional.pad(x, (0, 0, 0, blocks * stride - frames))
         tokens = self.reduce(x.transpose(1, 2)).transpose(1, 2)  # [B, blocks, C]
         token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
         hidden = self._encode(tokens, lengths_to_mask(token_lengths, blocks))  # [B, blocks, E]
         block_curves = torch.sigmoid(self.head(hidden)).transpose(1, 2)  # [B, N, blocks]
         curves = block_curves.repeat_interleave(stride, dim=-1)[..., :frames]
         curves = curves * mask[:, None, :]
-        embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), features)
+        speaker = features[..., -self.config.embedding_dim :]
+        embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), speaker)
         return WeighterOutput(curves, confidence(curves), embeddings, mask)
+
+    def set_feature_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Standardise inputs with these per-channel statistics (std floored at 1e-3)."""
+        self.feature_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.feature_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-3))
 
     def _encode(self, tokens: Tensor, token_mask: Tensor) -> Tensor:
         """torchaudio's WavLM Encoder, with padding passed as a key padding mask.

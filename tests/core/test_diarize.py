@@ -1,0 +1,141 @@
+"""weighter diarize / eval: windows linked into tracks, segments, RTTM and JSON, bad files."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from weighter_gui.core.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
+from weighter_gui.core.checkpoint import CheckpointError, save_checkpoint
+from weighter_gui.core.diarize import (
+    DiarizeConfig,
+    Diarizer,
+    FileDiarization,
+    WindowResult,
+    _Linker,
+    curve_segments,
+)
+from weighter_gui.core.evaluation import read_rttm
+
+
+def test_curve_segments_fill_gaps_and_drop_blips():
+    hop = 0.15
+    curve = np.zeros(40, dtype=np.float32)
+    curve[2:10] = 0.9  # 0.30 - 1.50
+    curve[11:20] = 0.8  # a one-block (0.15 s) pause inside: filled
+    curve[30] = 0.7  # one block alone: 0.15 s, kept at min 0.15, dropped at 0.2
+    assert curve_segments(curve, hop, 0.5, 0.15, 0.3, 6.0) == [(0.3, 3.0), (4.5, 4.65)]
+    assert curve_segments(curve, hop, 0.5, 0.2, 0.3, 6.0) == [(0.3, 3.0)]
+    assert curve_segments(curve, hop, 0.5, 0.0, 0.0, 6.0) == [(0.3, 1.5), (1.65, 3.0), (4.5, 4.65)]
+    # The last segment ends at the file's end, not at the end of its last block.
+    assert curve_segments(np.ones(4), hop, 0.5, 0, 0, 0.5) == [(0.0, 0.5)]
+
+
+def test_linker_keeps_a_speaker_on_one_track_across_windows():
+    rng = np.random.default_rng(0)
+    a, b, c = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 16)))
+    link = _Linker(similarity=0.6)
+    conf = np.array([0.9, 0.8, 0.01])
+    mass = np.array([10.0, 5.0, 1.0])
+    first = link.link(np.stack([a, b, c]), conf, mass, floor=0.05)
+    assert first.tolist() == [0, 1, -1]  # the weak slot joins nothing
+    # Next window: slots in another order, a bit noisy, and a new speaker c.
+    second = link.link(np.stack([b + 0.1 * a, c, a]), np.array([0.9, 0.9, 0.9]), mass, floor=0.05)
+    assert second.tolist() == [1, 2, 0]
+    assert len(link.sums) == 3
+
+
+@pytest.fixture(scope="module")
+def diarizer(tiny_checkpoint):
+    return Diarizer(tiny_checkpoint, DiarizeConfig(window_seconds=5.0))
+
+
+def test_windows_then_file_result(diarizer, tiny_corpus):
+    audio = tiny_corpus.parent / "audio" / f"{json.loads(tiny_corpus.read_text().splitlines()[0])['id']}.flac"
+    duration = sf.info(audio).duration
+    events = list(diarizer.run(audio))
+    windows, result = events[:-1], events[-1]
+    assert isinstance(result, FileDiarization) and all(isinstance(w, WindowResult) for w in windows)
+    assert len(windows) == windows[0].count == int(np.ceil(duration / 5.0))
+    assert windows[0].start == 0 and windows[-1].end == pytest.approx(duration, abs=0.01)
+    assert all(w.curves.shape[0] == diarizer.model.config.num_slots for w in windows)
+    blocks = sum(w.curves.shape[1] for w in windows)
+    assert blocks == int(np.ceil(duration / 0.15 - 1e-6)) or blocks == int(np.ceil(duration / 0.15)) + 1
+    assert result.hop == pytest.approx(0.15)
+    for track in result.tracks:
+        assert track.curve.shape == (blocks,)
+        assert 0 <= track.curve.min() and track.curve.max() <= 1
+        assert np.linalg.norm(track.embedding) == pytest.approx(1, abs=1e-5)
+        assert all(0 <= a < b <= duration + 1e-6 for a, b in track.segments)
+    assert [t.label for t in result.tracks] == [f"S{i + 1}" for i in range(len(result.tracks))]
+    kept = result.speakers
+    assert all(t.confidence >= 0.5 for t in kept)
+    d = result.to_json()
+    assert d["uri"] == audio.stem and len(d["tracks"]) == len(result.tracks)
+    assert d["speakers"] == [t.label for t in kept]
+    assert set(result.annotation().labels()) <= {t.label for t in kept}
+
+
+def test_cancel_stops_the_file(diarizer, tiny_corpus):
+    audio = next((tiny_corpus.parent / "audio").glob("*.flac"))
+    calls = []
+
+    def cancelled():
+        calls.append(1)
+        return len(calls) > 1
+
+    events = list(diarizer.run(audio, cancelled))
+    assert len(events) == 1 and isinstance(events[0], WindowResult)
+
+
+def test_bad_files_raise_audio_errors(diarizer, tmp_path):
+    with pytest.raises(AudioMissingError):
+        list(diarizer.run(tmp_path / "missing.wav"))
+    (tmp_path / "text.wav").write_text("hello, not audio")
+    with pytest.raises(AudioNotAudioError):
+        list(diarizer.run(tmp_path / "text.wav"))
+    sf.write(tmp_path / "short.wav", np.zeros(3200, dtype=np.float32), 16000)
+    with pytest.raises(AudioTooShortError):
+        list(diarizer.run(tmp_path / "short.wav"))
+
+
+def test_odd_rate_stereo_file(diarizer, tmp_path):
+    t = np.arange(int(44100 * 3.3)) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)], 1) * 0.3
+    sf.write(tmp_path / "tone.wav", stereo.astype(np.float32), 44100)
+    result = list(diarizer.run(tmp_path / "tone.wav"))[-1]
+    assert result.duration == pytest.approx(3.3, abs=0.01)
+
+
+def test_checkpoint_for_another_frontend_is_refused(tiny_checkpoint, tmp_path):
+    from weighter_gui.core.checkpoint import load_checkpoint
+
+    model, header = load_checkpoint(tiny_checkpoint)
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, model, frontend="logmel80-10ms", speakers=header.speakers)
+    with pytest.raises(CheckpointError, match="expects front-end 'logmel80-10ms'"):
+        Diarizer(other)
+    with pytest.raises(CheckpointError, match="no such file; check the path"):
+        Diarizer(tmp_path / "nope.safetensors")
+
+
+def test_cli_diarize_skips_bad_files_and_scores(tiny_checkpoint, tiny_corpus, tmp_path, capsys):
+    from weighter_gui.cli import main
+
+    audio_dir = tiny_corpus.parent / "audio"
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    reference = tmp_path / "ref.rttm"
+    reference.write_text("".join(p.read_text() for p in sorted((tiny_corpus.parent / "rttm").glob("*.rttm"))))
+    rttm, js = tmp_path / "hyp.rttm", tmp_path / "hyp.json"
+    code = main(["diarize", str(audio_dir), str(tmp_path / "bad.wav"), "--checkpoint", str(tiny_checkpoint),
+                 "--rttm", str(rttm), "--json", str(js), "--reference", str(reference)])
+    captured = capsys.readouterr()
+    assert code == 1 and "bad.wav" in captured.err and "1 of 4 file(s) failed" in captured.err
+    assert "TOTAL" in captured.out
+    results = json.loads(js.read_text())
+    assert len(results) == 3 and all("curve" in t for r in results for t in r["tracks"])
+    if rttm.read_text():  # a barely trained model may keep no speaker at all
+        assert set(read_rttm(rttm)) <= {p.stem for p in audio_dir.glob("*.flac")}
+    assert main(["eval", "--reference", str(reference), "--hypothesis", str(reference)]) == 0
+    assert "TOTAL" in capsys.readouterr().out

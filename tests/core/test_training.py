@@ -1,0 +1,143 @@
+"""weighter train: determinism, resume, fine-tuning, regimes, bad input, DDP (gloo)."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from weighter_gui.core.checkpoint import load_checkpoint, read_header
+from weighter_gui.core.frontend import speech_frontend_id
+from weighter_gui.core.manifest import read_manifest, write_manifest
+from weighter_gui.core.training import TrainConfig, TrainError, TrainProgress, TrainResult, train
+
+CONFIG = TrainConfig(steps=4, batch_size=2, crop_seconds=(5, 10), checkpoint_every=2, seed=5)
+
+
+# The tiny model of tests/core/conftest.py (TINY_MODEL), repeated: test modules cannot import conftest.
+TINY = {"embed_dim": 32, "num_layers": 1, "num_heads": 2, "ff_dim": 64, "pos_conv_groups": 4}
+
+
+def _run(items, cache, config=CONFIG, **kw):
+    events = list(train(items, config, cache_dir=cache, model_overrides=TINY, **kw))
+    assert all(isinstance(e, TrainProgress) for e in events[:-1])
+    assert isinstance(events[-1], TrainResult)
+    return events
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_trains_and_writes_a_loadable_checkpoint(tiny_corpus, feature_cache, tmp_path):
+    items = read_manifest(tiny_corpus)
+    out = tmp_path / "m.safetensors"
+    events = _run(items, feature_cache, out=out)
+    progress = events[:-1]
+    assert [p.step for p in progress] == [1, 2, 3, 4]
+    assert [p.checkpoint for p in progress] == [None, out, None, out]
+    assert all(p.loss == p.loss and p.loss > 0 for p in progress)  # finite, positive
+    header = read_header(out)
+    assert header.frontend == speech_frontend_id()
+    assert header.speakers == tuple(sorted({s for i in items for s in i.likes}))
+    assert header.training["steps"] == 4 and header.training["files"] == 3
+    model, _ = load_checkpoint(out)
+    # The input statistics were set from the data, not left at 0 / 1.
+    assert model.feature_std[:64].mean() > 0.5 and model.feature_std[64:].mean() < 0.5
+    _assert_same(_state(model), _state(events[-1].model.cpu()))
+
+
+def test_same_seed_same_weights_and_resume_equals_uninterrupted(tiny_corpus, feature_cache, tmp_path):
+    items = read_manifest(tiny_corpus)
+    straight = _state(_run(items, feature_cache, out=tmp_path / "a.safetensors")[-1].model)
+    again = _state(_run(items, feature_cache)[-1].model)
+    _assert_same(straight, again)
+
+    out = tmp_path / "b.safetensors"
+    # Stop after the checkpoint at step 2 (the app cancels by closing the generator).
+    gen = train(items, CONFIG, cache_dir=feature_cache, model_overrides=TINY, out=out)
+    for event in gen:
+        if event.step == 2:
+            gen.close()
+            break
+    assert read_header(out).training["steps"] == 2
+    resumed = _run(items, feature_cache, out=out, resume=True)
+    assert [e.step for e in resumed[:-1]] == [3, 4]
+    _assert_same(straight, _state(resumed[-1].model))
+
+    with pytest.raises(TrainError, match="already has 4 steps"):
+        _run(items, feature_cache, out=out, resume=True)
+    with pytest.raises(TrainError, match="other training settings"):
+        _run(items, feature_cache, replace(CONFIG, steps=6, lr=0.5), out=out, resume=True)
+    with pytest.raises(TrainError, match="nothing to resume"):
+        _run(items, feature_cache, out=tmp_path / "none.safetensors", resume=True)
+
+
+def test_fine_tuning_adds_new_speakers_and_keeps_old_rows(tiny_corpus, feature_cache, tmp_path):
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    _run(items[:1], feature_cache, out=base)
+    old = read_header(base).speakers
+    old_rows = load_checkpoint(base)[0].classifier.weight.detach().clone()
+    renamed = [replace(i, likes=tuple(f"new_{s}" for s in i.likes),
+                       segments=tuple((a, b, f"new_{s}") for a, b, s in i.segments)) for i in items[1:]]
+    result = _run(renamed, feature_cache, replace(CONFIG, steps=1, lr=1e-9), init=base,
+                  out=tmp_path / "tuned.safetensors")[-1]
+    assert result.speakers[: len(old)] == old and len(result.speakers) > len(old)
+    assert all(s.startswith("new_") for s in result.speakers[len(old):])
+    torch.testing.assert_close(result.model.classifier.weight[: len(old)].detach(), old_rows, atol=1e-4, rtol=0)
+
+
+def test_likes_regime_needs_no_timings(tiny_corpus, feature_cache):
+    items = [replace(i, segments=None) for i in read_manifest(tiny_corpus)]
+    with pytest.raises(TrainError, match="needs segments"):
+        _run(items, feature_cache)
+    events = _run(items, feature_cache, replace(CONFIG, regime="likes", steps=2))
+    assert events[-1].steps == 2
+
+
+def test_changed_or_missing_audio_is_a_clear_error(tiny_corpus, feature_cache, tmp_path):
+    items = read_manifest(tiny_corpus)
+    with pytest.raises(TrainError, match="the file changed since its labels were made"):
+        _run([replace(items[0], sha256="0" * 64)], feature_cache)
+    with pytest.raises(TrainError, match="not found"):
+        _run([replace(items[0], audio=tmp_path / "gone.flac")], feature_cache)
+
+
+def test_cli_train_and_bad_manifest(tiny_corpus, feature_cache, tmp_path, capsys):
+    from weighter_gui.cli import main
+
+    out = tmp_path / "cli.safetensors"
+    assert main(["train", str(tiny_corpus), "--out", str(out), "--steps", "2", "--batch-size", "2",
+                 "--cache", str(feature_cache)]) == 0
+    assert read_header(out).training["steps"] == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"audio": "x.wav"}\n')
+    assert main(["train", str(bad), "--out", str(out)]) == 2
+    assert "line 1" in capsys.readouterr().err
+
+
+def test_two_process_ddp_with_torchrun(tiny_corpus, feature_cache, tmp_path):
+    """The documented multi-process command, on CPU with gloo: both ranks train, rank 0 saves."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out = tmp_path / "ddp.safetensors"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "weighter_gui.cli", "train",
+         str(tiny_corpus), "--out", str(out), "--steps", "2", "--batch-size", "1",
+         "--cache", str(feature_cache), "--device", "cpu"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    header = read_header(out)
+    assert header.training["world_size"] == 2 and header.training["steps"] == 2

@@ -1,0 +1,328 @@
+"""Diarization of whole files with a trained Weighter: windows, linking, segments.
+
+Read top-down: ``Diarizer(checkpoint).run(path)`` is a generator. It streams the
+file in equal windows of at most ``window_seconds`` (the length the model was
+trained on), computes front-end features per window, runs the Weighter, and links
+each window's slots to the file's speaker *tracks* by embedding similarity
+(Hungarian matching on cosine similarity, threshold ``link_similarity``), so a
+speaker keeps one label through an hour-long file. It yields one ``WindowResult``
+per window (the app draws them as they come) and then one ``FileDiarization``.
+
+Memory stays bounded: one window of audio and features at a time; the curves are
+kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
+per speaker-hour.
+
+A track is a speaker *slot* as the user sees it: its curve over the whole file,
+its confidence (the highest of its windows' slot confidences, each
+``C(X) = sum X^2 / sum X``), and its embedding (the curve-mass weighted mean of its
+slots' embeddings, i.e. the X-weighted average of the GE2E frame vectors). Tracks
+with confidence >= ``threshold`` are the speakers; their segments are where their
+curve is >= ``activity``.
+
+Core code: no Qt import.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from .audio import AudioTooShortError, iter_audio_blocks, probe
+from .checkpoint import CheckpointError, load_checkpoint
+from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend, resources_dir
+from .model import Weighter
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_NAME",
+    "DiarizeConfig",
+    "Diarizer",
+    "FileDiarization",
+    "Track",
+    "WindowResult",
+    "default_checkpoint",
+]
+
+DEFAULT_CHECKPOINT_NAME = "weighter-default.safetensors"
+MIN_SECONDS = 0.5  # shorter files hold too little speech for a speaker vector
+
+
+def default_checkpoint() -> Path:
+    """The shipped model: ``resources/weighter-default.safetensors``."""
+    return resources_dir() / DEFAULT_CHECKPOINT_NAME
+
+
+@dataclass(frozen=True)
+class DiarizeConfig:
+    window_seconds: float = 60.0
+    threshold: float = 0.5  # slot confidence that makes a speaker
+    activity: float = 0.5  # curve level that counts as speech
+    link_similarity: float = 0.6  # cosine of embeddings to join a slot to a track
+    min_slot_confidence: float = 0.05  # weaker slots are noise, not tracks
+    min_segment: float = 0.15  # seconds; shorter segments are dropped
+    fill_gap: float = 0.3  # seconds; shorter pauses inside one speaker's speech are filled
+    channel: int | None = None  # None: downmix
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    index: int
+    count: int  # windows in the file
+    start: float  # seconds
+    end: float
+    curves: np.ndarray  # [N, blocks] float32: the window's slot curves at block rate
+    confidences: np.ndarray  # [N]
+    tracks: np.ndarray  # [N] int: the track each slot joined, -1 if too weak
+
+
+@dataclass
+class Track:
+    label: str
+    confidence: float
+    embedding: np.ndarray  # [D], unit norm
+    curve: np.ndarray  # [blocks] float32 over the whole file
+    segments: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def speech_seconds(self) -> float:
+        return sum(b - a for a, b in self.segments)
+
+
+@dataclass
+class FileDiarization:
+    path: Path
+    duration: float
+    hop: float  # seconds per curve value
+    tracks: list[Track]
+    threshold: float
+    checkpoint: str = ""
+    frontend: str = ""
+
+    @property
+    def uri(self) -> str:
+        return "_".join(self.path.stem.split())  # RTTM fields cannot hold spaces
+
+    @property
+    def speakers(self) -> list[Track]:
+        return [t for t in self.tracks if t.confidence >= self.threshold]
+
+    def annotation(self):
+        """The kept speakers' segments as a ``pyannote.core.Annotation``."""
+        from pyannote.core import Annotation, Segment
+
+        ann = Annotation(uri=self.uri)
+        for track in self.speakers:
+            for i, (a, b) in enumerate(track.segments):
+                ann[Segment(a, b), f"{track.label}_{i}"] = track.label
+        return ann
+
+    def to_json(self) -> dict:
+        return {
+            "file": str(self.path),
+            "uri": self.uri,
+            "duration": round(self.duration, 3),
+            "curve_hop": self.hop,
+            "threshold": self.threshold,
+            "checkpoint": self.checkpoint,
+            "frontend": self.frontend,
+            "speakers": [t.label for t in self.speakers],
+            "tracks": [
+                {
+                    "label": t.label,
+                    "confidence": round(float(t.confidence), 4),
+                    "kept": bool(t.confidence >= self.threshold),
+                    "segments": [[round(a, 3), round(b, 3)] for a, b in t.segments],
+                    "embedding": [round(float(v), 5) for v in t.embedding],
+                    "curve": [round(float(v), 3) for v in t.curve],
+                }
+                for t in self.tracks
+            ],
+        }
+
+
+class Diarizer:
+    """Owns a model, its front-end and a device; diarizes files one after another."""
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str] | None = None,
+        config: DiarizeConfig = DiarizeConfig(),
+        device: str | torch.device = "cpu",
+    ) -> None:
+        path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+        if checkpoint is None and not path.exists():
+            raise CheckpointError(
+                f"{path}: the default model is missing from this installation; "
+                "reinstall, or pass a checkpoint with --checkpoint"
+            )
+        self.model, self.header = load_checkpoint(path, device="cpu")
+        self.checkpoint = path
+        self.frontend = SpeechFrontend()
+        if self.header.frontend != self.frontend.id:
+            raise CheckpointError(
+                f"{path}: the model expects front-end {self.header.frontend!r}, but this "
+                f"version computes {self.frontend.id!r}; use a checkpoint trained for it"
+            )
+        self.config = config
+        self.device = torch.device(device)
+        self.model.to(self.device).eval()
+
+    @property
+    def stride(self) -> int:
+        return self.model.config.time_reduction
+
+    def run(
+        self, path: str | os.PathLike[str], cancelled: Callable[[], bool] = lambda: False
+    ) -> Iterator[WindowResult | FileDiarization]:
+        """Yield each window's result, then the file's ``FileDiarization``.
+
+        Raises an ``AudioError`` for a bad file (before the first window where the
+        header shows it). Stops quietly, yielding nothing more, when ``cancelled()``.
+        """
+        path = Path(path)
+        info = probe(path)
+        if info.duration < MIN_SECONDS:
+            raise AudioTooShortError(
+                path, f"too short ({info.duration:.2f} s; at least {MIN_SECONDS} s needed)",
+                "use a longer recording",
+            )
+        cfg = self.config
+        block_samples = HOP_LENGTH * self.stride
+        total_samples = math.ceil(info.duration * SAMPLE_RATE)
+        count = max(1, math.ceil(info.duration / cfg.window_seconds))
+        # Equal windows of whole blocks, so no window is a sliver and blocks tile the file.
+        window_blocks = math.ceil(total_samples / block_samples / count)
+        window_samples = window_blocks * block_samples
+        linker = _Linker(cfg.link_similarity)
+        curves: list[np.ndarray] = []  # per window [tracks_so_far, blocks]
+        buffer = np.zeros(0, dtype=np.float32)
+        index = 0
+        blocks_iter = iter_audio_blocks(path, block_seconds=min(cfg.window_seconds, 30.0), channel=cfg.channel)
+        exhausted = False
+        while not exhausted or len(buffer):
+            while not exhausted and len(buffer) < window_samples:
+                try:
+                    buffer = np.concatenate([buffer, next(blocks_iter)])
+                except StopIteration:
+                    exhausted = True
+            if cancelled():
+                return
+            chunk, buffer = buffer[:window_samples], buffer[window_samples:]
+            if len(chunk) == 0:
+                break
+            if len(chunk) <= 400 and index > 0:  # a few ms left over: too short to frame
+                curves[-1] = np.pad(curves[-1], ((0, 0), (0, 1)), mode="edge")
+                break
+            win = self._window(chunk)
+            tracks = linker.link(win["embeddings"], win["confidences"], win["mass"], cfg.min_slot_confidence)
+            curves.append((win["curves"], tracks))
+            start = index * window_samples / SAMPLE_RATE
+            yield WindowResult(
+                index, count, start, start + len(chunk) / SAMPLE_RATE,
+                win["curves"], win["confidences"], tracks,
+            )
+            index += 1
+        if cancelled():
+            return
+        yield self._assemble(path, info.duration, curves, linker)
+
+    @torch.inference_mode()
+    def _window(self, audio: np.ndarray) -> dict:
+        frames = len(audio) // HOP_LENGTH  # whole 10 ms frames inside this window
+        feats = self.frontend.tensor(np.pad(audio, (0, max(0, 401 - len(audio)))))[: max(frames, 1)]
+        out = self.model(feats[None].to(self.device))
+        curves = out.curves[0].cpu().numpy()
+        blocks = math.ceil(curves.shape[1] / self.stride)
+        block_curves = curves[:, :: self.stride][:, :blocks].astype(np.float32)
+        return {
+            "curves": block_curves,
+            "confidences": out.confidences[0].cpu().numpy(),
+            "embeddings": out.embeddings[0].cpu().numpy(),
+            "mass": curves.sum(1),
+        }
+
+    def _assemble(self, path: Path, duration: float, windows, linker: "_Linker") -> FileDiarization:
+        cfg = self.config
+        hop = self.stride * FRAME_HOP_S
+        n_tracks = len(linker.sums)
+        total_blocks = sum(c.shape[1] for c, _ in windows)
+        curve = np.zeros((n_tracks, total_blocks), dtype=np.float32)
+        offset = 0
+        for c, tracks in windows:
+            for slot, t in enumerate(tracks):
+                if t >= 0:
+                    curve[t, offset : offset + c.shape[1]] = np.maximum(
+                        curve[t, offset : offset + c.shape[1]], c[slot]
+                    )
+            offset += c.shape[1]
+        tracks = []
+        for t in range(n_tracks):
+            emb = linker.sums[t] / max(np.linalg.norm(linker.sums[t]), 1e-12)
+            segs = curve_segments(curve[t], hop, cfg.activity, cfg.min_segment, cfg.fill_gap, duration)
+            tracks.append(Track("", float(linker.confidence[t]), emb, curve[t], segs))
+        # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
+        tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
+        for i, tr in enumerate(tracks):
+            tr.label = f"S{i + 1}"
+        return FileDiarization(
+            path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend
+        )
+
+
+class _Linker:
+    """Joins each window's slots to the file's tracks by cosine similarity of embeddings."""
+
+    def __init__(self, similarity: float) -> None:
+        self.similarity = similarity
+        self.sums: list[np.ndarray] = []  # mass-weighted embedding sums
+        self.confidence: list[float] = []
+        self.speech_mass: list[float] = []
+
+    def link(self, embeddings: np.ndarray, confidences: np.ndarray, mass: np.ndarray, floor: float) -> np.ndarray:
+        tracks = np.full(len(confidences), -1, dtype=np.int64)
+        live = np.flatnonzero(confidences >= floor)
+        if len(live) == 0:
+            return tracks
+        unit = embeddings[live] / np.maximum(np.linalg.norm(embeddings[live], axis=1, keepdims=True), 1e-12)
+        if self.sums:
+            centres = np.stack(self.sums)
+            centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+            sim = unit @ centres.T
+            rows, cols = linear_sum_assignment(-sim)
+            for r, c in zip(rows, cols):
+                if sim[r, c] >= self.similarity:
+                    tracks[live[r]] = c
+        for i, slot in enumerate(live):
+            if tracks[slot] < 0:
+                tracks[slot] = len(self.sums)
+                self.sums.append(np.zeros(embeddings.shape[1]))
+                self.confidence.append(0.0)
+                self.speech_mass.append(0.0)
+            t = tracks[slot]
+            weight = float(mass[slot]) * float(confidences[slot])
+            self.sums[t] = self.sums[t] + weight * unit[i]
+            self.confidence[t] = max(self.confidence[t], float(confidences[slot]))
+            self.speech_mass[t] += weight
+        return tracks
+
+
+def curve_segments(
+    curve: np.ndarray, hop: float, level: float, min_len: float, fill_gap: float, duration: float
+) -> list[tuple[float, float]]:
+    """Runs of ``curve >= level`` as (start, end) seconds, short gaps filled, short runs dropped."""
+    active = np.concatenate([[False], curve >= level, [False]])
+    edges = np.flatnonzero(np.diff(active.astype(np.int8)))
+    runs = [(s * hop, min(e * hop, duration)) for s, e in zip(edges[::2], edges[1::2])]
+    merged: list[tuple[float, float]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] < fill_gap:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return [(round(float(a), 3), round(float(b), 3)) for a, b in merged if b - a >= min_len - 1e-9]

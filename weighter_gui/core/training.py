@@ -1,0 +1,610 @@
+"""Training a Weighter on speech from a label manifest.
+
+Read top-down: ``train(manifest_items, config, out=...)`` is a generator. It caches
+the front-end features of every file (``FeatureCache``), builds the model (or takes
+``init`` to fine-tune), then yields a ``TrainProgress`` per step and finally a
+``TrainResult``. The CLI prints the progress; the app runs the same generator in
+its worker thread and cancels by closing it.
+
+Two regimes (``TrainConfig.regime``):
+
+* ``"frames"`` - the method's set-matching loss (classification of matched slots,
+  wBCE confidences) plus a frame-level BCE pulling each matched slot's curve to its
+  speaker's activity from the manifest's ``segments``. Matching adds the frame cost,
+  so slot-to-speaker assignment is permutation-invariant over frames (PIT).
+* ``"likes"`` - likes only: no timings. The frame targets are the simulation's
+  likes-guided shares (how much each block resembles each like's class vector),
+  gated by an energy voice-activity detector so silence is not assigned to anyone.
+  This is what kept likes-only slots from turning sparse and peaky in the study.
+
+Multi-process training uses ``torch.distributed`` (DDP): run the CLI under
+``torchrun --nproc_per_node=N``; each process draws its own batches and rank 0
+writes checkpoints. ``gloo`` on CPU, ``nccl`` on CUDA.
+
+Checkpoints: ``out`` (a normal checkpoint, usable at once) and ``out`` +
+``.resume`` (optimizer moments, step, random states; safetensors + JSON, no
+pickle), written together every ``checkpoint_every`` steps, so ``resume=True``
+continues where a stopped run left off and gives the same weights as an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .audio import AudioError, load_audio
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .losses import (
+    LossWeights,
+    block_mean,
+    frame_match_cost,
+    frame_target_loss,
+    like_shares,
+    set_matching_loss,
+)
+from .manifest import ManifestItem
+from .model import Weighter, WeighterConfig
+
+__all__ = [
+    "FeatureCache",
+    "TrainConfig",
+    "TrainError",
+    "TrainProgress",
+    "TrainResult",
+    "speech_model_config",
+    "train",
+]
+
+RESUME_SUFFIX = ".resume"
+GE2E_DIM = 256
+# Matching weighs frame agreement this much above the classification cost, so
+# slots keep the speaker whose frames they cover from one batch to the next.
+FRAME_COST_SCALE = 10.0
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 3000
+    batch_size: int = 8
+    crop_seconds: tuple[float, float] = (20.0, 60.0)
+    lr: float = 1e-3
+    head_lr_factor: float = 10.0  # the cosine head sees each speaker only now and then
+    weight_decay: float = 0.01
+    warmup_steps: int = 150
+    regime: str = "frames"  # "frames" (likes + segments) or "likes" (likes only)
+    frame_weight: float = 1.0
+    min_like_seconds: float = 0.5  # a speaker counts as present in a crop from this much speech
+    checkpoint_every: int = 250
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.regime not in ("frames", "likes"):
+            raise ValueError('regime must be "frames" or "likes"')
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        lo, hi = self.crop_seconds
+        if not 0 < lo <= hi:
+            raise ValueError("crop_seconds must be (min, max) with 0 < min <= max")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["crop_seconds"] = list(self.crop_seconds)
+        return d
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    step: int
+    total: int
+    loss: float
+    classification: float
+    confidence: float
+    frames: float
+    seconds: float
+    checkpoint: Path | None = None  # set on steps that wrote one
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.step / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: Weighter
+    checkpoint: Path | None
+    speakers: tuple[str, ...]
+    steps: int
+
+
+def speech_model_config(input_dim: int, num_classes: int, **overrides) -> WeighterConfig:
+    """The speech Weighter: 6 slots (conversations have up to 4 speakers here)."""
+    base = dict(
+        input_dim=input_dim,
+        speaker_dim=GE2E_DIM,
+        num_slots=6,
+        num_classes=num_classes,
+        channel_reduction=4,
+        embed_dim=128,
+        num_layers=4,
+        num_heads=4,
+        ff_dim=256,
+        dropout=0.1,
+    )
+    base.update(overrides)
+    return WeighterConfig(**base)
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class FeatureCache:
+    """Front-end features of audio files, as float16 ``.npy`` files keyed by content.
+
+    ``root/<frontend id>/<sha256 of the audio file>.npy``: a changed file gets new
+    features, another front-end never reads these.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], frontend_id: str) -> None:
+        self.dir = Path(root) / frontend_id
+
+    def path_for(self, digest: str) -> Path:
+        return self.dir / f"{digest}.npy"
+
+    def load(self, digest: str) -> np.ndarray | None:
+        path = self.path_for(digest)
+        if not path.exists():
+            return None
+        try:
+            return np.load(path, mmap_mode="r")
+        except (OSError, ValueError):
+            return None  # a damaged entry is recomputed
+
+    def store(self, digest: str, features: np.ndarray) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.path_for(digest)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp.npy")
+        os.close(fd)
+        try:
+            np.save(tmp, features.astype(np.float16))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+_worker_frontend = None
+
+
+def _init_feature_worker() -> None:
+    global _worker_frontend
+    torch.set_num_threads(1)  # one process per core beats threads in one LSTM
+    from .frontend import SpeechFrontend
+
+    _worker_frontend = SpeechFrontend()
+
+
+def _compute_features(audio: str) -> np.ndarray:
+    return _worker_frontend.features(load_audio(audio)).astype(np.float16)
+
+
+def cache_features(
+    items: Sequence[ManifestItem],
+    cache: FeatureCache,
+    jobs: int = 1,
+    hook: Callable[[int, int, str], object] | None = None,
+) -> dict[str, str]:
+    """Compute missing features; returns item id -> content digest.
+
+    A manifest ``sha256`` that does not match the file is an error (the labels were
+    made for other audio). ``hook(done, total, item_id)`` after each file.
+    """
+    digests: dict[str, str] = {}
+    todo: list[ManifestItem] = []
+    for item in items:
+        if not item.audio.is_file():
+            raise TrainError(f"{item.audio}: audio file of manifest entry {item.id!r} not found")
+        digest = file_digest(item.audio)
+        if item.sha256 is not None and item.sha256 != digest:
+            raise TrainError(
+                f"{item.audio}: the file changed since its labels were made (sha256 differs from "
+                "the manifest); re-export the labels or restore the file"
+            )
+        digests[item.id] = digest
+        if cache.load(digest) is None:
+            todo.append(item)
+    done = len(items) - len(todo)
+    if hook is not None and done:
+        hook(done, len(items), "cached")
+    if not todo:
+        return digests
+    if jobs <= 1:
+        _init_feature_worker()
+        results = ((item, _compute_features(str(item.audio))) for item in todo)
+        for item, feats in results:
+            cache.store(digests[item.id], feats)
+            done += 1
+            if hook is not None:
+                hook(done, len(items), item.id)
+        return digests
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp.get_context("spawn"), initializer=_init_feature_worker) as ex:
+        futures = {ex.submit(_compute_features, str(item.audio)): item for item in todo}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            item = futures[fut]
+            try:
+                feats = fut.result()
+            except AudioError as e:
+                raise TrainError(f"manifest entry {item.id!r}: {e}") from None
+            cache.store(digests[item.id], feats)
+            done += 1
+            if hook is not None:
+                hook(done, len(items), item.id)
+    return digests
+
+
+# ----------------------------------------------------------------------------- examples
+
+
+@dataclass(frozen=True)
+class _Example:
+    features: np.ndarray  # [T, D] float16 (memory-mapped)
+    likes: tuple[int, ...]  # class ids
+    activity: np.ndarray | None  # [K, T] bool, rows in the order of likes; None: no timings
+
+
+def _activity(item: ManifestItem, frames: int, hop_s: float) -> np.ndarray:
+    act = np.zeros((len(item.likes), frames), dtype=bool)
+    row = {name: k for k, name in enumerate(item.likes)}
+    for start, end, name in item.segments or ():
+        a = int(round(start / hop_s))
+        b = int(round(end / hop_s))
+        act[row[name], max(0, a) : min(frames, b)] = True
+    return act
+
+
+def energy_vad(logmel: Tensor, mask: Tensor, floor_db: float = 25.0) -> Tensor:
+    """Frames within ``floor_db`` of the item's loud frames (95th percentile): [B, T] float."""
+    energy = torch.logsumexp(logmel, dim=-1) * (10 / math.log(10))  # dB, up to a constant
+    out = torch.zeros_like(energy)
+    for b in range(energy.shape[0]):
+        e = energy[b, mask[b]]
+        loud = torch.quantile(e.float(), 0.95)
+        out[b, : e.numel()] = (e > loud - floor_db).to(out.dtype)
+    return out
+
+
+class _TrainStep(nn.Module):
+    """Forward plus classification in one module, so DDP sees every parameter used."""
+
+    def __init__(self, model: Weighter) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: Tensor, lengths: Tensor):
+        out = self.model(features, lengths)
+        return out, self.model.classify(out.embeddings)
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 5 %."""
+    if step <= warmup:
+        return step / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _distributed() -> tuple[int, int]:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"device {name!r} asked for, but no CUDA device is available; use --device cpu")
+    return device
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def train(
+    items: Sequence[ManifestItem],
+    config: TrainConfig = TrainConfig(),
+    *,
+    out: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str],
+    init: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    jobs: int = 1,
+    model_overrides: dict | None = None,
+    feature_hook: Callable[[int, int, str], object] | None = None,
+) -> Iterator[TrainProgress | TrainResult]:
+    """Train on ``items``; yields ``TrainProgress`` per step, then one ``TrainResult``.
+
+    ``init``: a checkpoint to fine-tune (its head grows by the manifest's new
+    speakers). ``resume``: continue ``out`` from its ``.resume`` state.
+    """
+    from .frontend import FRAME_HOP_S, speech_frontend_id
+
+    rank, world = _distributed()
+    dev = resolve_device(device)
+    if config.regime == "frames":
+        missing = [item.id for item in items if item.segments is None]
+        if missing:
+            raise TrainError(
+                f"regime 'frames' needs segments (frame timings) in every manifest entry; "
+                f"{len(missing)} have none (first: {missing[0]!r}); use --regime likes"
+            )
+    out_path = Path(out) if out is not None else None
+    if resume and (out_path is None or not _resume_path(out_path).exists()):
+        raise TrainError(f"nothing to resume: {out_path}{RESUME_SUFFIX} does not exist")
+
+    frontend_id = speech_frontend_id()
+    cache = FeatureCache(cache_dir, frontend_id)
+    digests = cache_features(items, cache, jobs if rank == 0 else 1, feature_hook) if rank == 0 else None
+    if world > 1:
+        import torch.distributed as dist
+
+        box = [digests]
+        dist.broadcast_object_list(box, src=0)
+        digests = box[0]
+
+    # Speakers: an init checkpoint's first, in its order, then new names sorted.
+    base_model, base_speakers = None, ()
+    if resume:
+        base_model, header = _load(out_path)
+        base_speakers = header.speakers
+    elif init is not None:
+        base_model, header = _load(Path(init))
+        if header.frontend != frontend_id:
+            raise TrainError(
+                f"{init}: made for front-end {header.frontend!r}, training uses {frontend_id!r}"
+            )
+        base_speakers = header.speakers
+    names = sorted({s for item in items for s in item.likes} - set(base_speakers))
+    speakers = tuple(base_speakers) + tuple(names)
+    index = {s: i for i, s in enumerate(speakers)}
+
+    examples = []
+    for item in items:
+        feats = cache.load(digests[item.id])
+        act = _activity(item, feats.shape[0], FRAME_HOP_S) if item.segments is not None else None
+        examples.append(_Example(feats, tuple(index[s] for s in item.likes), act))
+
+    torch.manual_seed(config.seed)
+    if base_model is not None:
+        model = _grow_head(base_model, len(speakers))
+    else:
+        dim = examples[0].features.shape[1]
+        model = Weighter(speech_model_config(dim, len(speakers), **(model_overrides or {})))
+        mean, std = _feature_stats(examples)
+        model.set_feature_stats(torch.from_numpy(mean), torch.from_numpy(std))
+    model.to(dev).train()
+    step_module: nn.Module = _TrainStep(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_module = DistributedDataParallel(step_module, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    head = list(model.classifier.parameters())
+    body = [p for n, p in model.named_parameters() if not n.startswith("classifier.")]
+    base_lrs = [config.lr, config.lr * config.head_lr_factor]
+    opt = torch.optim.AdamW(
+        [{"params": body}, {"params": head}], lr=config.lr, weight_decay=config.weight_decay
+    )
+    rng = np.random.default_rng([config.seed, rank])
+    start_step = 0
+    if resume:
+        start_step = _load_resume(out_path, opt, rng, config, speakers)
+        if start_step >= config.steps:
+            raise TrainError(
+                f"{out_path} already has {start_step} steps; ask for more with --steps to continue"
+            )
+
+    weights = LossWeights()
+    training_info = {
+        "config": config.to_dict(),
+        "files": len(items),
+        "hours": round(sum(e.features.shape[0] for e in examples) * FRAME_HOP_S / 3600, 3),
+        "init": str(init) if init is not None else None,
+        "world_size": world,
+    }
+    clock = time.perf_counter()
+    for step in range(start_step + 1, config.steps + 1):
+        for group, lr in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr * _lr_factor(step, config.steps, config.warmup_steps)
+        feats, lengths, likes, activity = _batch(examples, config, rng, model.config.time_reduction)
+        feats, lengths = feats.to(dev), lengths.to(dev)
+        out_, logits = step_module(feats, lengths)
+        if config.regime == "frames":
+            shares = [a.to(dev) for a in activity]
+        else:
+            vectors = block_mean(feats[..., -model.config.embedding_dim :], out_.mask, model.config.time_reduction)
+            shares = like_shares(vectors, model.classifier.weight, likes, model.config.class_scale)
+            vad = energy_vad(feats[..., : feats.shape[-1] - model.config.embedding_dim], out_.mask)
+            shares = [s * vad[b, :, None] for b, s in enumerate(shares)]
+        cost = [FRAME_COST_SCALE * c for c in frame_match_cost(out_.curves, shares, out_.mask)]
+        parts = set_matching_loss(
+            out_.curves, out_.confidences, logits, likes, out_.mask, weights,
+            match_cost=cost,
+        )
+        frames_loss = frame_target_loss(out_.curves, shares, parts.matched, out_.mask)
+        loss = parts.total + config.frame_weight * frames_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+        written = None
+        if rank == 0 and out_path is not None and (step % config.checkpoint_every == 0 or step == config.steps):
+            model.eval()
+            save_checkpoint(out_path, model, frontend=frontend_id, speakers=speakers,
+                            training={**training_info, "steps": step})
+            model.train()
+            _save_resume(out_path, opt, rng, step, config, speakers)
+            written = out_path
+        yield TrainProgress(
+            step, config.steps, loss.item(), parts.classification.item(),
+            parts.confidence.item(), frames_loss.item(), time.perf_counter() - clock, written,
+        )
+    model.eval()
+    yield TrainResult(model, out_path, speakers, config.steps)
+
+
+def _load(path: Path):
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as e:
+        raise TrainError(str(e)) from None
+
+
+def _grow_head(model: Weighter, num_classes: int) -> Weighter:
+    """A copy of ``model`` whose classification head has ``num_classes`` rows (old ones kept)."""
+    old = model.config.num_classes
+    if num_classes == old:
+        return model
+    grown = Weighter(replace(model.config, num_classes=num_classes))
+    state = model.state_dict()
+    weight = grown.classifier.weight.detach().clone()
+    if old:
+        weight[:old] = state["classifier.weight"]
+    state["classifier.weight"] = weight
+    grown.load_state_dict(state)
+    return grown
+
+
+def _feature_stats(examples: Sequence[_Example], limit: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    picks = np.linspace(0, len(examples) - 1, min(limit, len(examples))).astype(int)
+    x = np.concatenate([np.asarray(examples[i].features[::5], dtype=np.float32) for i in picks])
+    return x.mean(0), x.std(0)
+
+
+def _batch(examples, config: TrainConfig, rng: np.random.Generator, stride: int):
+    """A batch of crops (frames regime) or whole files (likes regime, which has no timings)."""
+    from .frontend import FRAME_HOP_S
+
+    picks = rng.integers(0, len(examples), config.batch_size)
+    lo, hi = (int(s / FRAME_HOP_S) for s in config.crop_seconds)
+    crop = int(rng.integers(lo, hi + 1)) // stride * stride or stride
+    min_frames = int(config.min_like_seconds / FRAME_HOP_S)
+    feats, likes, activity = [], [], []
+    for i in picks:
+        ex = examples[i]
+        total = ex.features.shape[0]
+        if ex.activity is None:
+            start, length = 0, total
+        else:
+            length = min(crop, total)
+            start = int(rng.integers(0, total - length + 1))
+        feats.append(torch.from_numpy(np.asarray(ex.features[start : start + length], dtype=np.float32)))
+        if ex.activity is None:
+            likes.append(list(ex.likes))
+            activity.append(None)
+        else:
+            act = ex.activity[:, start : start + length]
+            present = np.flatnonzero(act.sum(1) >= min_frames)
+            likes.append([ex.likes[k] for k in present])
+            activity.append(torch.from_numpy(act[present].T.astype(np.float32)))  # [T, K]
+    lengths = torch.tensor([f.shape[0] for f in feats])
+    padded = nn.utils.rnn.pad_sequence(feats, batch_first=True)
+    if all(a is not None for a in activity):
+        activity = [nn.functional.pad(a, (0, 0, 0, padded.shape[1] - a.shape[0])) for a in activity]
+    return padded, lengths, likes, activity
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def _resume_path(out: Path) -> Path:
+    return out.with_name(out.name + RESUME_SUFFIX)
+
+
+def _save_resume(out: Path, opt, rng: np.random.Generator, step: int, config: TrainConfig, speakers) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {"torch_rng": torch.get_rng_state()}
+    state = opt.state_dict()
+    for pid, s in state["state"].items():
+        for key, value in s.items():
+            tensors[f"opt.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    meta = {
+        "step": step,
+        "numpy_rng": rng.bit_generator.state,
+        "config": config.to_dict(),
+        "speakers": list(speakers),
+    }
+    path = _resume_path(out)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"weighter_resume": json.dumps(meta)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_resume(out: Path, opt, rng: np.random.Generator, config: TrainConfig, speakers) -> int:
+    from safetensors import safe_open
+
+    path = _resume_path(out)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["weighter_resume"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # a damaged or foreign file
+        raise TrainError(f"{path}: not a readable resume state ({e}); start again without --resume") from None
+    saved = dict(meta["config"], steps=config.steps)
+    if saved != config.to_dict():
+        raise TrainError(f"{path}: was made with other training settings ({meta['config']}); use the same ones")
+    if tuple(meta["speakers"]) != tuple(speakers):
+        raise TrainError(f"{path}: was made for other speakers; the manifest changed since")
+    state = opt.state_dict()
+    for pid in range(sum(len(g["params"]) for g in state["param_groups"])):
+        keys = [k for k in tensors if k.startswith(f"opt.{pid}.")]
+        if keys:
+            state["state"][pid] = {k.split(".", 2)[2]: tensors[k] for k in keys}
+    opt.load_state_dict(state)
+    torch.set_rng_state(tensors["torch_rng"])
+    rng.bit_generator.state = meta["numpy_rng"]
+    return int(meta["step"])
