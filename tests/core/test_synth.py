@@ -213,3 +213,22 @@ def test_synth_command_reports_bad_arguments(tmp_path, capsys):
 
     assert cli.main(["synth", str(tmp_path), "--speakers", "3", "2"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_sentence_the_engine_fails_on_is_replaced(monkeypatch, tmp_path):
+    calls = []
+
+    def fake(voice, text, cache_dir):
+        calls.append(text)
+        if len(calls) < 3:
+            raise synth.SynthError("festival voice failed on that sentence")
+        return np.ones(10, np.float32)
+
+    monkeypatch.setattr(synth, "synthesize", fake)
+    voice = synth.Voice("v", "espeak-ng", "en", False, "v")
+    out = synth._say(voice, ["a", "b", "c", "d"], np.random.default_rng(0), tmp_path)
+    assert len(out) == 10 and len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(synth, "synthesize", lambda *a: (_ for _ in ()).throw(synth.SynthError("dead voice")))
+    with pytest.raises(synth.SynthError, match="dead voice"):
+        synth._say(voice, ["a"], np.random.default_rng(0), tmp_path)

@@ -569,6 +569,24 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000) * GRID
 
 
+SENTENCE_TRIES = 5
+
+
+def _say(voice: Voice, pool: list[str], rng: np.random.Generator, cache_dir: Path) -> np.ndarray:
+    """A random sentence in ``voice``; another one if the engine chokes on it.
+
+    Some festival voices fail on particular words (SIOD errors); one bad sentence
+    should not end a corpus. A voice that fails SENTENCE_TRIES times in a row does.
+    """
+    for attempt in range(SENTENCE_TRIES):
+        try:
+            return synthesize(voice, pool[int(rng.integers(len(pool)))], cache_dir)
+        except SynthError:
+            if attempt == SENTENCE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _assemble(
     conv_id: str,
     rng: np.random.Generator,
@@ -615,9 +633,7 @@ def _assemble(
         for j in range(n_sent):
             if j:
                 parts.append(np.zeros(_ms(rng.uniform(0.1, 0.25)), np.float32))
-            parts.append(
-                synthesize(speakers[s], pool[int(rng.integers(len(pool)))], cache_dir)
-            )
+            parts.append(_say(speakers[s], pool, rng, cache_dir))
         audio = np.concatenate(parts) * np.float32(gains[s])
         if prev_end is None:
             start = cursor
