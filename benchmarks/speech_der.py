@@ -40,14 +40,14 @@ def baseline_annotation(item, reference, cache):
     from sklearn.cluster import KMeans
 
     from weighter_gui.core.frontend import FRAME_HOP_S
-    from weighter_gui.core.training import file_digest
+    from weighter_gui.core.files import file_sha256
 
-    feats = cache.load(file_digest(item.audio))
+    feats = cache.load(file_sha256(item.audio))
     if feats is None:
         from weighter_gui.core.training import cache_features
 
         cache_features([item], cache)
-        feats = cache.load(file_digest(item.audio))
+        feats = cache.load(file_sha256(item.audio))
     dvec = np.asarray(feats[::BASELINE_HOP, 64:], dtype=np.float32)
     times = np.arange(len(dvec)) * BASELINE_HOP * FRAME_HOP_S
     speech = reference.get_timeline().support()

@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from weighter_gui.core.audio import load_audio
+from weighter_gui.core.resources import default_ge2e_weights, resources_dir
 from weighter_gui.core.frontend import (
     FRAME_HOP_S,
     FrontendWeightsError,
@@ -16,9 +17,7 @@ from weighter_gui.core.frontend import (
     LogMelFrontend,
     SpeechFrontend,
     _to_frames,
-    default_ge2e_weights,
     num_frames,
-    resources_dir,
 )
 
 RATE = 16000

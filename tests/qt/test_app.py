@@ -1,13 +1,15 @@
 """The main window starts at once, finds the compute device off the GUI thread,
-and the app can take a picture of itself."""
+opens files from the command line, and the app can take a picture of itself."""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
 
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 
 from weighter_gui.qt.main_window import MainWindow
 
@@ -15,8 +17,8 @@ DEVICE_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow()
+def window(qtbot, settings_store):
+    win = MainWindow(settings_store=settings_store)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -28,9 +30,11 @@ def test_window_shows_with_title_and_menus(window):
     assert window.isVisible()
     assert window.windowTitle() == "Weighter Studio"
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "Help"]
-    text = window.centralWidget().text()
-    assert "weighter simulate" in text and "later version" in text
+    assert menus == ["File", "View", "Playback", "Analysis", "Help"]
+    # No file open: the centre explains how to open one.
+    assert window.centralWidget().currentWidget() is window.empty_label
+    text = window.empty_label.text()
+    assert "Open files" in text and "Open folder" in text and "drop" in text and "F1" in text
 
 
 def test_device_label_reports_cpu_or_cuda(window, qtbot):
@@ -58,16 +62,26 @@ def test_closing_window_stops_its_thread(qtbot):
 
 
 def test_quit_action_closes_window(window, qtbot):
-    quit_action = window.menuBar().actions()[0].menu().actions()[0]
+    quit_action = window.menuBar().actions()[0].menu().actions()[-1]
     assert quit_action.text().replace("&", "") == "Quit"
     quit_action.trigger()
     qtbot.waitUntil(lambda: not window.isVisible())
     assert not window.is_busy()
 
 
+def app_env(tmp_path) -> dict:
+    """The app in a subprocess: offscreen, settings in tmp_path (not the user's)."""
+    return dict(
+        os.environ,
+        QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        WEIGHTER_GUI_RESOURCES=str(tmp_path / "no-resources"),  # no sample file: the empty state
+    )
+
+
 def test_screenshot_subprocess_writes_non_blank_png(tmp_path):
     out = tmp_path / "shot.png"
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    env = app_env(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "weighter_gui", "--screenshot", str(out)],
         capture_output=True,
@@ -87,8 +101,63 @@ def test_screenshot_subprocess_writes_non_blank_png(tmp_path):
     assert len(colours) > 1, "screenshot is a single flat colour"
 
 
+def test_screenshot_with_a_file_waits_for_its_analysis(tmp_path, conversation, tiny_checkpoint):
+    out = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "weighter_gui", "--checkpoint", str(tiny_checkpoint),
+         "--screenshot", str(out), str(conversation)],
+        capture_output=True, text=True, timeout=180, env=app_env(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    image = QImage(str(out))
+    assert not image.isNull()
+    # The middle of the window is the spectrogram: many colours, not a flat background.
+    middle = {
+        image.pixel(x, y)
+        for x in range(image.width() // 3, 2 * image.width() // 3, 3)
+        for y in range(image.height() // 5, image.height() // 2, 3)
+    }
+    assert len(middle) > 50, "no spectrogram in the screenshot"
+    # The settings went to XDG_CONFIG_HOME, and the file is now a recent one.
+    settings = list((tmp_path / "config").rglob("*.conf"))
+    assert settings and str(conversation) in settings[0].read_text()
+
+
+def test_command_line_opens_files_and_folders(qtbot, tmp_path, conversation, second_conversation, monkeypatch):
+    from weighter_gui.qt import app as app_module
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(second_conversation, folder / "b.wav")
+    shutil.copy(second_conversation, folder / "A.FLAC.wav")
+    (folder / "notes.txt").write_text("not audio")
+    opened = {}
+
+    class RecordingWindow(MainWindow):
+        def open_paths(self, paths, select=True):
+            opened["window"] = self
+            result = super().open_paths(paths, select)
+            QApplication.instance().quit()
+            return result
+
+    monkeypatch.setattr(app_module, "MainWindow", RecordingWindow)
+    monkeypatch.setattr(app_module, "sample_audio", lambda: tmp_path / "missing.flac")
+    assert app_module.main([str(conversation), str(folder), "--device", "cpu"]) == 0
+    window = opened["window"]
+    assert [p.name for p in window.store.paths()] == ["conversation.wav", "A.FLAC.wav", "b.wav"]
+    assert window.current_path == conversation  # the first is selected
+    assert window.effective_settings().device == "cpu"
+    window.close()
+    assert not window.is_busy()
+
+
 def test_gui_modules_do_not_import_torch():
     # torch takes seconds to import; the window must not wait for it.
-    code = "import sys, weighter_gui.qt.app, weighter_gui.__main__; assert 'torch' not in sys.modules"
+    code = (
+        "import sys, weighter_gui.qt.app, weighter_gui.__main__, weighter_gui.qt.main_window, "
+        "weighter_gui.qt.workers, weighter_gui.qt.plots, weighter_gui.qt.spectrogram; "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert 'scipy.signal' not in sys.modules, 'scipy.signal imported'"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr

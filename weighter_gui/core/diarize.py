@@ -36,26 +36,19 @@ from scipy.optimize import linear_sum_assignment
 
 from .audio import AudioTooShortError, iter_audio_blocks, probe
 from .checkpoint import CheckpointError, load_checkpoint
-from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend, resources_dir
+from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend
+from .resources import default_checkpoint
 from .model import Weighter
 
 __all__ = [
-    "DEFAULT_CHECKPOINT_NAME",
     "DiarizeConfig",
     "Diarizer",
     "FileDiarization",
     "Track",
     "WindowResult",
-    "default_checkpoint",
 ]
 
-DEFAULT_CHECKPOINT_NAME = "weighter-default.safetensors"
 MIN_SECONDS = 0.5  # shorter files hold too little speech for a speaker vector
-
-
-def default_checkpoint() -> Path:
-    """The shipped model: ``resources/weighter-default.safetensors``."""
-    return resources_dir() / DEFAULT_CHECKPOINT_NAME
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ un-scored zone around each reference boundary (0.25 s removes 0.125 s on each si
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyannote.core import Annotation, Segment
+
+from .files import atomic_write
 
 __all__ = ["DERReport", "RTTMError", "der", "read_rttm", "write_rttm"]
 
@@ -65,14 +68,10 @@ def read_rttm(path: str | os.PathLike[str]) -> dict[str, Annotation]:
 
 def write_rttm(path: str | os.PathLike[str], annotations: Iterable[Annotation]) -> Path:
     """All annotations into one RTTM file (written whole, then renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for ann in annotations:
-            ann.write_rttm(f)
-    os.replace(tmp, path)
-    return path
+    text = io.StringIO()
+    for ann in annotations:
+        ann.write_rttm(text)
+    return atomic_write(path, text.getvalue())
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Public API::
     GE2EEncoder.from_file(path=None)         # pretrained GE2E speaker encoder (resemblyzer)
     GE2EEncoder.frame_embeddings(audio, ...) # 256-d speaker vector per 10 ms frame
     num_frames(num_samples), frame_times(n)  # the shared 10 ms frame grid
-    resources_dir(), default_ge2e_weights()
+    (resources: weighter_gui.core.resources)
     FrontendWeightsError                     # missing / corrupt weights file (names it)
 
 Frame grid. Every front-end here frames audio the same way: 25 ms (400-sample) Hann
@@ -76,6 +76,8 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from .resources import default_ge2e_weights
+
 __all__ = [
     "FRAME_HOP_S",
     "HOP_LENGTH",
@@ -86,10 +88,8 @@ __all__ = [
     "GE2EEncoder",
     "LogMelFrontend",
     "SpeechFrontend",
-    "default_ge2e_weights",
     "frame_times",
     "num_frames",
-    "resources_dir",
     "speech_frontend_id",
 ]
 
@@ -102,8 +102,6 @@ GE2E_DIM = 256
 GE2E_LAYERS = 3
 GE2E_WINDOW_FRAMES = 160  # 1.6 s, resemblyzer's partials_n_frames
 GE2E_NORM_DBFS = -30.0  # resemblyzer's audio_norm_target_dBFS (increase only)
-GE2E_WEIGHTS_NAME = "ge2e_encoder.safetensors"
-RESOURCES_ENV = "WEIGHTER_GUI_RESOURCES"
 LOG_EPS = 1e-6
 
 
@@ -122,28 +120,6 @@ class FrontendWeightsError(FrontendError):
             f"`python packaging/convert_ge2e.py Resemblyzer-0.1.4-py3-none-any.whl {self.path}` "
             "(see resources/README.md)"
         )
-
-
-# ----------------------------------------------------------------------------- resources
-
-
-def resources_dir() -> Path:
-    """The repository's ``resources/`` folder.
-
-    ``$WEIGHTER_GUI_RESOURCES`` wins when set. Otherwise the folder beside the
-    package: ``<repo>/weighter_gui/core/frontend.py`` -> ``<repo>/resources``. This
-    resolves through ``__file__``, so it works from a source checkout and an
-    editable install whatever pyproject's package data says (the editable install
-    imports the package from the checkout itself).
-    """
-    env = os.environ.get(RESOURCES_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "resources"
-
-
-def default_ge2e_weights() -> Path:
-    return resources_dir() / GE2E_WEIGHTS_NAME
 
 
 # ----------------------------------------------------------------------------- frame grid

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .files import atomic_write
 
 __all__ = ["ManifestError", "ManifestItem", "read_manifest", "write_manifest"]
 
@@ -161,15 +162,4 @@ def write_manifest(path: str | os.PathLike[str], items: list[ManifestItem]) -> P
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     base = path.parent.resolve()
-    text = "".join(json.dumps(item.to_json(base)) + "\n" for item in items)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, "".join(json.dumps(item.to_json(base)) + "\n" for item in items))

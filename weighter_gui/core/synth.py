@@ -52,6 +52,7 @@ import soundfile as sf
 from scipy.signal import lfilter
 
 from weighter_gui.core.audio import load_audio
+from weighter_gui.core.files import atomic_path, atomic_write, file_sha256
 from weighter_gui.core.simulation import walk_turns
 
 __all__ = [
@@ -365,9 +366,8 @@ def synthesize(
     x = (
         x * (0.1 / max(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))), 1e-6))
     ).astype(np.float32)
-    tmp_path = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp_path, x)
-    os.replace(tmp_path, path)
+    with atomic_path(path, suffix=".tmp.npy") as tmp_path:
+        np.save(tmp_path, x)
     return x
 
 
@@ -674,14 +674,6 @@ def _assemble(
     return mix.astype(np.float32), segments
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _t(samples: int) -> float:
     return round(samples / SAMPLE_RATE, 3)
 
@@ -745,11 +737,10 @@ def build_corpus(
             noise_db=tuple(noise_db),
         )
         audio_path = out / "audio" / f"{conv_id}.flac"
-        tmp_audio = audio_path.with_suffix(".tmp.flac")
-        sf.write(tmp_audio, mix, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
-        os.replace(tmp_audio, audio_path)
-        rttm_path = out / "rttm" / f"{conv_id}.rttm"
-        rttm_path.write_text(
+        with atomic_path(audio_path, suffix=".tmp.flac") as tmp_audio:
+            sf.write(tmp_audio, mix, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+        atomic_write(
+            out / "rttm" / f"{conv_id}.rttm",
             "".join(
                 f"SPEAKER {conv_id} 1 {_t(a):.3f} {_t(b - a):.3f} <NA> <NA> {name} <NA> <NA>\n"
                 for a, b, name in segments
@@ -766,7 +757,7 @@ def build_corpus(
                     "sample_rate": SAMPLE_RATE,
                     "likes": likes,
                     "segments": [[_t(a), _t(b), name] for a, b, name in segments],
-                    "sha256": _sha256(audio_path),
+                    "sha256": file_sha256(audio_path),
                     "split": split,
                     "seed": int(seed),
                 }
@@ -774,8 +765,4 @@ def build_corpus(
         )
         if hook is not None:
             hook(i + 1, conversations, conv_id)
-    manifest = out / "manifest.jsonl"
-    tmp = manifest.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(line + "\n" for line in lines))
-    os.replace(tmp, manifest)
-    return manifest
+    return atomic_write(out / "manifest.jsonl", "".join(line + "\n" for line in lines))

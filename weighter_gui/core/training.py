@@ -30,11 +30,9 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -45,6 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from .audio import AudioError, load_audio
+from .files import atomic_path, file_sha256
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .losses import (
     LossWeights,
@@ -153,14 +152,6 @@ def speech_model_config(input_dim: int, num_classes: int, **overrides) -> Weight
 # ----------------------------------------------------------------------------- features
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class FeatureCache:
     """Front-end features of audio files, as float16 ``.npy`` files keyed by content.
 
@@ -184,16 +175,9 @@ class FeatureCache:
             return None  # a damaged entry is recomputed
 
     def store(self, digest: str, features: np.ndarray) -> Path:
-        self.dir.mkdir(parents=True, exist_ok=True)
         path = self.path_for(digest)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp.npy")
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".tmp.npy") as tmp:
             np.save(tmp, features.astype(np.float16))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
 
@@ -228,7 +212,7 @@ def cache_features(
     for item in items:
         if not item.audio.is_file():
             raise TrainError(f"{item.audio}: audio file of manifest entry {item.id!r} not found")
-        digest = file_digest(item.audio)
+        digest = file_sha256(item.audio)
         if item.sha256 is not None and item.sha256 != digest:
             raise TrainError(
                 f"{item.audio}: the file changed since its labels were made (sha256 differs from "
@@ -573,15 +557,8 @@ def _save_resume(out: Path, opt, rng: np.random.Generator, step: int, config: Tr
         "config": config.to_dict(),
         "speakers": list(speakers),
     }
-    path = _resume_path(out)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"weighter_resume": json.dumps(meta)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(_resume_path(out)) as tmp:
+        save_file(tensors, str(tmp), metadata={"weighter_resume": json.dumps(meta)})
 
 
 def _load_resume(out: Path, opt, rng: np.random.Generator, config: TrainConfig, speakers) -> int:

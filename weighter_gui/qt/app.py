@@ -1,4 +1,10 @@
-"""Entry point of the desktop app: `weighter-gui` or `python -m weighter_gui`."""
+"""Entry point of the desktop app: `weighter-gui [FILES or FOLDERS...]` or `python -m weighter_gui`.
+
+With no files it opens the sample conversation shipped in ``resources/sample/``
+when there is one. ``--screenshot OUT.png`` opens the files, waits until their
+analyses are done (or failed) and the first file's spectrogram is drawn, saves
+a picture of the window and exits (0 when the picture was written, else 1).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,33 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from weighter_gui import __version__
+from weighter_gui.core.resources import sample_audio
 from weighter_gui.qt.main_window import APP_NAME, MainWindow
+from weighter_gui.qt.messages import DEVICE_CHOICES
+from weighter_gui.qt.settings import APPLICATION, ORGANIZATION
 
 # --screenshot waits this long for the device to be known, then shoots anyway.
 SCREENSHOT_DEVICE_WAIT_MS = 20_000
+# ... and this long for the files' analyses (an hour of audio on a slow CPU is minutes).
+SCREENSHOT_ANALYSIS_WAIT_MS = 30 * 60_000
+SETTLE_POLL_MS = 200
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weighter-gui", description=APP_NAME)
+    parser.add_argument("paths", nargs="*", metavar="FILE_OR_FOLDER", help="audio files or folders to open")
+    parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="model checkpoint for this run (default: the one in Settings, else the shipped model)",
+    )
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="run the model on this device for this run")
     parser.add_argument(
         "--screenshot",
         metavar="OUT.png",
         type=Path,
-        help="save a picture of the window once it is shown (and the device known), then exit",
+        help="save a picture of the window once the files are analysed (or, with no "
+        "files, once the device is known), then exit",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -32,16 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName(APP_NAME)
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
     app.setApplicationVersion(__version__)
 
-    window = MainWindow()
+    window = MainWindow(checkpoint=args.checkpoint, device=args.device)
     window.show()
 
-    if args.screenshot is None:
-        return app.exec()
+    paths = list(args.paths)
+    if not paths and sample_audio().exists():
+        paths = [sample_audio()]
 
-    outcome = {"saved": False}
+    if args.screenshot is None:
+        if paths:
+            # After the first paint: the window shows at once, files fill in.
+            QTimer.singleShot(0, lambda: window.open_paths(paths))
+        code = app.exec()
+        window.stop_workers()
+        return code
+
+    outcome = {"saved": False, "ok": False}
 
     def shoot() -> None:
         if outcome["saved"]:
@@ -54,12 +84,30 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         app.quit()
 
-    # Shoot after the status bar shows the device (let the label repaint first).
-    window.device_ready.connect(lambda _device: QTimer.singleShot(100, shoot))
-    QTimer.singleShot(SCREENSHOT_DEVICE_WAIT_MS, shoot)
+    if paths:
+        # Shoot once every analysis ended and the picture is drawn (let it repaint first).
+        poll = QTimer(window)
+        poll.setInterval(SETTLE_POLL_MS)
+
+        def check() -> None:
+            if window.device is not None and window.is_settled():
+                poll.stop()
+                QTimer.singleShot(300, shoot)
+
+        def open_then_watch() -> None:
+            window.open_paths(paths)
+            poll.start()
+
+        poll.timeout.connect(check)
+        QTimer.singleShot(0, open_then_watch)
+        QTimer.singleShot(SCREENSHOT_ANALYSIS_WAIT_MS, shoot)
+    else:
+        # Shoot after the status bar shows the device (let the label repaint first).
+        window.device_ready.connect(lambda _device: QTimer.singleShot(100, shoot))
+        QTimer.singleShot(SCREENSHOT_DEVICE_WAIT_MS, shoot)
     app.exec()
     window.stop_workers()
-    return 0 if outcome.get("ok") else 1
+    return 0 if outcome["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+"""Helpers shared by the Qt tests (imported by name: tests/qt is on sys.path)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 16_000
+ANALYSIS_TIMEOUT_MS = 120_000  # the real model on a busy 2-core machine: seconds, with margin
+UI_TIMEOUT_MS = 15_000
+
+
+def write_conversation(path: Path, seconds: float = 12.0, seed: int = 0) -> Path:
+    """Two alternating harmonic 'voices' (120 Hz and 210 Hz, 2 s turns) over soft noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    audio = 0.01 * rng.standard_normal(len(t))
+    for turn in range(math.ceil(seconds / 2)):
+        f0 = 120.0 if turn % 2 == 0 else 210.0
+        mask = (t >= 2 * turn) & (t < 2 * turn + 1.8)
+        syllables = 0.5 * (1 + np.sin(2 * np.pi * 4 * t[mask]))  # 4 Hz amplitude wobble
+        voice = sum(np.sin(2 * np.pi * f0 * k * t[mask]) / k for k in range(1, 8))
+        audio[mask] += 0.15 * syllables * voice
+    sf.write(str(path), audio.astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+class FakeDiarizer:
+    """Stands in for ``Diarizer``: yields ``windows`` WindowResults, then a FileDiarization.
+
+    ``gate``: a threading.Event the fake waits on before each window after the first
+    (so a test can look at the half-done state or cancel). ``error``: raised by run().
+    """
+
+    stride = 15  # so the worker's curve hop is 15 x 10 ms = 0.15 s
+
+    def __init__(self, windows=3, blocks=40, confidences=(0.9, 0.7, 0.2), gate=None, error=None):
+        self.windows, self.blocks = windows, blocks
+        self.confidences = np.asarray(confidences, dtype=np.float32)
+        self.gate, self.error = gate, error
+        self.runs = 0
+
+    def run(self, path, cancelled=lambda: False):
+        from weighter_gui.core.diarize import FileDiarization, Track, WindowResult
+
+        self.runs += 1
+        if self.error is not None:
+            raise self.error
+        hop = 0.15
+        rng = np.random.default_rng(self.runs)
+        slots = len(self.confidences)
+        curves_by_track = np.zeros((slots, self.windows * self.blocks), dtype=np.float32)
+        for index in range(self.windows):
+            if index and self.gate is not None:
+                while not self.gate.wait(0.01):
+                    if cancelled():
+                        return
+            if cancelled():
+                return
+            curves = rng.random((slots, self.blocks)).astype(np.float32)
+            curves_by_track[:, index * self.blocks : (index + 1) * self.blocks] = curves
+            start = index * self.blocks * hop
+            yield WindowResult(
+                index, self.windows, start, start + self.blocks * hop, curves,
+                self.confidences.copy(), np.arange(slots),
+            )
+        duration = self.windows * self.blocks * hop
+        tracks = [
+            Track(f"S{i + 1}", float(c), np.ones(4) / 2, curves_by_track[i], [(0.0, 1.0)])
+            for i, c in enumerate(self.confidences)
+        ]
+        yield FileDiarization(Path(path), duration, hop, tracks, 0.5)
+
+
+def wait_for_state(qtbot, window, path, states, timeout=ANALYSIS_TIMEOUT_MS):
+    names = {s.value for s in states} if isinstance(states, (set, tuple, list)) else {states.value}
+    qtbot.waitUntil(
+        lambda: window.store.get(path) is not None and window.store.get(path).state.value in names,
+        timeout=timeout,
+    )
+    return window.store.get(path)

@@ -1,0 +1,134 @@
+"""The file list (left dock): each open file and the state of its analysis.
+
+Reads ``FileRecord``s from the ``FileStore`` on its signals; says which file the
+user picked (``file_selected``) or wants closed (``remove_requested``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QMenu,
+    QTreeWidget,
+    QTreeWidgetItem,
+)
+
+from weighter_gui.qt.files import FileState, FileStore
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+STATE_COLOURS = {
+    FileState.FAILED: QColor("#e05a4f"),
+    FileState.DONE: QColor("#4caf50"),
+    FileState.ANALYSING: QColor("#e0a030"),
+}
+
+
+class FileListPanel(QTreeWidget):
+    file_selected = Signal(object)  # Path or None
+    remove_requested = Signal(object)  # Path
+    cancel_requested = Signal(object)  # Path
+    reanalyse_requested = Signal(object)  # Path
+
+    def __init__(self, store: FileStore, parent=None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.setColumnCount(2)
+        self.setHeaderLabels(["File", "State"])
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header = self.header()
+        # Names get the room; the state column fits "done (10 speakers)", and a long
+        # failure reason is elided there (whole in the tooltip and the speaker panel).
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(60)
+        self.setColumnWidth(1, self.fontMetrics().horizontalAdvance("done (10 speakers)") + 16)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self._items: dict[Path, QTreeWidgetItem] = {}
+
+        store.added.connect(self._on_store_added)
+        store.removed.connect(self._on_store_removed)
+        store.state_changed.connect(self._on_store_state_changed)
+        self.currentItemChanged.connect(self._on_current_item_changed)
+        self.customContextMenuRequested.connect(self._on_context_menu_requested)
+
+        self.remove_action = QAction("Remove from list", self)
+        self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.remove_action.triggered.connect(self._on_remove_triggered)
+        self.addAction(self.remove_action)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def selected_path(self) -> Path | None:
+        item = self.currentItem()
+        return item.data(0, PATH_ROLE) if item is not None else None
+
+    def select(self, path: Path | None) -> None:
+        item = self._items.get(Path(path)) if path is not None else None
+        self.setCurrentItem(item)
+
+    def state_text(self, path: Path) -> str:
+        return self._items[Path(path)].text(1)
+
+    # -- store signals -----------------------------------------------------------------
+
+    def _on_store_added(self, path: Path) -> None:
+        item = QTreeWidgetItem([path.name, ""])
+        item.setData(0, PATH_ROLE, path)
+        item.setToolTip(0, str(path))
+        self._items[path] = item
+        self.addTopLevelItem(item)
+        self._on_store_state_changed(path)
+
+    def _on_store_removed(self, path: Path) -> None:
+        item = self._items.pop(path, None)
+        if item is not None:
+            self.takeTopLevelItem(self.indexOfTopLevelItem(item))
+
+    def _on_store_state_changed(self, path: Path) -> None:
+        record, item = self.store.get(path), self._items.get(path)
+        if record is None or item is None:
+            return
+        item.setText(1, record.status_text())
+        tooltip = record.message or f"{path}\n{record.status_text()}"
+        if record.device and record.state in (FileState.ANALYSING, FileState.DONE):
+            tooltip += f"\nran on {record.device}"
+        item.setToolTip(1, tooltip)
+        colour = STATE_COLOURS.get(record.state)
+        item.setForeground(1, colour if colour is not None else self.palette().text())
+
+    # -- user --------------------------------------------------------------------------
+
+    def _on_current_item_changed(self, current, previous) -> None:
+        self.file_selected.emit(current.data(0, PATH_ROLE) if current is not None else None)
+
+    def _on_remove_triggered(self) -> None:
+        path = self.selected_path()
+        if path is not None:
+            self.remove_requested.emit(path)
+
+    def _on_context_menu_requested(self, position) -> None:
+        item = self.itemAt(position)
+        if item is None:
+            return
+        path = item.data(0, PATH_ROLE)
+        record = self.store.get(path)
+        menu = QMenu(self)
+        cancel = menu.addAction("Cancel analysis")
+        cancel.setEnabled(record is not None and record.busy)
+        reanalyse = menu.addAction("Re-analyse")
+        menu.addSeparator()
+        remove = menu.addAction("Remove from list")
+        chosen = menu.exec(self.viewport().mapToGlobal(position))
+        signal = {cancel: self.cancel_requested, reanalyse: self.reanalyse_requested, remove: self.remove_requested}
+        if chosen in signal:
+            signal[chosen].emit(path)

@@ -1,0 +1,137 @@
+"""Playback: QMediaPlayer + QAudioOutput, seconds in and out, speed, loop range.
+
+``PlaybackController`` hides the millisecond API and adds what the views need: a
+loop range (playback jumps back to its start when it passes the end) and one
+``position_changed(seconds)`` signal that the playhead follows. QMediaPlayer plays
+with no sound card (its FFmpeg backend is then clocked by the system), so this
+works on headless machines and in tests too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+
+SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+MIN_LOOP_SECONDS = 0.05
+
+
+class PlaybackController(QObject):
+    position_changed = Signal(float)  # seconds
+    playing_changed = Signal(bool)
+    loop_changed = Signal(object)  # (start, end) seconds or None when looping is off
+    rate_changed = Signal(float)
+    error = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.audio_output = QAudioOutput(self)
+        self.player = QMediaPlayer(self)
+        self.player.setAudioOutput(self.audio_output)
+        self.player.positionChanged.connect(self._on_player_position_changed)
+        self.player.playbackStateChanged.connect(self._on_player_state_changed)
+        self.player.errorOccurred.connect(self._on_player_error)
+        self.path: Path | None = None
+        self.loop_range: tuple[float, float] | None = None  # the selected range
+        self.looping = False
+
+    # -- source ------------------------------------------------------------------------
+
+    def set_file(self, path: Path | None) -> None:
+        if path == self.path:
+            return
+        self.player.stop()
+        self.path = path
+        self.player.setSource(QUrl.fromLocalFile(str(path)) if path is not None else QUrl())
+
+    # -- transport ---------------------------------------------------------------------
+
+    @property
+    def position(self) -> float:
+        return self.player.position() / 1000.0
+
+    @property
+    def is_playing(self) -> bool:
+        return self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
+
+    def play(self) -> None:
+        if self.path is None:
+            return
+        if self.looping and self.loop_range and not self._inside_loop(self.position):
+            self.seek(self.loop_range[0])
+        self.player.play()
+
+    def pause(self) -> None:
+        self.player.pause()
+
+    def toggle(self) -> None:
+        self.pause() if self.is_playing else self.play()
+
+    def seek(self, seconds: float) -> None:
+        if self.path is None:
+            return
+        seconds = max(0.0, float(seconds))
+        duration = self.player.duration() / 1000.0
+        if duration > 0:
+            seconds = min(seconds, duration)
+        self.player.setPosition(int(round(seconds * 1000)))
+        # Announce at once: a paused player may not report the new position by itself.
+        self.position_changed.emit(seconds)
+
+    def set_rate(self, rate: float) -> None:
+        if rate != self.player.playbackRate():
+            self.player.setPlaybackRate(float(rate))
+            self.rate_changed.emit(float(rate))
+
+    @property
+    def rate(self) -> float:
+        return self.player.playbackRate()
+
+    # -- loop --------------------------------------------------------------------------
+
+    def set_loop_range(self, loop_range: tuple[float, float] | None) -> None:
+        """The selected range (looping only happens while ``looping`` is on)."""
+        if loop_range is not None:
+            start, end = sorted(loop_range)
+            loop_range = (max(0.0, start), end) if end - start >= MIN_LOOP_SECONDS else None
+        self.loop_range = loop_range
+        if loop_range is None:
+            self.looping = False
+        self.loop_changed.emit(self.loop_range if self.looping else None)
+
+    def set_looping(self, on: bool) -> bool:
+        """Turn looping on (needs a range) or off; returns whether it is now on."""
+        self.looping = bool(on) and self.loop_range is not None
+        if self.looping and self.is_playing and not self._inside_loop(self.position):
+            self.seek(self.loop_range[0])
+        self.loop_changed.emit(self.loop_range if self.looping else None)
+        return self.looping
+
+    def _inside_loop(self, seconds: float) -> bool:
+        start, end = self.loop_range
+        return start <= seconds < end
+
+    # -- player events -----------------------------------------------------------------
+
+    @Slot("qlonglong")
+    def _on_player_position_changed(self, milliseconds: int) -> None:
+        seconds = milliseconds / 1000.0
+        if self.looping and self.loop_range is not None and seconds >= self.loop_range[1]:
+            self.seek(self.loop_range[0])
+            return
+        self.position_changed.emit(seconds)
+
+    @Slot(QMediaPlayer.PlaybackState)
+    def _on_player_state_changed(self, state) -> None:
+        self.playing_changed.emit(state == QMediaPlayer.PlaybackState.PlayingState)
+
+    @Slot(QMediaPlayer.Error, str)
+    def _on_player_error(self, error, message: str) -> None:
+        if error != QMediaPlayer.Error.NoError:
+            self.error.emit(message or "the file cannot be played")
+
+    def shutdown(self) -> None:
+        self.player.stop()
+        self.player.setSource(QUrl())

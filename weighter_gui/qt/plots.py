@@ -1,0 +1,355 @@
+"""The timeline: spectrogram above, speaker weighting curves below, one time axis.
+
+``TimelineView`` holds two pyqtgraph plots whose x (time, seconds) axes are
+linked. Mouse: wheel zooms time, drag pans, click seeks, shift-drag selects a
+range (for looping). The view only draws; it says what the user did through
+signals (``seek_requested``, ``selection_changed``) and the main window acts.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
+
+from weighter_gui.qt.spectrogram import FrequencyAxis, SpectrogramLayer
+from weighter_gui.qt.tracks import TrackView
+
+# Label steps for the time axis, seconds: clock-like, not 1-2-5 of a decimal axis.
+TIME_STEPS = (
+    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30,
+    60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600,
+)
+TIME_LABEL_PIXELS = 90  # about one label per this many pixels
+MIN_VISIBLE_SECONDS = 0.2  # the deepest zoom
+FOLLOW_MARGIN = 0.1  # follow mode puts the playhead this far into the new page
+CURVE_Y_RANGE = (-0.03, 1.05)
+
+
+def format_clock(seconds: float, decimals: int = 0) -> str:
+    """Seconds as h:mm:ss, with ``decimals`` digits of fractions (for close zooms)."""
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    scale = 10**decimals
+    total = round(seconds * scale)  # round once, then split, so 59.96 s is 0:01:00.0
+    whole, fraction = divmod(total, scale)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{sign}{hours}:{minutes:02d}:{secs:02d}"
+    if decimals:
+        text += f".{fraction:0{decimals}d}"
+    return text
+
+
+class TimeAxis(pg.AxisItem):
+    """Bottom axis in h:mm:ss with clock-like steps."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)  # else pyqtgraph writes "ks" for an hour
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph name)
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return []
+        wanted = span * TIME_LABEL_PIXELS / size
+        index = next((i for i, step in enumerate(TIME_STEPS) if step >= wanted), len(TIME_STEPS) - 1)
+        major = TIME_STEPS[index]
+        # the largest smaller step that divides the major one
+        minor = next(
+            (s for s in reversed(TIME_STEPS[:index]) if abs(major / s - round(major / s)) < 1e-9 and major / s <= 6),
+            major,
+        )
+        return [(major, 0), (minor, 0)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph name)
+        decimals = 0 if spacing >= 1 else (1 if spacing >= 0.1 else 2)
+        return [format_clock(v, decimals) for v in values]
+
+
+class TimelineViewBox(pg.ViewBox):
+    """Time-only mouse: click -> ``clicked(x)``, shift-drag -> ``selection_dragged``."""
+
+    clicked = Signal(float)
+    selection_dragged = Signal(float, float, bool)  # start, end, finished
+
+    def __init__(self) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(x=True, y=False)
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph name)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(self.mapSceneToView(ev.scenePos()).x())
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph name)
+        if ev.button() == Qt.MouseButton.LeftButton and ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            ev.accept()
+            a = self.mapSceneToView(ev.buttonDownScenePos()).x()
+            b = self.mapSceneToView(ev.scenePos()).x()
+            self.selection_dragged.emit(min(a, b), max(a, b), ev.isFinish())
+        else:
+            super().mouseDragEvent(ev, axis)
+
+
+class TimelineView(pg.GraphicsLayoutWidget):
+    seek_requested = Signal(float)  # seconds
+    selection_changed = Signal(object)  # (start, end) seconds, or None
+    x_range_changed = Signal(float, float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("#1e1e1e")
+        self.duration: float | None = None
+        self.follow_playhead = True
+        self.show_weak_tracks = False
+
+        self.frequency_axis = FrequencyAxis("left")
+        self.spectrogram_box = TimelineViewBox()
+        self.spectrogram_plot = self.addPlot(
+            row=0, col=0, viewBox=self.spectrogram_box,
+            axisItems={"left": self.frequency_axis, "bottom": TimeAxis("bottom")},
+        )
+        self.curves_box = TimelineViewBox()
+        self.curves_plot = self.addPlot(
+            row=1, col=0, viewBox=self.curves_box,
+            axisItems={"bottom": TimeAxis("bottom")},
+        )
+        self.curves_plot.setXLink(self.spectrogram_plot)
+        layout = self.ci.layout
+        layout.setRowStretchFactor(0, 3)
+        layout.setRowStretchFactor(1, 2)
+        layout.setVerticalSpacing(2)
+
+        for plot in (self.spectrogram_plot, self.curves_plot):
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            plot.getAxis("left").setWidth(58)  # equal widths keep the two time axes aligned
+            plot.enableAutoRange(False)
+            plot.vb.clicked.connect(self.seek_requested)
+            plot.vb.selection_dragged.connect(self._on_box_selection_dragged)
+        self.spectrogram_plot.getAxis("bottom").setStyle(showValues=False)
+        self.spectrogram_plot.setLabel("left", "Hz")
+        self.curves_plot.setLabel("left", "weight")
+        self.curves_plot.setYRange(*CURVE_Y_RANGE, padding=0)
+        self.curves_plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
+        self.curves_plot.showGrid(x=True, y=False, alpha=0.15)
+        self.spectrogram_plot.setXRange(0, 10, padding=0)
+
+        self.spectrogram = SpectrogramLayer(self.spectrogram_plot, self.frequency_axis)
+
+        # A note over the plots ("Computing the spectrogram…", why there is none):
+        # a plain label, so long text wraps instead of running off the plot.
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.message.setStyleSheet(
+            "QLabel { color: #dddddd; background: rgba(40, 40, 40, 210); border: 1px solid #555;"
+            " border-radius: 6px; padding: 10px; font-size: 11pt; }"
+        )
+        self.message.hide()
+
+        self.playheads = []
+        self.selections = []
+        for plot in (self.spectrogram_plot, self.curves_plot):
+            line = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen("#ffffff", width=1.5))
+            line.setZValue(30)
+            plot.addItem(line, ignoreBounds=True)
+            self.playheads.append(line)
+            region = pg.LinearRegionItem(
+                (0, 0), movable=True, brush=pg.mkBrush(120, 170, 255, 50),
+                pen=pg.mkPen(120, 170, 255, 200),
+            )
+            region.setZValue(25)
+            region.hide()
+            plot.addItem(region, ignoreBounds=True)
+            region.sigRegionChanged.connect(self._on_region_changed)
+            region.sigRegionChangeFinished.connect(self._on_region_change_finished)
+            self.selections.append(region)
+        self._syncing_regions = False
+
+        self.curve_items: dict[int, pg.PlotDataItem] = {}
+        self.spectrogram_box.sigXRangeChanged.connect(self._on_box_x_range_changed)
+        self.spectrogram_box.sigResized.connect(self._place_message)
+
+    # -- time range --------------------------------------------------------------------
+
+    def set_duration(self, duration: float | None) -> None:
+        self.duration = duration
+        for box in (self.spectrogram_box, self.curves_box):
+            if duration:
+                box.setLimits(
+                    xMin=0.0, xMax=duration, minXRange=min(MIN_VISIBLE_SECONDS, duration),
+                    maxXRange=duration,
+                )
+            else:
+                box.setLimits(xMin=None, xMax=None, minXRange=None, maxXRange=None)
+
+    def visible_range(self) -> tuple[float, float]:
+        start, end = self.spectrogram_box.viewRange()[0]
+        return float(start), float(end)
+
+    def set_visible_range(self, start: float, end: float) -> None:
+        self.spectrogram_box.setXRange(start, end, padding=0)
+
+    def fit_all(self) -> None:
+        if self.duration:
+            self.set_visible_range(0.0, self.duration)
+
+    def zoom(self, factor: float, centre: float | None = None) -> None:
+        """factor < 1 zooms in (shows less time), around ``centre`` (default: the middle)."""
+        start, end = self.visible_range()
+        if centre is None or not start <= centre <= end:
+            centre = (start + end) / 2
+        self.set_visible_range(centre - (centre - start) * factor, centre + (end - centre) * factor)
+
+    def pan(self, fraction: float) -> None:
+        start, end = self.visible_range()
+        shift = (end - start) * fraction
+        self.set_visible_range(start + shift, end + shift)
+
+    # -- content -----------------------------------------------------------------------
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self._place_message()
+
+    def _place_message(self, *args) -> None:
+        """Centre the note over the spectrogram, at most 80 % of its width."""
+        if getattr(self, "message", None) is None or not self.message.isVisible():
+            return
+        area = self.mapFromScene(self.spectrogram_box.sceneBoundingRect()).boundingRect()
+        width = max(120, int(area.width() * 0.8))
+        self.message.setFixedWidth(width)
+        height = self.message.heightForWidth(width)
+        self.message.setFixedHeight(max(height, self.message.sizeHint().height()))
+        self.message.move(area.center().x() - width // 2, area.center().y() - self.message.height() // 2)
+        self.message.raise_()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._place_message()
+
+    def set_tracks(self, tracks: list[TrackView], threshold: float) -> None:
+        """One curve per track; weak ones hidden, or dimmed when ``show_weak_tracks``."""
+        seen = set()
+        for track in tracks:
+            seen.add(track.key)
+            item = self.curve_items.get(track.key)
+            if item is None:
+                item = pg.PlotDataItem()
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
+                self.curves_plot.addItem(item)
+                self.curve_items[track.key] = item
+            item.setData(track.times(), track.curve)
+            strong = track.confidence >= threshold
+            colour = QColor(track.colour)
+            if strong:
+                item.setPen(pg.mkPen(colour, width=2))
+                item.setZValue(2)
+            else:
+                colour.setAlpha(110)
+                item.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+                item.setZValue(1)
+            item.setVisible(strong or self.show_weak_tracks)
+            item.setToolTip(f"{track.label}: confidence {track.confidence:.0%}")
+        for key in list(self.curve_items):
+            if key not in seen:
+                self.curves_plot.removeItem(self.curve_items.pop(key))
+
+    def visible_curves(self) -> list[pg.PlotDataItem]:
+        return [item for item in self.curve_items.values() if item.isVisible()]
+
+    def reset(self) -> None:
+        """Empty the plots. (Not ``clear``: GraphicsLayoutWidget.clear removes the plots.)"""
+        self.set_tracks([], 1.0)
+        self.spectrogram.set_pyramid(None)
+        self.set_selection(None)
+        self.set_playhead(0.0, follow=False)
+
+    # -- playhead and selection --------------------------------------------------------
+
+    def set_playhead(self, seconds: float, follow: bool | None = None) -> None:
+        for line in self.playheads:
+            line.setValue(seconds)
+        if follow if follow is not None else self.follow_playhead:
+            start, end = self.visible_range()
+            width = end - start
+            if not (start <= seconds <= end - 0.02 * width):
+                new_start = seconds - FOLLOW_MARGIN * width
+                if self.duration:
+                    new_start = min(max(0.0, new_start), max(0.0, self.duration - width))
+                self.set_visible_range(new_start, new_start + width)
+
+    def playhead(self) -> float:
+        return float(self.playheads[0].value())
+
+    def set_selection(self, selection: tuple[float, float] | None) -> None:
+        self._syncing_regions = True
+        try:
+            for region in self.selections:
+                if selection is None:
+                    region.hide()
+                else:
+                    region.setRegion(selection)
+                    region.show()
+        finally:
+            self._syncing_regions = False
+
+    def selection(self) -> tuple[float, float] | None:
+        region = self.selections[0]
+        return tuple(region.getRegion()) if region.isVisible() else None
+
+    def set_loop_active(self, active: bool) -> None:
+        """A looping range is drawn in green, a plain selection in blue."""
+        colour = (90, 210, 120) if active else (120, 170, 255)
+        for region in self.selections:
+            region.setBrush(pg.mkBrush(*colour, 60))
+            for line in region.lines:
+                line.setPen(pg.mkPen(*colour, 220))
+            region.update()
+
+    # -- slots -------------------------------------------------------------------------
+
+    def _on_box_selection_dragged(self, start: float, end: float, finished: bool) -> None:
+        if self.duration:
+            start, end = max(0.0, start), min(self.duration, end)
+        self.set_selection((start, end))
+        if finished:
+            self.selection_changed.emit((start, end) if end - start > 0.05 else None)
+            if end - start <= 0.05:
+                self.set_selection(None)
+
+    def _on_region_changed(self, region) -> None:
+        if self._syncing_regions:
+            return
+        self._syncing_regions = True
+        try:
+            for other in self.selections:
+                if other is not region:
+                    other.setRegion(region.getRegion())
+        finally:
+            self._syncing_regions = False
+
+    def _on_region_change_finished(self, region) -> None:
+        if not self._syncing_regions and region.isVisible():
+            self.selection_changed.emit(tuple(region.getRegion()))
+
+    def _on_box_x_range_changed(self, box, x_range) -> None:
+        self.x_range_changed.emit(float(x_range[0]), float(x_range[1]))
+
+    # -- coordinates (tests, benchmarks) ------------------------------------------------
+
+    def map_time_to_widget(self, seconds: float, plot: pg.PlotItem | None = None):
+        """Widget (viewport) coordinates of time ``seconds`` in the middle of ``plot``."""
+        plot = plot or self.curves_plot
+        (_, _), (y0, y1) = plot.vb.viewRange()
+        scene = plot.vb.mapViewToScene(QPointF(seconds, (y0 + y1) / 2))
+        return self.mapFromScene(scene)
+

@@ -1,0 +1,183 @@
+"""The speaker panel (right dock): one row per track and the confidence threshold.
+
+Each row: the track's colour (the same as its curve), label, a confidence bar
+with its percent, and seconds of speech once the analysis is done. Tracks below
+the threshold are greyed here and hidden (or dimmed) in the plot.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from weighter_gui.qt.tracks import TrackView
+
+SLIDER_STEPS = 100  # threshold slider resolution: 0.01
+DIM_TEXT = QColor("#8a8a8a")
+
+
+def colour_swatch(colour: str, size: int = 14) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
+
+
+class SpeakerPanel(QWidget):
+    threshold_changed = Signal(float)
+    show_weak_changed = Signal(bool)
+
+    COLUMNS = ("Speaker", "Confidence", "", "Speech")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel("No file selected.")
+        self.summary.setWordWrap(True)
+
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, SLIDER_STEPS)
+        self.threshold_slider.setToolTip("Tracks below this confidence are not counted as speakers")
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(0.0, 1.0)
+        self.threshold_spin.setSingleStep(0.01)
+        self.threshold_spin.setDecimals(2)
+        self.threshold_slider.valueChanged.connect(self._on_slider_value_changed)
+        self.threshold_spin.valueChanged.connect(self._on_spin_value_changed)
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(QLabel("Threshold"))
+        threshold_row.addWidget(self.threshold_slider, 1)
+        threshold_row.addWidget(self.threshold_spin)
+
+        self.show_weak_check = QCheckBox("Show weaker tracks (dimmed)")
+        self.show_weak_check.toggled.connect(self.show_weak_changed)
+
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.summary)
+        layout.addLayout(threshold_row)
+        layout.addWidget(self.show_weak_check)
+        layout.addWidget(self.table, 1)
+
+        self._tracks: list[TrackView] = []
+        self._updating = False
+        self.set_threshold(0.5)
+
+    # -- inputs ------------------------------------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        return round(self.threshold_spin.value(), 2)
+
+    def set_threshold(self, value: float) -> None:
+        """Show ``value`` without announcing it (the caller already knows)."""
+        self._updating = True
+        try:
+            self.threshold_spin.setValue(value)
+            self.threshold_slider.setValue(round(value * SLIDER_STEPS))
+        finally:
+            self._updating = False
+        self._restyle_rows()
+
+    def set_tracks(self, tracks: list[TrackView], summary: str) -> None:
+        self.summary.setText(summary)
+        self._tracks = list(tracks)
+        table = self.table
+        table.setRowCount(len(tracks))
+        for row, track in enumerate(tracks):
+            name = QTableWidgetItem(colour_swatch(track.colour), track.label)
+            percent = QTableWidgetItem(f"{track.confidence:.0%}")
+            percent.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            speech = QTableWidgetItem("" if track.speech_seconds is None else f"{track.speech_seconds:.1f} s")
+            speech.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(row, 0, name)
+            table.setItem(row, 2, percent)
+            table.setItem(row, 3, speech)
+            bar = self._bar(row)
+            if bar is None:
+                holder = QWidget()  # centres the thin bar vertically in its row
+                holder_layout = QVBoxLayout(holder)
+                holder_layout.setContentsMargins(4, 0, 4, 0)
+                bar = QProgressBar()
+                bar.setRange(0, 1000)
+                bar.setTextVisible(False)
+                bar.setFixedHeight(12)
+                holder_layout.addWidget(bar)
+                table.setCellWidget(row, 1, holder)
+            bar.setValue(round(track.confidence * 1000))
+            bar.setStyleSheet(
+                "QProgressBar { border: 1px solid #777; border-radius: 2px; background: #2b2b2b; }"
+                f"QProgressBar::chunk {{ background: {track.colour}; }}"
+            )
+        self._restyle_rows()
+
+    def rows(self) -> list[tuple[str, float, bool]]:
+        """(label, confidence, above threshold) per row, as shown."""
+        return [(t.label, t.confidence, t.confidence >= self.threshold) for t in self._tracks]
+
+    # -- slots -------------------------------------------------------------------------
+
+    def _on_slider_value_changed(self, value: int) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self.threshold_spin.setValue(value / SLIDER_STEPS)
+        finally:
+            self._updating = False
+        self._announce()
+
+    def _on_spin_value_changed(self, value: float) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self.threshold_slider.setValue(round(value * SLIDER_STEPS))
+        finally:
+            self._updating = False
+        self._announce()
+
+    def _announce(self) -> None:
+        self._restyle_rows()
+        self.threshold_changed.emit(self.threshold)
+
+    def _restyle_rows(self) -> None:
+        for row, track in enumerate(self._tracks):
+            strong = track.confidence >= self.threshold
+            for column in (0, 2, 3):
+                item = self.table.item(row, column)
+                if item is not None:
+                    item.setForeground(self.palette().text() if strong else DIM_TEXT)
+                    item.setToolTip("" if strong else "below the threshold: not counted as a speaker")
+            bar = self._bar(row)
+            if bar is not None:
+                bar.setEnabled(strong)
+
+    def _bar(self, row: int) -> QProgressBar | None:
+        holder = self.table.cellWidget(row, 1)
+        return holder.findChild(QProgressBar) if holder is not None else None
