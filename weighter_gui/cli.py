@@ -116,15 +116,22 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Train (or fine-tune) a Weighter from a label manifest."""
+    from collections import Counter
     from dataclasses import replace
 
     from weighter_gui.core.manifest import ManifestError, read_manifest
     from weighter_gui.core.training import TrainConfig, TrainError, TrainResult, train
 
+    items = []
     try:
-        items = read_manifest(args.manifest)
+        for manifest in args.manifest:
+            items += read_manifest(manifest)
     except ManifestError as e:
         return _error(str(e))
+    counts = Counter(item.id for item in items)
+    repeated = sorted(k for k, n in counts.items() if n > 1)
+    if repeated:
+        return _error(f"file id {repeated[0]!r} appears in more than one manifest entry; ids must be unique")
     config = TrainConfig()
     changes = {
         "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
@@ -137,7 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.torch_threads)
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     bar = _ProgressBar() if rank0 else None
-    cache_dir = args.cache or str(Path(args.manifest).resolve().parent / "feature_cache")
+    cache_dir = args.cache or str(Path(args.manifest[0]).resolve().parent / "feature_cache")
     try:
         for event in train(
             items, config, out=args.out, cache_dir=cache_dir, init=args.init, resume=args.resume,
@@ -360,7 +367,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "processes or GPUs run it under `torchrun --standalone --nproc_per_node=N -m weighter_gui.cli train ...`."
         ),
     )
-    train.add_argument("manifest", metavar="MANIFEST", help="label manifest (.jsonl)")
+    train.add_argument("manifest", nargs="+", metavar="MANIFEST", help="label manifests (.jsonl), one or more")
     train.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     train.add_argument("--init", metavar="CHECKPOINT", help="fine-tune this checkpoint instead of starting afresh")
     train.add_argument("--resume", action="store_true", help="continue OUT from its .resume state")

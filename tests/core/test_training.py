@@ -141,3 +141,17 @@ def test_two_process_ddp_with_torchrun(tiny_corpus, feature_cache, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     header = read_header(out)
     assert header.training["world_size"] == 2 and header.training["steps"] == 2
+
+
+def test_cli_train_takes_several_manifests_but_not_repeated_ids(tiny_corpus, feature_cache, tmp_path, capsys):
+    from weighter_gui.cli import main
+
+    out = tmp_path / "two.safetensors"
+    assert main(["train", str(tiny_corpus), str(tiny_corpus), "--out", str(out), "--steps", "1",
+                 "--cache", str(feature_cache)]) == 2
+    assert "appears in more than one manifest entry" in capsys.readouterr().err
+    items = read_manifest(tiny_corpus)
+    other = write_manifest(tmp_path / "other.jsonl", [replace(i, id=f"x_{i.id}") for i in items])
+    assert main(["train", str(tiny_corpus), str(other), "--out", str(out), "--steps", "1", "--batch-size", "2",
+                 "--cache", str(feature_cache)]) == 0
+    assert read_header(out).training["files"] == 6
