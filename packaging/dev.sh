@@ -2,7 +2,8 @@
 # Developer and CI entry point for Weighter Studio.
 #
 #   bash packaging/dev.sh test [PYTEST ARGS...]   set up, then run the test suite offscreen
-#   bash packaging/dev.sh run  [SIMULATE ARGS...] set up (plus Xvfb), then `weighter simulate --quick`
+#   bash packaging/dev.sh run  [FILES...]         set up (plus the X libraries), then start the app
+#                                                 (on the bundled sample conversation when no FILES)
 #
 # Idempotent: Debian packages are installed only when missing, and pip work is
 # skipped while .venv/.weighter-stamp matches pyproject.toml and the pins below.
@@ -111,8 +112,8 @@ case "$mode" in
     run)
         ensure_apt "${APT_TEST[@]}" "${APT_RUN[@]}"
         ensure_venv
-        say "run: .venv/bin/weighter simulate --quick $*"
-        exec "$VENV/bin/weighter" simulate --quick "$@"
+        say "run: .venv/bin/weighter-gui $*"
+        exec "$VENV/bin/weighter-gui" "$@"
         ;;
     *)
         usage
