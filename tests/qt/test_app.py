@@ -9,7 +9,6 @@ import threading
 
 import pytest
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
 
 from weighter_gui.qt.main_window import MainWindow
 
@@ -30,7 +29,7 @@ def test_window_shows_with_title_and_menus(window):
     assert window.isVisible()
     assert window.windowTitle() == "Weighter Studio"
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "View", "Playback", "Analysis", "Help"]
+    assert menus == ["File", "Edit", "View", "Playback", "Analysis", "Label", "Export", "Model", "Help"]
     # No file open: the centre explains how to open one.
     assert window.centralWidget().currentWidget() is window.empty_label
     text = window.empty_label.text()
@@ -123,32 +122,36 @@ def test_screenshot_with_a_file_waits_for_its_analysis(tmp_path, conversation, t
     assert settings and str(conversation) in settings[0].read_text()
 
 
-def test_command_line_opens_files_and_folders(qtbot, tmp_path, conversation, second_conversation, monkeypatch):
-    from weighter_gui.qt import app as app_module
-
+def test_command_line_opens_files_and_folders(tmp_path, conversation, second_conversation, tiny_checkpoint):
+    # In a child process: a second QApplication.exec() in this one leaves later tests'
+    # queued signals undelivered.
     folder = tmp_path / "folder"
     folder.mkdir()
     shutil.copy(second_conversation, folder / "b.wav")
     shutil.copy(second_conversation, folder / "A.FLAC.wav")
     (folder / "notes.txt").write_text("not audio")
-    opened = {}
+    out = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "weighter_gui", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
+         "--screenshot", str(out), str(conversation), str(folder)],
+        capture_output=True, text=True, timeout=180, env=app_env(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    settings = next((tmp_path / "config").rglob("*.conf")).read_text()
+    recent = next(line for line in settings.splitlines() if line.startswith("files="))
+    assert str(conversation) in recent and str(folder) in recent  # a folder is remembered whole
+    assert "sample.flac" not in recent  # files were given: the sample is not opened
 
-    class RecordingWindow(MainWindow):
-        def open_paths(self, paths, select=True):
-            opened["window"] = self
-            result = super().open_paths(paths, select)
-            QApplication.instance().quit()
-            return result
 
-    monkeypatch.setattr(app_module, "MainWindow", RecordingWindow)
-    monkeypatch.setattr(app_module, "sample_audio", lambda: tmp_path / "missing.flac")
-    assert app_module.main([str(conversation), str(folder), "--device", "cpu"]) == 0
-    window = opened["window"]
-    assert [p.name for p in window.store.paths()] == ["conversation.wav", "A.FLAC.wav", "b.wav"]
-    assert window.current_path == conversation  # the first is selected
-    assert window.effective_settings().device == "cpu"
-    window.close()
-    assert not window.is_busy()
+def test_a_folder_opens_its_audio_files_in_name_order(make_window, tmp_path, second_conversation):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(second_conversation, folder / "b.wav")
+    shutil.copy(second_conversation, folder / "A.FLAC.wav")
+    (folder / "notes.txt").write_text("not audio")
+    window = make_window()
+    window.open_paths([folder])
+    assert [p.name for p in window.store.paths()] == ["A.FLAC.wav", "b.wav"]
 
 
 def test_gui_modules_do_not_import_torch():

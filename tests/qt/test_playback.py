@@ -189,7 +189,7 @@ def test_spectrogram_scale_colours_and_db_range(loaded, qtbot, conversation):
     window = loaded
     layer = window.timeline.spectrogram
     assert layer.pyramid.scale == "mel" and layer.pyramid.bins == MEL_BANDS
-    QTest.keyClick(window, Qt.Key.Key_M)  # linear frequency
+    QTest.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)  # linear frequency
     qtbot.waitUntil(
         lambda: layer.pyramid is not None and layer.pyramid.scale == "linear", timeout=UI_TIMEOUT_MS
     )

@@ -1,6 +1,6 @@
 """Entry point of the desktop app: `weighter-gui [FILES or FOLDERS...]` or `python -m weighter_gui`.
 
-With no files it opens the sample conversation shipped in ``resources/sample/``
+A ``PROJECT.weighter`` argument opens that project. With no files it opens the sample conversation shipped in ``resources/sample/``
 when there is one. ``--screenshot OUT.png`` opens the files, waits until their
 analyses are done (or failed) and the first file's spectrogram is drawn, saves
 a picture of the window and exits (0 when the picture was written, else 1).
@@ -30,7 +30,8 @@ SETTLE_POLL_MS = 200
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weighter-gui", description=APP_NAME)
-    parser.add_argument("paths", nargs="*", metavar="FILE_OR_FOLDER", help="audio files or folders to open")
+    parser.add_argument("paths", nargs="*", metavar="FILE_OR_FOLDER",
+                        help="audio files or folders to open, or a PROJECT.weighter")
     parser.add_argument(
         "--checkpoint",
         metavar="PATH",
@@ -60,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     paths = list(args.paths)
-    if not paths and sample_audio().exists():
+    projects = [p for p in paths if str(p).endswith(".weighter")]
+    paths = [p for p in paths if not str(p).endswith(".weighter")]
+    if projects:
+        window.open_project(projects[-1])  # its files open with it (analyses from the project)
+    elif not paths and sample_audio().exists():
         paths = [sample_audio()]
 
     if args.screenshot is None:
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         app.quit()
 
-    if paths:
+    if paths or projects:
         # Shoot once every analysis ended and the picture is drawn (let it repaint first).
         poll = QTimer(window)
         poll.setInterval(SETTLE_POLL_MS)
@@ -95,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 QTimer.singleShot(300, shoot)
 
         def open_then_watch() -> None:
-            window.open_paths(paths)
+            if paths:
+                window.open_paths(paths)
             poll.start()
 
         poll.timeout.connect(check)

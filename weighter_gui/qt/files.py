@@ -68,6 +68,8 @@ class FileRecord:
             n = self.speaker_count
             return f"done ({n} speaker{'s' if n != 1 else ''})"
         if self.state is FileState.FAILED:
+            if self.error_kind == "missing":
+                return "missing audio"
             return f"failed: {self.reason}"
         return self.state.value
 
@@ -177,7 +179,7 @@ class FileStore(QObject):
         record.state, record.job_id = FileState.CANCELLED, None
         self.state_changed.emit(record.path)
 
-    def set_threshold(self, path: Path, threshold: float) -> None:
+    def set_threshold(self, path: Path, threshold: float | None) -> None:
         record = self._records[Path(path)]
         if record.threshold == threshold:
             return

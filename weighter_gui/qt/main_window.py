@@ -11,12 +11,14 @@ results are kept per file, and switching files only redraws.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
+    QInputDialog,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
@@ -35,6 +37,7 @@ from weighter_gui.qt.files import FileRecord, FileState, FileStore
 from weighter_gui.qt.help import ShortcutsDialog
 from weighter_gui.qt.player import SPEEDS, PlaybackController
 from weighter_gui.qt.plots import TimelineView, format_clock
+from weighter_gui.qt.project_ui import NameDialog, RankPanel
 from weighter_gui.qt.session import AnalysisSession
 from weighter_gui.qt.settings import (
     AppSettings,
@@ -51,6 +54,10 @@ from weighter_gui.qt.spectrogram import (
 from weighter_gui.qt.workers import DeviceProbeWorker
 
 APP_NAME = "Weighter Studio"
+PROJECT_FILTER = "Weighter projects (*.weighter);;All files (*)"
+RECENT_PROJECTS_KEY = "recent/projects"
+MAX_RECENT_PROJECTS = 8
+NAME_KEYS = 9  # keys 1-9 name the selected slot after the first nine known speakers
 STATUS_MESSAGE_MS = 10_000
 SKIP_SECONDS = 5.0
 ZOOM_STEP = 0.5  # + halves the visible time, - doubles it
@@ -105,6 +112,17 @@ class MainWindow(QMainWindow):
         self.checkpoint_error_box: QMessageBox | None = None
         self.device: str | None = None  # "CPU", "CUDA: <name>" or "unavailable (...)"
         self._hardware: str | None = None
+        # The project (labels, undo, autosave), when one is open: core.project.ProjectSession.
+        self.project = None
+        self._stored: dict[Path, object] = {}  # path -> the project's Analysis shown in the store
+        self._analysed_from: dict[Path, object] = {}  # path -> the worker's FileDiarization stored
+        self._syncing = False
+        self.retrain_dialog = None
+        self.report_box: QMessageBox | None = None
+        self.error_box: QMessageBox | None = None
+        self.name_dialog = None
+        self.last_report: str = ""
+        self.der: float | None = None  # the selected file's DER vs its reference
 
         self._build_central()
         self._build_docks()
@@ -144,7 +162,14 @@ class MainWindow(QMainWindow):
         self.speakers_dock.setObjectName("SpeakersDock")
         self.speakers_dock.setWidget(self.speaker_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.speakers_dock)
-        self.resizeDocks([self.files_dock, self.speakers_dock], [260, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.files_dock, self.speakers_dock], [260, 360], Qt.Orientation.Horizontal)
+
+        self.rank_panel = RankPanel()
+        self.rank_dock = QDockWidget("Label next", self)
+        self.rank_dock.setObjectName("RankDock")
+        self.rank_dock.setWidget(self.rank_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.rank_dock)
+        self.rank_panel.file_chosen.connect(self._on_rank_file_chosen)
 
     def _action(self, text: str, slot, shortcuts=(), checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -178,6 +203,45 @@ class MainWindow(QMainWindow):
         self.quit_action = a("&Quit", self._on_quit_triggered, [std.Quit])
         self.clear_recent_action = QAction("Clear recent files", self)
         self.clear_recent_action.triggered.connect(self._on_clear_recent_triggered)
+        self.new_project_action = a("&New project…", self._on_new_project_triggered, ["Ctrl+Shift+N"],
+                                    tip="Start a project: labels, undo and exports; open files join it")
+        self.open_project_action = a("Open pro&ject…", self._on_open_project_triggered, ["Ctrl+Shift+P"])
+        self.clear_recent_projects_action = QAction("Clear recent projects", self)
+        self.clear_recent_projects_action.triggered.connect(
+            lambda: self.settings_store.qsettings.setValue(RECENT_PROJECTS_KEY, []))
+        # Edit
+        self.undo_action = a("&Undo", self._on_undo_triggered, [std.Undo, "Ctrl+Z"])
+        self.redo_action = a("&Redo", self._on_redo_triggered, [std.Redo, "Ctrl+Shift+Z"])
+        # Label (the selected slot of the selected file)
+        self.name_action = a("&Name slot…", self._on_name_triggered, ["N"],
+                             tip="Name the selected slot (a known speaker or a new name)")
+        self.name_key_actions = []
+        for i in range(NAME_KEYS):
+            action = a(f"Name as known speaker {i + 1}", lambda _=False, i=i: self._name_by_index(i), [str(i + 1)],
+                       tip="The project's speaker names, sorted; see the Label menu")
+            self.name_key_actions.append(action)
+        self.accept_action = a("&Accept suggestion", self._on_accept_triggered, ["A"],
+                               tip="Name the selected slot as the gallery suggests")
+        self.accept_all_action = a("Accept all su&ggestions", self._on_accept_all_triggered, ["Shift+A"])
+        self.not_speaker_action = a("Not a &speaker", self._on_not_speaker_triggered, ["X"],
+                                    tip="Mark the selected slot as not a speaker (again: undo the mark)")
+        self.merge_action = a("&Merge into…", self._on_merge_triggered, ["M"],
+                              tip="Merge the selected slot into another slot of this file")
+        self.unmerge_action = a("&Unmerge", self._on_unmerge_triggered, ["U"])
+        self.add_like_action = a("Add &like…", self._on_add_like_triggered, ["Shift+L"],
+                                 tip="Say a speaker is in this file although the model missed them")
+        self.rename_action = a("&Rename speaker…", self._on_rename_triggered, ["F2"],
+                               tip="Rename a speaker in every file of the project")
+        self.import_reference_action = a("Import &reference RTTM…", self._on_import_reference_triggered,
+                                         tip="A reference diarization for the selected file: drawn under the curves, scored (DER)")
+        # Export
+        self.export_manifest_action = a("Training &manifest…", lambda: self._on_export_triggered("manifest"))
+        self.export_rttm_action = a("&RTTM…", lambda: self._on_export_triggered("rttm"))
+        self.export_audacity_action = a("&Audacity labels…", lambda: self._on_export_triggered("audacity"))
+        self.export_textgrid_action = a("Praat &TextGrid…", lambda: self._on_export_triggered("textgrid"))
+        self.evaluate_action = a("&Evaluate against references", self._on_evaluate_triggered)
+        # Model
+        self.retrain_action = a("&Retrain on project labels…", self._on_retrain_triggered)
         # Playback
         self.play_action = a("&Play / pause", self._on_play_triggered, ["Space"], tip="Play or pause (Space)")
         self.loop_action = a(
@@ -208,11 +272,11 @@ class MainWindow(QMainWindow):
             tip="Scroll the view to keep the playhead visible",
         )
         self.follow_action.setChecked(True)
-        self.mel_action = a("&Mel frequency scale", self._on_mel_toggled, ["M"], checkable=True)
+        self.mel_action = a("&Mel frequency scale", self._on_mel_toggled, ["Shift+M"], checkable=True)
         self.mel_action.setChecked(True)
         self.weak_action = a("Show &weaker tracks", self._on_weak_toggled, ["W"], checkable=True)
         self.auto_db_action = a(
-            "&Automatic dB range", self._on_auto_db_toggled, ["A"], checkable=True,
+            "&Automatic dB range", self._on_auto_db_toggled, ["D"], checkable=True,
             tip="Pick the spectrogram's dB range from each file's levels",
         )
         self.auto_db_action.setChecked(True)
@@ -236,9 +300,19 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         file_menu.addAction(self.remove_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.new_project_action)
+        file_menu.addAction(self.open_project_action)
+        self.recent_projects_menu = file_menu.addMenu("Recent projec&ts")
+        self.recent_projects_menu.aboutToShow.connect(self._rebuild_recent_projects_menu)
+        self._rebuild_recent_projects_menu()
+        file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
 
         view_menu = bar.addMenu("&View")
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action,
@@ -252,6 +326,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.files_dock.toggleViewAction())
         view_menu.addAction(self.speakers_dock.toggleViewAction())
+        view_menu.addAction(self.rank_dock.toggleViewAction())
 
         playback_menu = bar.addMenu("&Playback")
         for action in (self.play_action, self.skip_back_action, self.skip_forward_action,
@@ -268,6 +343,27 @@ class MainWindow(QMainWindow):
         analysis_menu.addAction(self.cancel_action)
         analysis_menu.addAction(self.cancel_all_action)
         analysis_menu.addAction(self.reanalyse_action)
+
+        label_menu = bar.addMenu("&Label")
+        for action in (self.name_action, self.accept_action, self.accept_all_action, self.not_speaker_action,
+                       self.merge_action, self.unmerge_action, self.add_like_action, self.rename_action):
+            label_menu.addAction(action)
+        self.known_names_menu = label_menu.addMenu("Name as &known speaker")
+        for action in self.name_key_actions:
+            self.known_names_menu.addAction(action)
+        self.known_names_menu.aboutToShow.connect(self._update_label_actions)
+        label_menu.addSeparator()
+        label_menu.addAction(self.import_reference_action)
+
+        export_menu = bar.addMenu("E&xport")
+        for action in (self.export_manifest_action, self.export_rttm_action, self.export_audacity_action,
+                       self.export_textgrid_action):
+            export_menu.addAction(action)
+        export_menu.addSeparator()
+        export_menu.addAction(self.evaluate_action)
+
+        model_menu = bar.addMenu("&Model")
+        model_menu.addAction(self.retrain_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
@@ -350,6 +446,13 @@ class MainWindow(QMainWindow):
         for widget in (self.progress_label, self.progress_bar, self.cancel_button):
             status.addPermanentWidget(widget)
             widget.hide()
+        self.save_error_label = QLabel()
+        self.save_error_label.setStyleSheet("color: #e05a4f;")
+        self.save_error_label.hide()
+        status.addPermanentWidget(self.save_error_label)
+        self.der_label = QLabel()
+        self.der_label.hide()
+        status.addPermanentWidget(self.der_label)
         self.device_label = QLabel("Device: detecting…")
         status.addPermanentWidget(self.device_label)
 
@@ -368,6 +471,10 @@ class MainWindow(QMainWindow):
         self.file_list.cancel_requested.connect(self.cancel_analysis)
         self.file_list.reanalyse_requested.connect(self.analyse)
         self.speaker_panel.threshold_changed.connect(self._on_speaker_panel_threshold_changed)
+        self.speaker_panel.slot_selected.connect(self._on_slot_selected)
+        self.speaker_panel.slot_activated.connect(self._on_slot_activated)
+        self.timeline.track_clicked.connect(self._on_timeline_track_clicked)
+        self.store.state_changed.connect(self._on_store_state_changed_for_project)
         self.speaker_panel.show_weak_changed.connect(self.weak_action.setChecked)
         self.speaker_panel.show_weak_changed.connect(self._on_weak_toggled)
         self.timeline.seek_requested.connect(self._on_timeline_seek_requested)
@@ -428,7 +535,8 @@ class MainWindow(QMainWindow):
 
     def is_busy(self) -> bool:
         """Whether any background thread still runs."""
-        return self._probe_thread.isRunning() or self.session.is_running()
+        training = self.retrain_dialog is not None and self.retrain_dialog.running
+        return self._probe_thread.isRunning() or self.session.is_running() or training
 
     def is_settled(self) -> bool:
         """No analysis waiting or running, and the selected file's spectrogram is drawn
@@ -471,6 +579,8 @@ class MainWindow(QMainWindow):
                 if self.store.add(file) is not None:
                     added.append(file)
                     self.analyse(file)
+        if self.project is not None and added:
+            self.project.add_files(added)  # one undo step; autosaved
         if first is not None:
             self.central_stack.setCurrentWidget(self.timeline)
             if select:
@@ -491,7 +601,10 @@ class MainWindow(QMainWindow):
         return True
 
     def remove_file(self, path: Path) -> None:
+        key = self._key_for(path)
         self.session.remove(path)
+        if key is not None:
+            self.project.remove_file(key)
 
     def select_file(self, path: Path | None) -> None:
         self.file_list.select(path)
@@ -516,6 +629,7 @@ class MainWindow(QMainWindow):
             self.store.set_view_range(self._current, self.timeline.visible_range())
         self._current = path
         self._shown_spectrogram = None
+        self.speaker_panel.select_label(None)
         self.loop_action.setChecked(False)
         self.player.set_loop_range(None)
         self.timeline.reset()
@@ -537,6 +651,7 @@ class MainWindow(QMainWindow):
         elif record.duration:
             self.timeline.fit_all()
         self._redraw_tracks(record)
+        self._show_reference()
         self._show_spectrogram(path)
         self._update_actions()
 
@@ -568,6 +683,19 @@ class MainWindow(QMainWindow):
         threshold = record.effective_threshold
         self.timeline.set_tracks(record.tracks, threshold)
         self.speaker_panel.set_threshold(threshold)
+        states, suggestions = {}, {}
+        key = self._key_for(record.path)
+        if key is not None and record.state is FileState.DONE:
+            pf = self.project.project.file(key)
+            states = {state.label: state for state in pf.slot_states()}
+            if not set(t.label for t in record.tracks) <= set(states):
+                states = {}  # the store shows another analysis than the project's
+            else:
+                try:
+                    suggestions = self.project.suggestions(key)
+                except Exception as exc:  # the gallery must never break drawing
+                    self._show_status(f"No suggestions: {exc}")
+        self.speaker_panel.set_labels(states, suggestions)
         self.speaker_panel.set_tracks(record.tracks, self._speaker_summary(record))
         if record.duration and self.timeline.duration is None:
             self.timeline.set_duration(record.duration)
@@ -827,6 +955,9 @@ class MainWindow(QMainWindow):
     def _on_speaker_panel_threshold_changed(self, value: float) -> None:
         if self._current is not None:
             self.store.set_threshold(self._current, value)
+            key = self._key_for(self._current)
+            if key is not None and not self._syncing:
+                self.project.set_threshold(key, value)
 
     @Slot()
     def _on_shortcuts_triggered(self) -> None:
@@ -856,6 +987,576 @@ class MainWindow(QMainWindow):
             f"<b>{APP_NAME}</b> {__version__}<br>"
             "Look at, correct and retrain a Weighter speaker-diarization model.",
         )
+
+
+    # ============================================================ projects
+
+    def new_project(self, path: str | Path) -> bool:
+        """Create a project at ``path`` (replacing a file there) holding the open files."""
+        from weighter_gui.core.project import ProjectError, ProjectSession
+
+        path = Path(path)
+        if path.suffix != ".weighter":
+            path = path.with_name(path.name + ".weighter")
+        try:
+            session = ProjectSession.create(path, overwrite=True)
+        except (ProjectError, OSError) as exc:
+            self._error_box("Could not create the project", str(exc))
+            return False
+        for path_ in [p for p in self.store.paths() if self.store.get(p).error_kind == "missing"]:
+            self.session.remove(path_)
+        open_files = self.store.paths()
+        if open_files:
+            session.add_files(open_files)
+            session.stack.clear()  # the project starts here: nothing to undo
+        self._set_project(session, keep_files=True)
+        for path_ in open_files:
+            self._store_analysis(path_)
+        self._refresh_project_views()
+        return True
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open a project: its files, analyses (curves from its cache) and labels.
+
+        A malformed file or a newer format shows the core's message and changes nothing."""
+        from weighter_gui.core.project import ProjectError, ProjectSession
+
+        try:
+            session = ProjectSession.open(path)
+        except (ProjectError, OSError, ValueError) as exc:
+            self._error_box("Could not open the project", str(exc))
+            return False
+        self._set_project(session, keep_files=False)
+        return True
+
+    def _set_project(self, session, keep_files: bool) -> None:
+        if self.project is not None:
+            self.project.remove_listener(self._on_project_change)
+        if not keep_files:
+            for path in self.store.paths():
+                self.session.remove(path)
+        self._stored.clear()
+        self._analysed_from.clear()
+        self.project = session
+        session.add_listener(self._on_project_change)
+        self._add_recent_project(session.project.path)
+        self._sync_store_with_project()
+        first = next(iter(self.store.paths()), None)
+        if first is not None and self._current is None:
+            self.central_stack.setCurrentWidget(self.timeline)
+            self.file_list.select(first)
+        self._refresh_project_views()
+        self._show_status(f"Project {session.project.path.name}: {len(session.project)} file(s)")
+
+    @property
+    def project_path(self) -> Path | None:
+        return self.project.project.path if self.project is not None else None
+
+    def _key_for(self, path: Path | None) -> str | None:
+        if self.project is None or path is None:
+            return None
+        return self.project.project.key_for(path)
+
+    def _path_for(self, key: str) -> Path | None:
+        pf = self.project.project.files.get(key) if self.project is not None else None
+        if pf is None:
+            return None
+        for path in self.store.paths():
+            if self._key_for(path) == key:
+                return path
+        return None
+
+    def _sync_store_with_project(self) -> None:
+        """Make the open files follow the project (after opening it, undo, redo)."""
+        if self.project is None:
+            return
+        self._syncing = True
+        try:
+            files = self.project.project.files
+            keys = {path: self._key_for(path) for path in self.store.paths()}
+            for path, key in keys.items():
+                if key is None:
+                    self.session.remove(path)
+            present = set(keys.values())
+            for key, pf in files.items():
+                path = self._path_for(key) if key in present else None
+                if path is None:
+                    path = Path(pf.audio)
+                    record = self.store.add(path)
+                    if record is None:
+                        continue
+                    if not pf.exists:
+                        self.store.fail(record, f"{path}: the audio file is missing (moved or deleted?)",
+                                        "audio file missing", "missing")
+                        continue
+                    if pf.analysis is None or not pf.analysis.curves_available:
+                        self.analyse(path)
+                        continue
+                record = self.store.get(path)
+                analysis = pf.analysis
+                idle = record.job_id is None  # not being analysed (a fresh record waits for nothing)
+                if (analysis is not None and idle and self._stored.get(path) is not analysis
+                        and analysis.curves_available):
+                    self._stored[path] = analysis
+                    self.store.finish(record, analysis)
+                if record.threshold != pf.threshold:
+                    self.store.set_threshold(path, pf.threshold)
+        finally:
+            self._syncing = False
+
+    @Slot(object)
+    def _on_store_state_changed_for_project(self, path: Path) -> None:
+        if self.project is not None and not self._syncing:
+            self._store_analysis(path)
+
+    def _store_analysis(self, path: Path) -> None:
+        """A finished analysis goes into the project (re-analysis moves the labels)."""
+        record = self.store.get(path)
+        key = self._key_for(path)
+        if key is None or record is None or record.state is not FileState.DONE:
+            return
+        diarization = record.diarization
+        if diarization is None or diarization is self._stored.get(path) or diarization is self._analysed_from.get(path):
+            return
+        self._analysed_from[path] = diarization
+        try:
+            self.project.set_analysis(key, diarization)
+        except Exception as exc:
+            self._show_status(f"Could not store the analysis of {path.name}: {exc}")
+            return
+        self._stored[path] = self.project.project.file(key).analysis
+        if path == self._current:
+            self._redraw_tracks(record)
+
+    def _on_project_change(self, change) -> None:
+        """Every project change (the core calls this at once, on this thread)."""
+        if change.kind in ("undo", "redo", "do"):
+            self._sync_store_with_project()
+        self._refresh_project_views(change)
+
+    def _refresh_project_views(self, change=None) -> None:
+        session = self.project
+        if session is None:
+            return
+        self._update_label_actions()
+        error = session.save_error
+        self.save_error_label.setVisible(bool(error))
+        if error:
+            self.save_error_label.setText("Autosave failed")
+            self.save_error_label.setToolTip(error)
+            self.statusBar().showMessage(f"Autosave failed: {error}", STATUS_MESSAGE_MS)
+        elif change is not None and change.kind in ("do", "undo", "redo"):
+            verb = {"do": "", "undo": "Undone: ", "redo": "Redone: "}[change.kind]
+            self.statusBar().showMessage(f"{verb}{change.text}", STATUS_MESSAGE_MS)
+        name = session.project.path.name if session.project.path else "project"
+        file_part = f"{self._current.name} \u2014 " if self._current is not None else ""
+        self.setWindowTitle(f"{file_part}{name} \u2014 {APP_NAME}")
+        if self._current is not None and self._current in self.store:
+            self._redraw_tracks(self.store.get(self._current))
+            self._show_reference()
+        try:
+            self.rank_panel.set_ranks(session.rank())
+        except Exception as exc:
+            self._show_status(f"Could not rank the files: {exc}")
+
+    def _add_recent_project(self, path: Path | None) -> None:
+        if path is None:
+            return
+        entry = str(Path(path).resolve())
+        recent = [entry] + [p for p in self.recent_projects() if p != entry]
+        self.settings_store.qsettings.setValue(RECENT_PROJECTS_KEY, recent[:MAX_RECENT_PROJECTS])
+
+    def recent_projects(self) -> list[str]:
+        value = self.settings_store.qsettings.value(RECENT_PROJECTS_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _rebuild_recent_projects_menu(self) -> None:
+        menu = self.recent_projects_menu
+        menu.clear()
+        recent = self.recent_projects()
+        for entry in recent:
+            action = menu.addAction(entry)
+            action.triggered.connect(lambda _=False, p=entry: self.open_project(p))
+        if not recent:
+            menu.addAction("(none)").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.clear_recent_projects_action)
+
+    @Slot()
+    def _on_new_project_triggered(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", self._last_folder(), PROJECT_FILTER)
+        if path:
+            self.new_project(path)
+
+    @Slot()
+    def _on_open_project_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_folder(), PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def _error_box(self, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Close, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self.error_box = box
+
+    # ============================================================ labelling
+
+    def _need_project(self) -> bool:
+        if self.project is None:
+            self._show_status("Labels live in a project: File \u203a New project\u2026 first")
+            return False
+        return True
+
+    def selected_slot(self) -> tuple[str, str] | None:
+        """(file key, slot label) picked for labelling, or None (with a hint)."""
+        if not self._need_project():
+            return None
+        key = self._key_for(self._current)
+        label = self.speaker_panel.selected_label()
+        if key is None or label is None:
+            self._show_status("Pick a slot first: click its row in the speaker panel or its curve")
+            return None
+        pf = self.project.project.file(key)
+        if pf.analysis is None or pf.analysis.slot(label) is None:
+            self._show_status("Wait for the analysis to finish before labelling")
+            return None
+        return key, label
+
+    def select_slot(self, label: str | None) -> None:
+        self.speaker_panel.select_label(label)
+
+    @Slot(object)
+    def _on_slot_selected(self, label) -> None:
+        self.timeline.select_track(label)
+        self._update_label_actions()
+
+    @Slot(str)
+    def _on_slot_activated(self, label: str) -> None:
+        self.select_slot(label)
+        self._on_name_triggered()
+
+    @Slot(str)
+    def _on_timeline_track_clicked(self, label: str) -> None:
+        self.select_slot(label)
+
+    def _apply(self, what, *args) -> bool:
+        """Run one session action; a refused label change is a status message."""
+        from weighter_gui.core.project import ProjectError
+
+        try:
+            what(*args)
+        except (ProjectError, ValueError) as exc:
+            self._show_status(str(exc))
+            return False
+        return True
+
+    def known_names(self) -> list[str]:
+        return self.project.project.speaker_names() if self.project is not None else []
+
+    def ask_name(self, title: str, prompt: str, current: str = "") -> str | None:
+        """The name dialog; None when cancelled or empty."""
+        dialog = NameDialog(title, prompt, self.known_names(), current, self)
+        self.name_dialog = dialog
+        ok = dialog.exec() == NameDialog.DialogCode.Accepted
+        self.name_dialog = None
+        return dialog.name() or None if ok else None
+
+    def ask_item(self, title: str, prompt: str, items: list[str]) -> str | None:
+        if not items:
+            return None
+        item, ok = QInputDialog.getItem(self, title, prompt, items, 0, False)
+        return item if ok else None
+
+    def name_selected(self, name: str | None) -> bool:
+        picked = self.selected_slot()
+        return picked is not None and self._apply(self.project.name_slot, *picked, name)
+
+    @Slot()
+    def _on_name_triggered(self) -> None:
+        picked = self.selected_slot()
+        if picked is None:
+            return
+        key, label = picked
+        current = self.project.project.file(key).name_of(label) or ""
+        name = self.ask_name("Name slot", f"Who is {label} in {key}?", current)
+        if name:
+            self._apply(self.project.name_slot, key, label, name)
+
+    def _name_by_index(self, index: int) -> None:
+        names = self.known_names()
+        if index >= len(names):
+            self._show_status(f"There is no known speaker {index + 1} yet (names: {', '.join(names) or 'none'})")
+            return
+        self.name_selected(names[index])
+
+    @Slot()
+    def _on_accept_triggered(self) -> None:
+        picked = self.selected_slot()
+        if picked is None:
+            return
+        key, label = picked
+        suggestion = self.project.suggestions(key).get(label)
+        if suggestion is None:
+            self._show_status(f"No suggestion for {label}: name the speaker in another file first")
+            return
+        self._apply(self.project.name_slot, key, label, suggestion.name)
+
+    @Slot()
+    def _on_accept_all_triggered(self) -> None:
+        if not self._need_project():
+            return
+        key = self._key_for(self._current)
+        if key is None:
+            return
+        pf = self.project.project.file(key)
+        open_slots = {s.label for s in pf.slot_states() if s.name is None and not s.not_speaker and s.kept}
+        names = {label: s.name for label, s in self.project.suggestions(key).items() if label in open_slots}
+        if not names:
+            self._show_status("No suggestions to accept")
+            return
+        self._apply(self.project.accept_suggestions, key, names)
+
+    @Slot()
+    def _on_not_speaker_triggered(self) -> None:
+        picked = self.selected_slot()
+        if picked is None:
+            return
+        key, label = picked
+        marked = label in self.project.project.file(key).labels.not_speaker
+        self._apply(self.project.mark_not_speaker, key, label, not marked)
+
+    @Slot()
+    def _on_merge_triggered(self) -> None:
+        picked = self.selected_slot()
+        if picked is None:
+            return
+        key, label = picked
+        pf = self.project.project.file(key)
+        others = {f"{s.label} ({s.name})" if s.name else s.label: s.label
+                  for s in pf.slot_states() if s.label != label and not s.not_speaker}
+        choice = self.ask_item("Merge slot", f"Merge {label} into:", list(others))
+        if choice is not None:
+            self._apply(self.project.merge_slots, key, label, others[choice])
+
+    @Slot()
+    def _on_unmerge_triggered(self) -> None:
+        picked = self.selected_slot()
+        if picked is not None:
+            self._apply(self.project.unmerge_slot, *picked)
+
+    @Slot()
+    def _on_add_like_triggered(self) -> None:
+        if not self._need_project():
+            return
+        key = self._key_for(self._current)
+        if key is None:
+            self._show_status("Select a file of the project first")
+            return
+        name = self.ask_name("Add like", f"A speaker in {key} the model missed:")
+        if name:
+            self._apply(self.project.add_like, key, name)
+
+    @Slot()
+    def _on_rename_triggered(self) -> None:
+        if not self._need_project():
+            return
+        names = self.known_names()
+        if not names:
+            self._show_status("No speaker named yet")
+            return
+        current = None
+        picked = self.speaker_panel.selected_label()
+        key = self._key_for(self._current)
+        if key is not None and picked is not None:
+            current = self.project.project.file(key).name_of(picked)
+        old = current or self.ask_item("Rename speaker", "Speaker to rename:", names)
+        if old is None:
+            return
+        new = self.ask_name("Rename speaker", f"New name for {old} (in every file):", old)
+        if new and new != old:
+            self._apply(self.project.rename_speaker, old, new)
+
+    @Slot()
+    def _on_undo_triggered(self) -> None:
+        if self.project is not None and self.project.can_undo:
+            self.project.undo()
+
+    @Slot()
+    def _on_redo_triggered(self) -> None:
+        if self.project is not None and self.project.can_redo:
+            self.project.redo()
+
+    def _update_label_actions(self) -> None:
+        session = self.project
+        has_project = session is not None
+        self.undo_action.setEnabled(bool(has_project and session.can_undo))
+        self.redo_action.setEnabled(bool(has_project and session.can_redo))
+        self.undo_action.setText(f"&Undo {session.undo_text}" if has_project and session.can_undo else "&Undo")
+        self.redo_action.setText(f"&Redo {session.redo_text}" if has_project and session.can_redo else "&Redo")
+        names = self.known_names()
+        for i, action in enumerate(self.name_key_actions):
+            action.setText(f"{names[i]}" if i < len(names) else f"Name as known speaker {i + 1}")
+        for action in (self.export_manifest_action, self.export_rttm_action, self.export_audacity_action,
+                       self.export_textgrid_action, self.evaluate_action, self.retrain_action,
+                       self.add_like_action, self.rename_action, self.accept_all_action):
+            action.setEnabled(has_project)
+        has_file = has_project and self._key_for(self._current) is not None
+        self.import_reference_action.setEnabled(has_file)
+
+    # ============================================================ references and exports
+
+    @Slot()
+    def _on_import_reference_triggered(self) -> None:
+        if self._key_for(self._current) is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a reference", self._last_folder(),
+            "Reference (*.rttm *.TextGrid *.txt);;All files (*)")
+        if path:
+            self.import_reference(path)
+
+    def import_reference(self, path: str | Path) -> bool:
+        key = self._key_for(self._current)
+        if key is None:
+            return False
+        return self._apply(self.project.import_reference, key, path)
+
+    def _show_reference(self) -> None:
+        """The selected file's reference lane and DER (status bar)."""
+        key = self._key_for(self._current)
+        pf = self.project.project.file(key) if key is not None else None
+        reference = pf.reference if pf is not None else None
+        self.timeline.set_reference(reference.segments if reference is not None else None)
+        self.der = None
+        self.der_label.hide()
+        if reference is None or pf.analysis is None:
+            return
+        from weighter_gui.core.exports import evaluate
+
+        try:
+            report = evaluate(self.project.project, keys=[key])
+        except Exception as exc:
+            self.der_label.setText("DER: \u2013")
+            self.der_label.setToolTip(str(exc))
+            self.der_label.show()
+            return
+        self.der = float(report.der)
+        self.der_label.setText(f"DER {self.der:.1%} vs {Path(reference.source).name}")
+        self.der_label.setToolTip(report.table())
+        self.der_label.show()
+
+    EXPORTS = {
+        "manifest": ("Export the training manifest", "file", "Manifest (*.jsonl);;All files (*)", ".jsonl"),
+        "rttm": ("Export RTTM", "file", "RTTM (*.rttm);;All files (*)", ".rttm"),
+        "audacity": ("Export Audacity labels into a folder", "folder", "", ""),
+        "textgrid": ("Export Praat TextGrids into a folder", "folder", "", ""),
+    }
+
+    def _on_export_triggered(self, kind: str) -> None:
+        if not self._need_project():
+            return
+        title, target, filter_, suffix = self.EXPORTS[kind]
+        folder = str(self.project_path.parent)
+        if target == "file":
+            path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / (self.project_path.stem + suffix)),
+                                                  filter_)
+        else:
+            path = QFileDialog.getExistingDirectory(self, title, folder)
+        if path:
+            self.export(kind, path)
+
+    def export(self, kind: str, path: str | Path):
+        """Write an export; shows (and returns) the report's summary, or None on failure."""
+        from weighter_gui.core import exports
+
+        writer = {"manifest": exports.export_manifest, "rttm": exports.export_rttm,
+                  "audacity": exports.export_audacity, "textgrid": exports.export_textgrid}[kind]
+        try:
+            report = writer(self.project.project, Path(path))
+        except Exception as exc:
+            self._error_box("Export failed", str(exc))
+            return None
+        self._report("Export", report.summary())
+        return report
+
+    def _report(self, title: str, text: str) -> None:
+        self.last_report = text
+        if self.report_box is not None:
+            self.report_box.close()
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self.report_box = box
+
+    @Slot()
+    def _on_evaluate_triggered(self) -> None:
+        from weighter_gui.core.exports import evaluate
+
+        if not self._need_project():
+            return
+        try:
+            corrected = evaluate(self.project.project)
+            model = evaluate(self.project.project, which="model")
+        except Exception as exc:
+            self._error_box("Evaluation", str(exc))
+            return
+        self._report("Evaluation", f"Corrected labels: DER {corrected.der:.1%}\nModel as is: DER {model.der:.1%}\n\n"
+                     + corrected.table())
+
+    @Slot(str)
+    def _on_rank_file_chosen(self, key: str) -> None:
+        path = self._path_for(key)
+        if path is not None:
+            self.select_file(path)
+
+    # ============================================================ retraining
+
+    def current_checkpoint(self) -> str | None:
+        from weighter_gui.core.resources import default_checkpoint
+
+        chosen = self.effective_settings().checkpoint_or_none
+        if chosen:
+            return chosen
+        default = default_checkpoint()
+        return str(default) if default.exists() else None
+
+    @Slot()
+    def _on_retrain_triggered(self) -> None:
+        if self._need_project():
+            self.open_retrain_dialog().show()
+
+    def open_retrain_dialog(self):
+        from weighter_gui.qt.retrain import RetrainDialog
+
+        if self.retrain_dialog is not None and self.retrain_dialog.running:
+            return self.retrain_dialog
+        if self.retrain_dialog is not None:
+            self.retrain_dialog.close()
+        dialog = RetrainDialog(self.project, self.current_checkpoint(), self.effective_settings().device, self)
+        dialog.trained.connect(self._on_retrained)
+        self.retrain_dialog = dialog
+        return dialog
+
+    def ask_yes_no(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    @Slot(object)
+    def _on_retrained(self, checkpoint: Path) -> None:
+        if self.ask_yes_no("Use the new model?",
+                           f"Training wrote {checkpoint}.\n\nSwitch to it and re-analyse the project's files? "
+                           "Labels move to the new slots."):
+            self.use_checkpoint(checkpoint, reanalyse=True)
+
+    def use_checkpoint(self, checkpoint: Path, reanalyse: bool = True) -> None:
+        self.apply_settings(replace(self.settings, checkpoint=str(checkpoint)))
+        if reanalyse:
+            for path in self.store.paths():
+                if self.store.get(path).error_kind != "missing":
+                    self.analyse(path)
 
     # ============================================================ timeline and player
 
@@ -913,6 +1614,7 @@ class MainWindow(QMainWindow):
                        self.skip_forward_action, self.to_start_action, self.loop_action):
             action.setEnabled(has_file)
         self.cancel_action.setEnabled(bool(record and record.busy))
+        self._update_label_actions()
 
     # ============================================================ device
 
@@ -963,6 +1665,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self._save_layout()
+        if self.retrain_dialog is not None:
+            self.retrain_dialog.stop()
+            self.retrain_dialog.close()
+        for box in (self.report_box, self.error_box):
+            if box is not None:
+                box.close()
         self.player.shutdown()
         self.stop_workers()
         if self.checkpoint_error_box is not None:

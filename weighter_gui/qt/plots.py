@@ -25,6 +25,7 @@ TIME_LABEL_PIXELS = 90  # about one label per this many pixels
 MIN_VISIBLE_SECONDS = 0.2  # the deepest zoom
 FOLLOW_MARGIN = 0.1  # follow mode puts the playhead this far into the new page
 CURVE_Y_RANGE = (-0.03, 1.05)
+TRACK_LANE_COLOUR = "#b0b0b0"  # reference segments
 
 
 def format_clock(seconds: float, decimals: int = 0) -> str:
@@ -72,6 +73,7 @@ class TimelineViewBox(pg.ViewBox):
     """Time-only mouse: click -> ``clicked(x)``, shift-drag -> ``selection_dragged``."""
 
     clicked = Signal(float)
+    clicked_at = Signal(float, float)  # x, y in view coordinates (picking a curve)
     selection_dragged = Signal(float, float, bool)  # start, end, finished
 
     def __init__(self) -> None:
@@ -81,7 +83,9 @@ class TimelineViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph name)
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self.clicked.emit(self.mapSceneToView(ev.scenePos()).x())
+            point = self.mapSceneToView(ev.scenePos())
+            self.clicked_at.emit(point.x(), point.y())
+            self.clicked.emit(point.x())
         else:
             super().mouseClickEvent(ev)
 
@@ -99,6 +103,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
     seek_requested = Signal(float)  # seconds
     selection_changed = Signal(object)  # (start, end) seconds, or None
     x_range_changed = Signal(float, float)
+    track_clicked = Signal(str)  # the label of the curve clicked (nearest to the click)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -173,6 +178,29 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self._syncing_regions = False
 
         self.curve_items: dict[int, pg.PlotDataItem] = {}
+        self._tracks: list[TrackView] = []
+        self._threshold = 1.0
+        self.selected_label: str | None = None
+        self.curves_box.clicked_at.connect(self._on_curves_clicked_at)
+
+        # The reference lane (an imported RTTM): one row per reference speaker, under
+        # the curves; in the layout only while a reference is shown.
+        self.reference_box = TimelineViewBox()
+        self.reference_plot = pg.PlotItem(viewBox=self.reference_box, axisItems={"bottom": TimeAxis("bottom")})
+        self.reference_plot.hideButtons()
+        self.reference_plot.setMenuEnabled(False)
+        self.reference_plot.getAxis("left").setWidth(58)
+        self.reference_plot.getAxis("left").setTicks([[]])
+        self.reference_plot.setLabel("left", "reference")
+        self.reference_plot.getAxis("bottom").setStyle(showValues=False)
+        self.reference_plot.setXLink(self.spectrogram_plot)
+        self.reference_plot.enableAutoRange(False)
+        self.reference_plot.invertY(True)  # the first speaker on top
+        self.reference_box.clicked.connect(self.seek_requested)
+        self.reference_items: list = []  # bars (PlotDataItem) and names (TextItem)
+        self.reference_box.sigXRangeChanged.connect(self._place_reference_names)
+        self.reference_speakers: list[str] = []
+        self._reference_shown = False
         self.spectrogram_box.sigXRangeChanged.connect(self._on_box_x_range_changed)
         self.spectrogram_box.sigResized.connect(self._place_message)
 
@@ -237,6 +265,8 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     def set_tracks(self, tracks: list[TrackView], threshold: float) -> None:
         """One curve per track; weak ones hidden, or dimmed when ``show_weak_tracks``."""
+        self._tracks = list(tracks)
+        self._threshold = threshold
         seen = set()
         for track in tracks:
             seen.add(track.key)
@@ -250,25 +280,99 @@ class TimelineView(pg.GraphicsLayoutWidget):
             item.setData(track.times(), track.curve)
             strong = track.confidence >= threshold
             colour = QColor(track.colour)
-            if strong:
+            if track.label == self.selected_label:
+                item.setPen(pg.mkPen(colour, width=4))
+                item.setZValue(3)
+            elif strong:
                 item.setPen(pg.mkPen(colour, width=2))
                 item.setZValue(2)
             else:
                 colour.setAlpha(110)
                 item.setPen(pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
                 item.setZValue(1)
-            item.setVisible(strong or self.show_weak_tracks)
+            item.setVisible(strong or self.show_weak_tracks or track.label == self.selected_label)
             item.setToolTip(f"{track.label}: confidence {track.confidence:.0%}")
         for key in list(self.curve_items):
             if key not in seen:
                 self.curves_plot.removeItem(self.curve_items.pop(key))
+
+    def select_track(self, label: str | None) -> None:
+        """Draw ``label``'s curve thicker (the slot selected for labelling)."""
+        if label != self.selected_label:
+            self.selected_label = label
+            self.set_tracks(self._tracks, self._threshold)
+
+    def track_at(self, x: float, y: float, tolerance: float = 0.15) -> str | None:
+        """The label of the visible curve nearest to (x, y), if one is within ``tolerance``."""
+        best, best_distance = None, tolerance
+        for track in self._tracks:
+            item = self.curve_items.get(track.key)
+            if item is None or not item.isVisible() or not len(track.curve):
+                continue
+            index = int(round(x / track.hop))
+            if not 0 <= index < len(track.curve):
+                continue
+            lo, hi = max(0, index - 1), min(len(track.curve), index + 2)
+            distance = float(min(abs(float(v) - y) for v in track.curve[lo:hi]))
+            if distance < best_distance:
+                best, best_distance = track.label, distance
+        return best
+
+    def _on_curves_clicked_at(self, x: float, y: float) -> None:
+        label = self.track_at(x, y)
+        if label is not None:
+            self.track_clicked.emit(label)
+
+    def set_reference(self, segments) -> None:
+        """Draw (start, end, speaker) segments as a lane under the curves; None or () hides it."""
+        for item in self.reference_items:
+            self.reference_plot.removeItem(item)
+        self.reference_items = []
+        speakers = sorted({spk for _, _, spk in segments or ()})
+        self.reference_speakers = speakers
+        if not speakers:
+            if self._reference_shown:
+                self.ci.removeItem(self.reference_plot)
+                self._reference_shown = False
+            return
+        if not self._reference_shown:
+            self.addItem(self.reference_plot, row=2, col=0)
+            self.ci.layout.setRowStretchFactor(2, 1)
+            self._reference_shown = True
+        for row, speaker in enumerate(speakers):
+            xs, ys = [], []
+            for a, b, spk in segments:
+                if spk == speaker:
+                    xs += [a, b]
+                    ys += [row, row]
+            item = pg.PlotDataItem(xs, ys, connect="pairs", pen=pg.mkPen(TRACK_LANE_COLOUR, width=6))
+            self.reference_plot.addItem(item)
+            self.reference_items.append(item)
+        self.reference_plot.setYRange(-0.9, len(speakers) - 0.4, padding=0)
+        # Names as text at the lane's left edge (axis tick labels get dropped when they
+        # crowd a short axis); they follow the visible range.
+        for row, speaker in enumerate(speakers):
+            text = pg.TextItem(speaker, color="#d0d0d0", anchor=(0, 1.0))
+            text.setZValue(5)
+            self.reference_plot.addItem(text, ignoreBounds=True)
+            text.setPos(self.visible_range()[0], row - 0.05)
+            self.reference_items.append(text)
+        self.reference_plot.setMaximumHeight(30 + 30 * len(speakers))
+
+    def _place_reference_names(self, *args) -> None:
+        start = self.reference_box.viewRange()[0][0]
+        for item in self.reference_items:
+            if isinstance(item, pg.TextItem):
+                item.setPos(start, item.pos().y())
 
     def visible_curves(self) -> list[pg.PlotDataItem]:
         return [item for item in self.curve_items.values() if item.isVisible()]
 
     def reset(self) -> None:
         """Empty the plots. (Not ``clear``: GraphicsLayoutWidget.clear removes the plots.)"""
+        self.selected_label = None
         self.set_tracks([], 1.0)
+        self.set_reference(None)
         self.spectrogram.set_pyramid(None)
         self.set_selection(None)
         self.set_playhead(0.0, follow=False)

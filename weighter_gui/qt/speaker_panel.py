@@ -39,8 +39,10 @@ def colour_swatch(colour: str, size: int = 14) -> QIcon:
 class SpeakerPanel(QWidget):
     threshold_changed = Signal(float)
     show_weak_changed = Signal(bool)
+    slot_selected = Signal(object)  # the slot label clicked, or None
+    slot_activated = Signal(str)  # double-clicked: name it
 
-    COLUMNS = ("Speaker", "Confidence", "", "Speech")
+    COLUMNS = ("Speaker", "Confidence", "", "Speech", "Suggestion")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -68,14 +70,24 @@ class SpeakerPanel(QWidget):
         self.table.setHorizontalHeaderLabels(self.COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window's actions
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        self.table.cellDoubleClicked.connect(self._on_cell_double_clicked)
         self.table.setShowGrid(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
+        self.hint = QLabel(
+            "<small>Click a row or a curve to pick a slot: <b>N</b> name, <b>1-9</b> known names, "
+            "<b>A</b> accept the suggestion, <b>X</b> not a speaker, <b>M</b> merge.</small>"
+        )
+        self.hint.setWordWrap(True)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -83,8 +95,12 @@ class SpeakerPanel(QWidget):
         layout.addLayout(threshold_row)
         layout.addWidget(self.show_weak_check)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.hint)
 
         self._tracks: list[TrackView] = []
+        self._states: dict = {}  # label -> SlotState (a project is open)
+        self._suggestions: dict = {}  # label -> Suggestion
+        self._selected: str | None = None
         self._updating = False
         self.set_threshold(0.5)
 
@@ -104,13 +120,80 @@ class SpeakerPanel(QWidget):
             self._updating = False
         self._restyle_rows()
 
+    def set_labels(self, states: dict, suggestions: dict) -> None:
+        """The project's view of the slots (label -> SlotState, label -> Suggestion);
+        call before ``set_tracks``. Empty dicts: no project (rows show the labels)."""
+        self._states = dict(states)
+        self._suggestions = dict(suggestions)
+        self.table.setColumnHidden(4, not any(self.suggestion_text(label) for label in self._suggestions))
+
+    def display_name(self, label: str) -> str:
+        state = self._states.get(label)
+        if state is None:
+            return label
+        if state.not_speaker:
+            return f"{label} \u2715 not a speaker"
+        text = state.name or label
+        if state.merged_into:
+            text += f" (\u2192 {state.merged_into})"
+        if state.name:
+            text += f"  [{label}]"
+        return text
+
+    def suggestion_text(self, label: str) -> str:
+        state, suggestion = self._states.get(label), self._suggestions.get(label)
+        if suggestion is None or (state is not None and (state.name or state.not_speaker)):
+            return ""
+        return f"{suggestion.name}? {suggestion.similarity:.2f}"
+
+    def selected_label(self) -> str | None:
+        return self._selected
+
+    def select_label(self, label: str | None) -> None:
+        """Highlight ``label``'s row (None: no row); announces ``slot_selected`` on change."""
+        row = next((i for i, t in enumerate(self._tracks) if t.label == label), None)
+        if row is None:
+            self.table.clearSelection()
+        else:
+            self.table.selectRow(row)
+        self._set_selected(label if row is not None else None)
+
+    def _set_selected(self, label: str | None) -> None:
+        if label != self._selected:
+            self._selected = label
+            self.slot_selected.emit(label)
+
+    def _on_selection_changed(self) -> None:
+        if self._updating:
+            return
+        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
+        label = self._tracks[min(rows)].label if rows and min(rows) < len(self._tracks) else None
+        self._set_selected(label)
+
+    def _on_cell_double_clicked(self, row: int, _column: int) -> None:
+        if row < len(self._tracks):
+            self.slot_activated.emit(self._tracks[row].label)
+
     def set_tracks(self, tracks: list[TrackView], summary: str) -> None:
         self.summary.setText(summary)
         self._tracks = list(tracks)
         table = self.table
+        self._updating = True
         table.setRowCount(len(tracks))
+        self._updating = False
         for row, track in enumerate(tracks):
-            name = QTableWidgetItem(colour_swatch(track.colour), track.label)
+            name = QTableWidgetItem(colour_swatch(track.colour), self.display_name(track.label))
+            state = self._states.get(track.label)
+            if state is not None:
+                name.setToolTip(
+                    f"slot {track.label}" + (f", named {state.name}" if state.name else ", unnamed")
+                    + (", merged into " + state.merged_into if state.merged_into else "")
+                    + (", not a speaker" if state.not_speaker else "")
+                    + (", exported" if state.kept else ", not exported")
+                )
+            suggestion = QTableWidgetItem(self.suggestion_text(track.label))
+            suggestion.setForeground(QColor("#c0a040"))
+            table.setItem(row, 4, suggestion)
             percent = QTableWidgetItem(f"{track.confidence:.0%}")
             percent.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             speech = QTableWidgetItem("" if track.speech_seconds is None else f"{track.speech_seconds:.1f} s")
@@ -135,6 +218,18 @@ class SpeakerPanel(QWidget):
                 f"QProgressBar::chunk {{ background: {track.colour}; }}"
             )
         self._restyle_rows()
+        # Keep the selected slot selected across redraws (labels are stable).
+        row = next((i for i, t in enumerate(self._tracks) if t.label == self._selected), None)
+        self._updating = True
+        try:
+            if row is None:
+                self.table.clearSelection()
+            else:
+                self.table.selectRow(row)
+        finally:
+            self._updating = False
+        if row is None and self._selected is not None:
+            self._set_selected(None)
 
     def rows(self) -> list[tuple[str, float, bool]]:
         """(label, confidence, above threshold) per row, as shown."""
@@ -173,7 +268,8 @@ class SpeakerPanel(QWidget):
                 item = self.table.item(row, column)
                 if item is not None:
                     item.setForeground(self.palette().text() if strong else DIM_TEXT)
-                    item.setToolTip("" if strong else "below the threshold: not counted as a speaker")
+                    if column or track.label not in self._states:
+                        item.setToolTip("" if strong else "below the threshold: not counted as a speaker")
             bar = self._bar(row)
             if bar is not None:
                 bar.setEnabled(strong)

@@ -1,0 +1,345 @@
+"""The labelling loop in the window: projects, naming by clicking, undo/redo,
+autosave and reopen, exports, references, "label next", and retraining.
+
+Analyses come from the scripted ``FakeDiarizer`` (fast, three slots S1-S3 whose
+segments are all 0-1 s); retraining runs the real trainer for two steps on a tiny
+checkpoint, in its worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from qt_helpers import ANALYSIS_TIMEOUT_MS, UI_TIMEOUT_MS, wait_for_state
+
+from weighter_gui.qt.files import FileState
+
+
+def click_row(qtbot, window, label: str) -> None:
+    """Click the speaker panel's row of slot ``label``."""
+    table = window.speaker_panel.table
+    row = next(i for i, t in enumerate(window.speaker_panel._tracks) if t.label == label)
+    rect = table.visualItemRect(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.speaker_panel.selected_label() == label
+
+
+def row_text(window, label: str) -> str:
+    row = next(i for i, t in enumerate(window.speaker_panel._tracks) if t.label == label)
+    return window.speaker_panel.table.item(row, 0).text()
+
+
+def open_project_with_files(qtbot, window, project_path, files):
+    """Open and analyse the files, then make a project of them (New project takes the open files)."""
+    window.open_paths(files)
+    for path in files:
+        wait_for_state(qtbot, window, path, FileState.DONE)
+    assert window.new_project(project_path)
+    qtbot.waitUntil(lambda: all(pf.analysis is not None for pf in window.project.project.files.values()),
+                    timeout=UI_TIMEOUT_MS)
+    window.select_file(files[0])
+    qtbot.waitUntil(lambda: len(window.speaker_panel._tracks) == 3, timeout=UI_TIMEOUT_MS)
+
+
+@pytest.fixture
+def two_files(tmp_path, conversation, second_conversation):
+    """Copies (a test may delete one) in a folder of their own."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    return [Path(shutil.copy(conversation, folder / "conv1.wav")),
+            Path(shutil.copy(second_conversation, folder / "conv2.wav"))]
+
+
+def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fake_diarizer, two_files, tmp_path,
+                                                         monkeypatch):
+    project_path = tmp_path / "labels.weighter"
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, project_path, two_files)
+    session = window.project
+    key1, key2 = (session.project.key_for(p) for p in two_files)
+
+    # Click a row: the slot is selected here and its curve is drawn thicker.
+    click_row(qtbot, window, "S1")
+    assert window.timeline.selected_label == "S1"
+    s1_item = window.timeline.curve_items[window.speaker_panel._tracks[0].key]
+    assert s1_item.opts["pen"].width() == 4
+
+    # N opens the name dialog (an editable combo box): type a new name, Enter.
+    def fill_dialog():
+        dialog = window.name_dialog
+        assert dialog is not None
+        dialog.combo.setEditText("anna")
+        QTest.keyClick(dialog.combo, Qt.Key.Key_Return)
+
+    QTimer.singleShot(200, fill_dialog)
+    QTest.keyClick(window, Qt.Key.Key_N)
+    assert session.project.file(key1).name_of("S1") == "anna"
+    window.activateWindow()  # the dialog had the keyboard
+    qtbot.waitUntil(window.isActiveWindow, timeout=UI_TIMEOUT_MS)
+    assert row_text(window, "S1").startswith("anna")
+    assert json.loads(project_path.read_text())["files"][0]["labels"]["names"] == {"S1": "anna"}  # autosaved
+
+    # Undo and redo, by key; the menu says what would be undone.
+    assert "anna" in window.undo_action.text()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.project.file(key1).name_of("S1") is None
+    assert row_text(window, "S1") == "S1"
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert session.project.file(key1).name_of("S1") == "anna"
+
+    # S2: a second name through the dialog (monkeypatched from here on).
+    monkeypatch.setattr(window, "ask_name", lambda *a, **k: "bob")
+    click_row(qtbot, window, "S2")
+    QTest.keyClick(window, Qt.Key.Key_N)
+    assert session.project.file(key1).name_of("S2") == "bob"
+
+    # M merges S3 into the slot picked from the list.
+    monkeypatch.setattr(window, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S2")))
+    click_row(qtbot, window, "S3")
+    QTest.keyClick(window, Qt.Key.Key_M)
+    assert session.project.file(key1).labels.merges == {"S3": "S2"}
+    assert "\u2192 S2" in row_text(window, "S3")
+
+    # The second file: key 1 names after the first known speaker (sorted: anna).
+    window.select_file(two_files[1])
+    qtbot.waitUntil(lambda: window.current_path == two_files[1] and len(window.speaker_panel._tracks) == 3,
+                    timeout=UI_TIMEOUT_MS)
+    click_row(qtbot, window, "S1")
+    QTest.keyClick(window, Qt.Key.Key_1)
+    assert session.project.file(key2).name_of("S1") == "anna"
+    # The gallery suggests a name for S2 (the fake gives every slot one embedding); A accepts it.
+    suggested = session.suggestions(key2)["S2"]
+    assert window.speaker_panel.suggestion_text("S2") == f"{suggested.name}? {suggested.similarity:.2f}"
+    click_row(qtbot, window, "S2")
+    QTest.keyClick(window, Qt.Key.Key_A)
+    assert session.project.file(key2).name_of("S2") == suggested.name
+    # X: not a speaker.
+    click_row(qtbot, window, "S3")
+    QTest.keyClick(window, Qt.Key.Key_X)
+    assert "S3" in session.project.file(key2).labels.not_speaker
+    assert "not a speaker" in row_text(window, "S3")
+    # Add like (a speaker the model missed).
+    monkeypatch.setattr(window, "ask_name", lambda *a, **k: "carl")
+    window.add_like_action.trigger()
+    assert "carl" in session.project.file(key2).likes
+    # Rename everywhere: the selected slot's speaker.
+    click_row(qtbot, window, "S1")
+    monkeypatch.setattr(window, "ask_name", lambda *a, **k: "anne")
+    window.rename_action.trigger()
+    assert session.project.file(key1).name_of("S1") == "anne"
+    assert session.project.file(key2).name_of("S1") == "anne"
+    assert session.save_error is None and not window.save_error_label.isVisible()
+    runs = fake_diarizer.instance.runs
+    window.close()
+
+    # A new window on the same project file: files, curves and labels are back, no re-analysis.
+    again = make_window(diarizer_factory=fake_diarizer.factory)
+    assert again.open_project(project_path)
+    for path in two_files:
+        assert again.store.get(path).state is FileState.DONE
+    assert fake_diarizer.instance.runs == runs
+    again.select_file(two_files[0])
+    qtbot.waitUntil(lambda: len(again.speaker_panel._tracks) == 3, timeout=UI_TIMEOUT_MS)
+    assert row_text(again, "S1").startswith("anne")
+    assert again.project.project.file(key1).labels.merges == {"S3": "S2"}
+    assert len(again.timeline.curve_items) >= 2
+    assert again.project_path == project_path.absolute()
+
+
+def test_clicking_a_curve_selects_its_slot(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
+    record = window.store.get(two_files[0])
+    strong = [t for t in record.tracks if t.confidence >= record.effective_threshold]
+    target = strong[0]
+    others = [t for t in strong if t is not target]
+    # A point of the target curve far from the other visible curves.
+    index = max(range(5, len(target.curve) - 5),
+                key=lambda i: min(abs(float(target.curve[i]) - float(o.curve[i])) for o in others))
+    x, y = index * target.hop, float(target.curve[index])
+    window.timeline.set_visible_range(0.0, record.duration)
+    QApplication.processEvents()
+    view = window.timeline
+    pos = view.mapFromScene(view.curves_box.mapViewToScene(QPointF(x, y)))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: window.speaker_panel.selected_label() == target.label, timeout=UI_TIMEOUT_MS)
+    assert window.timeline.selected_label == target.label
+
+
+def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    from weighter_gui.core.exports import read_audacity_labels, read_reference, read_textgrid
+    from weighter_gui.core.manifest import read_manifest
+
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files)
+    session = window.project
+    key1 = session.project.key_for(two_files[0])
+    click_row(qtbot, window, "S1")
+    assert window.name_selected("anna")
+    click_row(qtbot, window, "S2")
+    assert window.name_selected("bob")
+
+    out = tmp_path / "out"
+    report = window.export("manifest", out / "m.jsonl")
+    assert report is not None and window.report_box.isVisible() and "Exported 1 file" in window.last_report
+    (item,) = read_manifest(out / "m.jsonl")
+    assert item.id == key1 and list(item.likes) == ["anna", "bob"]
+    window.export("rttm", out / "all.rttm")
+    speakers = {spk for _, _, spk in read_reference(out / "all.rttm", uris=[key1])}
+    assert {"anna", "bob"} <= speakers
+    window.export("audacity", out / "aud")
+    labels = read_audacity_labels(out / "aud" / f"{key1}.txt")
+    assert {name for _, _, name in labels} >= {"anna", "bob"}
+    window.export("textgrid", out / "tg")
+    grid = read_textgrid(out / "tg" / f"{key1}.TextGrid")
+    assert grid.tier("anna") is not None and grid.tier("bob") is not None
+
+    # A reference RTTM for the selected file: drawn as a lane, scored.
+    rttm = tmp_path / "ref.rttm"
+    rttm.write_text(
+        f"SPEAKER {key1} 1 0.000 1.000 <NA> <NA> spk_a <NA> <NA>\n"
+        f"SPEAKER {key1} 1 2.000 1.500 <NA> <NA> spk_b <NA> <NA>\n"
+    )
+    assert window.import_reference(rttm)
+    assert window.timeline.reference_speakers == ["spk_a", "spk_b"]
+    assert window.der is not None and window.der_label.isVisible() and "DER" in window.der_label.text()
+    # Undo removes the reference again.
+    window.undo_action.trigger()
+    assert window.timeline.reference_speakers == [] and not window.der_label.isVisible()
+
+    # "Label next": every file, unlabelled ones first; double-click selects the file.
+    ranked = window.rank_panel.keys()
+    key2 = session.project.key_for(two_files[1])
+    assert set(ranked) == {key1, key2} and ranked[0] == key2
+    item = window.rank_panel.topLevelItem(0)
+    rect = window.rank_panel.visualItemRect(item)
+    qtbot.mouseClick(window.rank_panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(window.rank_panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.current_path == two_files[1], timeout=UI_TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("content", ["not json at all {", json.dumps({"format": "weighter-project",
+                                                                       "format_version": 99, "files": []})])
+def test_bad_project_file_shows_the_error_and_changes_nothing(qtbot, make_window, tmp_path, conversation,
+                                                               fake_diarizer, content):
+    bad = tmp_path / "bad.weighter"
+    bad.write_text(content)
+    before = bad.read_bytes()
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    window.open_paths([conversation])
+    assert not window.open_project(bad)
+    assert window.error_box is not None and window.error_box.isVisible()
+    assert "bad.weighter" in window.error_box.text()
+    if "99" in content:
+        assert "format 99" in window.error_box.text() or "newer" in window.error_box.text()
+    assert bad.read_bytes() == before
+    assert window.project is None and window.store.paths() == [conversation]
+
+
+def test_missing_audio_is_flagged(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    project_path = tmp_path / "p.weighter"
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, project_path, two_files)
+    window.close()
+    two_files[1].unlink()
+    again = make_window(diarizer_factory=fake_diarizer.factory)
+    assert again.open_project(project_path)
+    assert again.file_list.state_text(two_files[1]) == "missing audio"
+    assert again.store.get(two_files[0]).state is FileState.DONE
+
+
+def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_path, tiny_checkpoint,
+                                            monkeypatch):
+    from qt_helpers import FakeDiarizer
+
+    checkpoints = []
+    fake = FakeDiarizer()
+
+    def factory(checkpoint, device):
+        checkpoints.append(checkpoint)
+        return fake
+
+    project_path = tmp_path / "proj" / "p.weighter"
+    project_path.parent.mkdir()
+    window = make_window(diarizer_factory=factory, checkpoint=str(tiny_checkpoint), device="cpu")
+    open_project_with_files(qtbot, window, project_path, two_files)
+    key1 = window.project.project.key_for(two_files[0])
+    click_row(qtbot, window, "S1")
+    assert window.name_selected("anna")
+    click_row(qtbot, window, "S2")
+    assert window.name_selected("bob")
+
+    monkeypatch.setattr(window, "ask_yes_no", lambda *a: True)
+    dialog = window.open_retrain_dialog()
+    assert dialog.steps_spin.value() == 200  # the default; this test asks for 2
+    dialog.show()
+    assert dialog.start(steps=2, batch_size=1)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=ANALYSIS_TIMEOUT_MS)
+    assert dialog.checkpoint is not None, dialog.status.text()
+    new = dialog.checkpoint
+    assert new.parent == project_path.parent / "models" and new.exists()
+    assert len(dialog.losses) == 2 and dialog.bar.value() == 2
+    assert (project_path.parent / "feature_cache").is_dir()
+
+    # Switched to the new model; every file analysed again; labels moved to the new slots.
+    qtbot.waitUntil(lambda: str(new) in checkpoints, timeout=UI_TIMEOUT_MS)
+    for path in two_files:
+        wait_for_state(qtbot, window, path, FileState.DONE)
+    pf = window.project.project.file(key1)
+    assert pf.name_of("S1") == "anna" and pf.name_of("S2") == "bob"
+    assert window.settings.checkpoint == str(new)
+    assert window.project.can_undo  # the re-analysis is an undo step
+    dialog.close()
+    assert not dialog.running
+
+
+def test_retrain_cancel_leaves_no_thread_and_no_model(qtbot, make_window, fake_diarizer, two_files, tmp_path,
+                                                     tiny_checkpoint):
+    project_path = tmp_path / "proj" / "p.weighter"
+    project_path.parent.mkdir()
+    window = make_window(diarizer_factory=fake_diarizer.factory, checkpoint=str(tiny_checkpoint), device="cpu")
+    open_project_with_files(qtbot, window, project_path, two_files[:1])
+    click_row(qtbot, window, "S1")
+    assert window.name_selected("anna")
+    dialog = window.open_retrain_dialog()
+    dialog.show()
+    assert dialog.start(steps=100_000, batch_size=1)
+    qtbot.waitUntil(lambda: bool(dialog.losses) or not dialog.running, timeout=ANALYSIS_TIMEOUT_MS)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=ANALYSIS_TIMEOUT_MS)
+    assert dialog.checkpoint is None and "Cancelled" in dialog.status.text()
+    assert not list((project_path.parent / "models").glob("*.safetensors"))
+    assert window.settings.checkpoint != str(dialog.checkpoint)
+
+
+def test_retrain_without_labels_says_so(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
+    dialog = window.open_retrain_dialog()
+    assert not dialog.start(steps=2)
+    assert "Cannot train" in dialog.status.text() or "No labelled file" in dialog.status.text()
+    assert not dialog.running
+
+
+def test_labelling_shortcuts_are_in_the_menus_and_help(make_window):
+    window = make_window()
+    listed = window._listed_actions()
+    for action in (window.new_project_action, window.open_project_action, window.undo_action, window.redo_action,
+                   window.name_action, window.accept_action, window.not_speaker_action, window.merge_action,
+                   window.add_like_action, window.rename_action, window.export_rttm_action, window.retrain_action,
+                   *window.name_key_actions):
+        assert action in listed
+    keys = {s.toString() for a in listed for s in a.shortcuts()}
+    assert {"N", "A", "X", "M", "1", "9", "Ctrl+Z", "Ctrl+Shift+Z"} <= keys
+    # No key is bound twice (Qt would call it ambiguous and fire neither).
+    bound = [s.toString() for a in window.actions() for s in a.shortcuts()]
+    assert len(bound) == len(set(bound)), sorted(k for k in bound if bound.count(k) > 1)
+    # Labelling without a project says how to get one.
+    window.name_action.trigger()
+    assert "New project" in window.statusBar().currentMessage()
