@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyannote.core import Annotation, Segment
 
-from .files import atomic_write
+from .files import atomic_write, read_text
 
 __all__ = ["DERReport", "RTTMError", "der", "read_rttm", "write_rttm"]
 
@@ -33,14 +33,7 @@ def read_rttm(path: str | os.PathLike[str]) -> dict[str, Annotation]:
     SPKR-INFO, ...) are ignored as the RTTM spec allows.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RTTMError(f"{path}: RTTM file not found") from None
-    except UnicodeDecodeError:
-        raise RTTMError(f"{path}: not a text file (RTTM is plain text)") from None
-    except OSError as e:
-        raise RTTMError(f"{path}: cannot read ({e.strerror or e})") from None
+    text = read_text(path, "RTTM file", RTTMError)
     annotations: dict[str, Annotation] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write", "file_sha256"]
+__all__ = ["atomic_path", "atomic_write", "file_sha256", "read_text"]
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
@@ -60,6 +60,22 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
         with open(tmp, "wb") as f:
             f.write(data)
     return Path(path)
+
+
+def read_text(path: str | os.PathLike[str], what: str, error: type[Exception]) -> str:
+    """A UTF-8 text file's contents; every failure is ``error("<path>: <problem>")``.
+
+    ``what`` names the file for the user: "manifest", "RTTM file", ...
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a text file (a {what} is UTF-8 text)") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what} ({e.strerror or e})") from None
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import atomic_write
+from .files import atomic_write, read_text
 
 __all__ = ["ManifestError", "ManifestItem", "read_manifest", "write_manifest"]
 
@@ -61,14 +61,7 @@ class ManifestItem:
 
 def read_manifest(path: str | os.PathLike[str]) -> list[ManifestItem]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except UnicodeDecodeError:
-        raise ManifestError(f"{path}: not a text file (a manifest is UTF-8 JSON Lines)") from None
-    except OSError as e:
-        raise ManifestError(f"{path}: cannot read the manifest ({e.strerror or e})") from None
+    text = read_text(path, "manifest", ManifestError)
     items: list[ManifestItem] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
