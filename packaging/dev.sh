@@ -4,6 +4,8 @@
 #   bash packaging/dev.sh test [PYTEST ARGS...]   set up, then run the test suite offscreen
 #   bash packaging/dev.sh run  [FILES...]         set up (plus the X libraries), then start the app
 #                                                 (on the bundled sample conversation when no FILES)
+#   bash packaging/dev.sh bundle                  set up, install PyInstaller into .venv, build the
+#                                                 one-folder bundle + tarball (build/bundle/), smoke-test it
 #
 # Idempotent: Debian packages are installed only when missing, and pip work is
 # skipped while .venv/.weighter-stamp matches pyproject.toml and the pins below.
@@ -17,12 +19,16 @@ STAMP="$VENV/.weighter-stamp"
 # torchaudio 2.11.0 loads beside torch 2.14.1; it does NOT load beside the CPU-only
 # torch 2.13.0 wheel (its extension needs libc10_cuda.so). Install these first.
 TORCH_PINS=(torch==2.14.1 torchaudio==2.11.0)
+# The bundle's builder (bundle mode only; not part of the test set-up).
+PYINSTALLER_PINS=(pyinstaller==6.22.3 pyinstaller-hooks-contrib==2026.9)
 
 # Qt offscreen + QtMultimedia (libpulse0: QtMultimedia imports; libxrandr2: a backend is found),
-# and the speech engines the front-end and corpus tests use.
+# the speech engines the front-end and corpus tests use, and the validators of the
+# desktop entry and AppStream file (tests/test_packaging.py).
 APT_TEST=(libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0
           libxkbcommon0 libpulse0 libxrandr2
-          espeak-ng flite sox)
+          espeak-ng flite sox
+          desktop-file-utils appstream)
 # A real window under Xvfb (screenshots).
 APT_RUN=(xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
          libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0)
@@ -34,7 +40,7 @@ say() { printf '[dev.sh] %s\n' "$*"; }
 die() { printf '[dev.sh] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    echo "usage: bash packaging/dev.sh {test|run} [extra args]" >&2
+    echo "usage: bash packaging/dev.sh {test|run|bundle} [extra args]" >&2
     exit 2
 }
 
@@ -99,6 +105,19 @@ ensure_venv() {
     say "venv: ready"
 }
 
+ensure_pyinstaller() {
+    local want have
+    want="$(printf '%s\n' "${PYINSTALLER_PINS[@]}" | LC_ALL=C sort | tr '\n' ' ')"
+    have="$("$VENV/bin/python" -m pip list --format=freeze 2>/dev/null \
+        | grep -iE '^pyinstaller(-hooks-contrib)?==' | tr 'A-Z' 'a-z' | LC_ALL=C sort | tr '\n' ' ')"
+    if [[ "$have" == "$want" ]]; then
+        say "pip: $want present"
+        return
+    fi
+    say "pip: installing $want"
+    "$VENV/bin/python" -m pip install -q "${PYINSTALLER_PINS[@]}" </dev/null
+}
+
 mode="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$mode" in
@@ -114,6 +133,14 @@ case "$mode" in
         ensure_venv
         say "run: .venv/bin/weighter-gui $*"
         exec "$VENV/bin/weighter-gui" "$@"
+        ;;
+    bundle)
+        # x11-utils: xwininfo, for the smoke test's time-to-visible-window under Xvfb.
+        ensure_apt "${APT_TEST[@]}" "${APT_RUN[@]}" x11-utils
+        ensure_venv
+        ensure_pyinstaller
+        bash "$ROOT/packaging/build_bundle.sh"
+        exec bash "$ROOT/packaging/smoke_bundle.sh" "$@"
         ;;
     *)
         usage

@@ -60,6 +60,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         train = replace(train, frame_targets=args.frame_targets)
     if args.bce:
         train = replace(train, use_wbce=False)
+    if args.readout is not None:
+        train = replace(train, readout=args.readout)
     study = replace(study, train=train)
     if args.speakers is not None:
         low, high = args.speakers
@@ -329,6 +331,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--frame-targets", type=float, help="weight of the likes-guided frame targets (0: off)"
     )
     simulate.add_argument("--bce", action="store_true", help="plain BCE for confidences (ablation)")
+    simulate.add_argument(
+        "--readout", choices=("linear", "attractors"),
+        help="slot read-out: linear (the method's per-token head, default) or attractors (slot queries)",
+    )
     simulate.set_defaults(func=_cmd_simulate)
 
     synth = commands.add_parser(
@@ -376,7 +382,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
     train.add_argument(
         "--regime", choices=("frames", "likes"),
-        help="frames: likes plus the manifest's segment timings (default); likes: likes only",
+        help="frames: likes plus the manifest's segment timings where an entry has them (default); "
+        "likes: likes only",
     )
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 250)")

@@ -42,10 +42,16 @@ CONFIG = WeighterConfig(
 AWKWARD_LENGTHS = (1, 7, 14, 15, 16, 31, 44, 301)
 
 
-@pytest.fixture(scope="module")
-def model() -> Weighter:
+@pytest.fixture(scope="module", params=["linear", "attractors"])
+def model(request) -> Weighter:
+    """Every model test runs on the method's linear read-out and on the attractor one."""
     torch.manual_seed(0)
-    return Weighter(CONFIG).eval()
+    return Weighter(dataclasses.replace(CONFIG, readout=request.param)).eval()
+
+
+def test_unknown_readout_is_refused():
+    with pytest.raises(ValueError, match="readout"):
+        Weighter(dataclasses.replace(CONFIG, readout="magic"))
 
 
 def _hand_embeddings(curves: torch.Tensor, features: torch.Tensor) -> torch.Tensor:

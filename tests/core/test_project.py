@@ -165,6 +165,33 @@ def test_project_moved_alone_finds_audio_by_absolute_path(session, folder, tmp_p
     assert len(p.file("a").analysis.tracks[0].curve) == 0
 
 
+def test_save_as_elsewhere_rewrites_paths_carries_curves_and_leaves_the_old_file(session, folder, tmp_path):
+    session.name_slot("a", "S1", "anna")
+    old_text = (folder / "p.weighter").read_text(encoding="utf-8")
+    # Reopened, so the curves are not in memory: save-as must copy the sidecar files.
+    s = ProjectSession.open(folder / "p.weighter")
+    target = tmp_path / "elsewhere" / "deeper" / "q.weighter"
+    target.parent.mkdir(parents=True)
+    assert s.save(target) == target and s.project.path == target
+    d = json.loads(target.read_text(encoding="utf-8"))
+    assert [f["audio"] for f in d["files"]] == ["../../study/audio/a.wav", "../../study/audio/b.wav"]
+    digests = {f["analysis"]["curves"] for f in d["files"]}
+    assert {p.stem for p in (tmp_path / "elsewhere" / "deeper" / "q.weighter-curves").glob("*.npz")} == digests
+    # Autosave follows the new file; the old one stays as it was, its curves too.
+    s.name_slot("a", "S2", "ben")
+    assert Project.load(target).file("a").name_of("S2") == "ben"
+    assert (folder / "p.weighter").read_text(encoding="utf-8") == old_text
+    assert len(list((folder / "p.weighter-curves").glob("*.npz"))) == 2
+    # The new project stands on its own: without the old folder's curves it has everything.
+    import shutil
+
+    shutil.rmtree(folder / "p.weighter-curves")
+    again = Project.load(target)
+    assert again.missing_files() == [] and again.file("a").audio == folder / "audio" / "a.wav"
+    assert again.file("a").analysis.curves_available and again.file("b").analysis.curves_available
+    assert again.file("a").name_of("S1") == "anna"
+
+
 def test_missing_audio_is_flagged_not_fatal(session, folder):
     session.name_slot("a", "S1", "anna")
     os.remove(folder / "audio" / "b.wav")

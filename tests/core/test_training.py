@@ -1,6 +1,7 @@
 """weighter train: determinism, resume, fine-tuning, regimes, bad input, DDP (gloo)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -98,12 +99,18 @@ def test_fine_tuning_adds_new_speakers_and_keeps_old_rows(tiny_corpus, feature_c
     torch.testing.assert_close(result.model.classifier.weight[: len(old)].detach(), old_rows, atol=1e-4, rtol=0)
 
 
-def test_likes_regime_needs_no_timings(tiny_corpus, feature_cache):
-    items = [replace(i, segments=None) for i in read_manifest(tiny_corpus)]
-    with pytest.raises(TrainError, match="needs segments"):
-        _run(items, feature_cache)
-    events = _run(items, feature_cache, replace(CONFIG, regime="likes", steps=2))
-    assert events[-1].steps == 2
+def test_entries_without_timings_train_on_their_likes(tiny_corpus, feature_cache):
+    items = read_manifest(tiny_corpus)
+    # A like added by hand has no timings: that entry trains on likes, the others keep theirs.
+    mixed = [replace(items[0], segments=None)] + items[1:]
+    events = _run(mixed, feature_cache, replace(CONFIG, steps=2))
+    assert events[-1].steps == 2 and all(math.isfinite(e.loss) for e in events[:-1])
+    # The "likes" regime ignores timings: same weights as with the segments removed.
+    untimed = [replace(i, segments=None) for i in items]
+    a = _run(untimed, feature_cache, replace(CONFIG, regime="likes", steps=2))[-1].model
+    b = _run(items, feature_cache, replace(CONFIG, regime="likes", steps=2))[-1].model
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, msg=name)
 
 
 def test_changed_or_missing_audio_is_a_clear_error(tiny_corpus, feature_cache, tmp_path):

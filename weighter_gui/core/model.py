@@ -9,6 +9,14 @@ Layout, as in the method (docs: shared weighter-method.md):
   -> torchaudio's WavLM encoder (FeatureProjection + Transformer)
   -> linear head to N slots, sigmoid
   -> repeat_interleave back to the input frame rate.
+
+``readout="attractors"`` replaces the per-token linear head by a relational one,
+measured against it in the simulation study: N learned slot queries attend to the
+whole sequence and to each other (a small Transformer decoder, as in DETR and
+EEND-EDA's attractors), and a token's curve value for slot n is the sigmoid of its
+similarity to query n. A per-token head decides each token alone, so two speakers
+whose vectors point alike can land in one slot; queries that see every cluster and
+each other can share the speakers out.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class WeighterConfig:
     max_distance: int = 256
     dropout: float = 0.1
     class_scale: float = 16.0  # logit scale of the cosine classification head
+    readout: str = "linear"  # "linear" (the method's head) or "attractors" (slot queries)
+    readout_layers: int = 2  # decoder layers of the attractor read-out
 
     @property
     def time_reduction(self) -> int:
@@ -156,9 +166,22 @@ class Weighter(nn.Module):
             layer_drop=0.0,
         )
         assert isinstance(self.encoder.feature_projection, FeatureProjection)
-        self.head = nn.Sequential(
-            nn.LayerNorm(config.embed_dim), nn.Linear(config.embed_dim, config.num_slots)
-        )
+        if config.readout == "linear":
+            self.head = nn.Sequential(
+                nn.LayerNorm(config.embed_dim), nn.Linear(config.embed_dim, config.num_slots)
+            )
+        elif config.readout == "attractors":
+            e = config.embed_dim
+            self.slot_queries = nn.Parameter(torch.randn(config.num_slots, e) * 0.02)
+            layer = nn.TransformerDecoderLayer(
+                e, config.num_heads, config.ff_dim, config.dropout, batch_first=True, norm_first=True
+            )
+            self.attractors = nn.TransformerDecoder(layer, config.readout_layers)
+            self.token_norm = nn.LayerNorm(e)
+            self.slot_norm = nn.LayerNorm(e)
+            self.slot_bias = nn.Parameter(torch.zeros(config.num_slots))
+        else:
+            raise ValueError(f"readout must be 'linear' or 'attractors', got {config.readout!r}")
         self.classifier = (
             CosineClassifier(config.embedding_dim, config.num_classes, config.class_scale)
             if config.num_classes > 0
@@ -180,13 +203,23 @@ class Weighter(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, blocks * stride - frames))
         tokens = self.reduce(x.transpose(1, 2)).transpose(1, 2)  # [B, blocks, C]
         token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
-        hidden = self._encode(tokens, lengths_to_mask(token_lengths, blocks))  # [B, blocks, E]
-        block_curves = torch.sigmoid(self.head(hidden)).transpose(1, 2)  # [B, N, blocks]
+        token_mask = lengths_to_mask(token_lengths, blocks)
+        hidden = self._encode(tokens, token_mask)  # [B, blocks, E]
+        block_curves = torch.sigmoid(self._slot_logits(hidden, token_mask)).transpose(1, 2)  # [B, N, blocks]
         curves = block_curves.repeat_interleave(stride, dim=-1)[..., :frames]
         curves = curves * mask[:, None, :]
         speaker = features[..., -self.config.embedding_dim :]
         embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), speaker)
         return WeighterOutput(curves, confidence(curves), embeddings, mask)
+
+    def _slot_logits(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
+        """[B, blocks, N] logits of each token belonging to each slot."""
+        if self.config.readout == "linear":
+            return self.head(hidden)
+        queries = self.slot_queries.expand(hidden.shape[0], -1, -1)
+        slots = self.attractors(queries, hidden, memory_key_padding_mask=~token_mask)  # [B, N, E]
+        scale = hidden.shape[-1] ** -0.5
+        return torch.einsum("bte,bne->btn", self.token_norm(hidden), self.slot_norm(slots)) * scale + self.slot_bias
 
     def set_feature_stats(self, mean: Tensor, std: Tensor) -> None:
         """Standardise inputs with these per-channel statistics (std floored at 1e-3)."""

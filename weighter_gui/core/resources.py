@@ -1,9 +1,17 @@
 """Where the shipped files live: GE2E weights, the default model, the sample recording.
 
 Imports nothing heavy (no torch), so the app can find its sample before torch loads.
-``$WEIGHTER_GUI_RESOURCES`` wins when set; otherwise the ``resources/`` folder
-beside the package (``<repo>/weighter_gui/core/resources.py`` -> ``<repo>/resources``),
-which works from a source checkout and an editable install alike.
+The folder is found, first match wins:
+
+1. ``$WEIGHTER_GUI_RESOURCES`` when set;
+2. ``weighter_gui/resources/`` inside the installed package: a wheel (``pip install .``,
+   ``pipx install .``) ships the repository's top-level ``resources/`` there (pyproject's
+   ``package-dir`` maps ``weighter_gui.resources`` to ``resources``), and a PyInstaller
+   bundle puts it at the same place;
+3. ``<repo>/resources`` beside the package (``<repo>/weighter_gui/core/resources.py`` ->
+   ``<repo>/resources``): a source checkout or an editable install.
+
+When none exists, the checkout path is returned so error messages name a real place.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "RESOURCES_ENV",
+    "app_icon",
     "default_checkpoint",
     "default_ge2e_weights",
     "resources_dir",
@@ -24,11 +33,19 @@ GE2E_WEIGHTS_NAME = "ge2e_encoder.safetensors"
 DEFAULT_CHECKPOINT_NAME = "weighter-default.safetensors"
 
 
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../weighter_gui
+
+
 def resources_dir() -> Path:
     env = os.environ.get(RESOURCES_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "resources"
+    installed = _PACKAGE_DIR / "resources"
+    checkout = _PACKAGE_DIR.parent / "resources"
+    for candidate in (installed, checkout):
+        if (candidate / DEFAULT_CHECKPOINT_NAME).is_file() or (candidate / GE2E_WEIGHTS_NAME).is_file():
+            return candidate
+    return installed if installed.is_dir() else checkout
 
 
 def default_ge2e_weights() -> Path:
@@ -43,3 +60,8 @@ def default_checkpoint() -> Path:
 def sample_audio() -> Path:
     """The short conversation the README and the app's first start open."""
     return resources_dir() / "sample" / "sample.flac"
+
+
+def app_icon() -> Path:
+    """The application icon (scalable); PNG renderings lie beside it in ``icons/``."""
+    return resources_dir() / "icons" / "weighter-studio.svg"

@@ -273,6 +273,7 @@ class SimTrainConfig:
     frame_targets: float = 1.0  # weight of the likes-guided frame-target term
     sigma_warmup: float = 0.3  # share of steps over which the top training sigma ramps up
     use_wbce: bool = True
+    readout: str = "linear"  # the Weighter's slot read-out: "linear" (the method) or "attractors"
     train_frames: int = 900
     seed: int = 0
 
@@ -288,7 +289,7 @@ class TrainProgress:
     seconds: float
 
 
-def sim_model_config(sim: SimConfig, num_classes: int):
+def sim_model_config(sim: SimConfig, num_classes: int, readout: str = "linear"):
     from .model import WeighterConfig
 
     return WeighterConfig(
@@ -303,6 +304,7 @@ def sim_model_config(sim: SimConfig, num_classes: int):
         pos_conv_kernel=16,
         pos_conv_groups=4,
         dropout=0.0,
+        readout=readout,
     )
 
 
@@ -323,7 +325,7 @@ def train_sim_weighter(sim: SimConfig, train: SimTrainConfig) -> Iterator[TrainP
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
     pool = make_prototypes(train.train_pool, sim.dim, np.random.default_rng(1000 + train.seed))
-    model = Weighter(sim_model_config(sim, train.train_pool))
+    model = Weighter(sim_model_config(sim, train.train_pool, train.readout))
     # The cosine head sees each training speaker only now and then: a higher rate lets
     # its class directions keep up with the Weighter.
     head = list(model.classifier.parameters())

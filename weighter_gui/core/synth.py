@@ -692,6 +692,7 @@ def build_corpus(
     pitch_shift: bool = False,
     hook: Callable[[int, int, str], object] | None = None,
     engines: Sequence[str] | None = None,
+    voice_names: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write ``conversations`` synthetic conversations and return the manifest path.
@@ -700,8 +701,9 @@ def build_corpus(
     (0 = no overlapped speech). ``noise_db`` is the range of the background noise
     RMS in dBFS (speech is at about -20 dBFS +-6 dB per speaker). ``hook(done,
     total, conv_id)`` is called after each conversation; raise from it to stop.
-    ``engines`` restricts the TTS engines (default: all installed). ``cache_dir``
-    defaults to ``out_dir/tts_cache``.
+    ``engines`` restricts the TTS engines (default: all installed); ``voice_names``
+    restricts the speakers to these voices of the split (``Voice.name``, e.g.
+    ``"flite-kal+400c"``). ``cache_dir`` defaults to ``out_dir/tts_cache``.
     """
     if conversations < 0:
         raise ValueError("conversations must be >= 0")
@@ -713,6 +715,12 @@ def build_corpus(
     if not 0 < lo <= hi:
         raise ValueError("duration_s must be (min, max) with 0 < min <= max")
     voices = voices_for_split(split, engines, pitch_shift)
+    if voice_names is not None:
+        by_name = {v.name: v for v in voices}
+        unknown = sorted(set(voice_names) - set(by_name))
+        if unknown:
+            raise SynthError(f"not voices of the {split!r} split here: {', '.join(unknown)}")
+        voices = [by_name[n] for n in voice_names]
     pool = text_pool()
     out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)

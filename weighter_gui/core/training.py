@@ -11,7 +11,9 @@ Two regimes (``TrainConfig.regime``):
 * ``"frames"`` - the method's set-matching loss (classification of matched slots,
   wBCE confidences) plus a frame-level BCE pulling each matched slot's curve to its
   speaker's activity from the manifest's ``segments``. Matching adds the frame cost,
-  so slot-to-speaker assignment is permutation-invariant over frames (PIT).
+  so slot-to-speaker assignment is permutation-invariant over frames (PIT). An
+  entry without segments (a like the user added by hand has no timings) trains as
+  in ``"likes"``, so one such like does not cost the other files their timings.
 * ``"likes"`` - likes only: no timings. The frame targets are the simulation's
   likes-guided shares (how much each block resembles each like's class vector),
   gated by an energy voice-activity detector so silence is not assigned to anyone.
@@ -62,6 +64,7 @@ __all__ = [
     "TrainError",
     "TrainProgress",
     "TrainResult",
+    "fine_tune_config",
     "speech_model_config",
     "train",
 ]
@@ -86,7 +89,7 @@ class TrainConfig:
     head_lr_factor: float = 10.0  # the cosine head sees each speaker only now and then
     weight_decay: float = 0.01
     warmup_steps: int = 150
-    regime: str = "frames"  # "frames" (likes + segments) or "likes" (likes only)
+    regime: str = "frames"  # "frames" (likes + segments where given) or "likes" (likes only)
     frame_weight: float = 1.0
     min_like_seconds: float = 0.5  # a speaker counts as present in a crop from this much speech
     checkpoint_every: int = 250
@@ -105,6 +108,29 @@ class TrainConfig:
         d = asdict(self)
         d["crop_seconds"] = list(self.crop_seconds)
         return d
+
+
+# Fine-tuning on a handful of files: a body rate well under training's 1e-3, or the
+# model forgets how to find speech (measured: benchmarks/annotation_loop.py).
+FINE_TUNE_LR = 2e-4
+
+
+def fine_tune_config(
+    items: Sequence[ManifestItem], steps: int, batch_size: int, lr: float = FINE_TUNE_LR
+) -> TrainConfig:
+    """Retraining on a project's labels (the app's Retrain and the loop benchmark).
+
+    The slots' timings where the user's labels have them, a gentle learning rate
+    (the head still learns the new names at ``head_lr_factor`` times it) and a
+    warm-up short enough for a few hundred steps.
+    """
+    return TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        checkpoint_every=steps,
+        warmup_steps=min(150, max(1, steps // 10)),
+    )
 
 
 @dataclass(frozen=True)
@@ -227,13 +253,16 @@ def cache_features(
     if not todo:
         return digests
     if jobs <= 1:
+        threads = torch.get_num_threads()
         _init_feature_worker()
-        results = ((item, _compute_features(str(item.audio))) for item in todo)
-        for item, feats in results:
-            cache.store(digests[item.id], feats)
-            done += 1
-            if hook is not None:
-                hook(done, len(items), item.id)
+        try:
+            for item in todo:
+                cache.store(digests[item.id], _compute_features(str(item.audio)))
+                done += 1
+                if hook is not None:
+                    hook(done, len(items), item.id)
+        finally:
+            torch.set_num_threads(threads)  # in-process: training (and the app) keep their threads
         return digests
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -352,13 +381,6 @@ def train(
 
     rank, world = _distributed()
     dev = resolve_device(device)
-    if config.regime == "frames":
-        missing = [item.id for item in items if item.segments is None]
-        if missing:
-            raise TrainError(
-                f"regime 'frames' needs segments (frame timings) in every manifest entry; "
-                f"{len(missing)} have none (first: {missing[0]!r}); use --regime likes"
-            )
     out_path = Path(out) if out is not None else None
     if resume and (out_path is None or not _resume_path(out_path).exists()):
         raise TrainError(f"nothing to resume: {out_path}{RESUME_SUFFIX} does not exist")
@@ -392,7 +414,8 @@ def train(
     examples = []
     for item in items:
         feats = cache.load(digests[item.id])
-        act = _activity(item, feats.shape[0], FRAME_HOP_S) if item.segments is not None else None
+        timed = item.segments is not None and config.regime == "frames"
+        act = _activity(item, feats.shape[0], FRAME_HOP_S) if timed else None
         examples.append(_Example(feats, tuple(index[s] for s in item.likes), act))
 
     torch.manual_seed(config.seed)
@@ -440,13 +463,12 @@ def train(
         feats, lengths, likes, activity = _batch(examples, config, rng, model.config.time_reduction)
         feats, lengths = feats.to(dev), lengths.to(dev)
         out_, logits = step_module(feats, lengths)
-        if config.regime == "frames":
-            shares = [a.to(dev) for a in activity]
-        else:
+        shares = [None if a is None else a.to(dev) for a in activity]
+        if any(a is None for a in activity):  # no timings: likes-guided targets
             vectors = block_mean(feats[..., -model.config.embedding_dim :], out_.mask, model.config.time_reduction)
-            shares = like_shares(vectors, model.classifier.weight, likes, model.config.class_scale)
+            guided = like_shares(vectors, model.classifier.weight, likes, model.config.class_scale)
             vad = energy_vad(feats[..., : feats.shape[-1] - model.config.embedding_dim], out_.mask)
-            shares = [s * vad[b, :, None] for b, s in enumerate(shares)]
+            shares = [g * vad[b, :, None] if s is None else s for b, (s, g) in enumerate(zip(shares, guided))]
         cost = [FRAME_COST_SCALE * c for c in frame_match_cost(out_.curves, shares, out_.mask)]
         parts = set_matching_loss(
             out_.curves, out_.confidences, logits, likes, out_.mask, weights,
@@ -504,7 +526,7 @@ def _feature_stats(examples: Sequence[_Example], limit: int = 64) -> tuple[np.nd
 
 
 def _batch(examples, config: TrainConfig, rng: np.random.Generator, stride: int):
-    """A batch of crops (frames regime) or whole files (likes regime, which has no timings)."""
+    """A batch: crops of the files with timings, whole files without (their likes need all of it)."""
     from .frontend import FRAME_HOP_S
 
     picks = rng.integers(0, len(examples), config.batch_size)
@@ -531,8 +553,8 @@ def _batch(examples, config: TrainConfig, rng: np.random.Generator, stride: int)
             activity.append(torch.from_numpy(act[present].T.astype(np.float32)))  # [T, K]
     lengths = torch.tensor([f.shape[0] for f in feats])
     padded = nn.utils.rnn.pad_sequence(feats, batch_first=True)
-    if all(a is not None for a in activity):
-        activity = [nn.functional.pad(a, (0, 0, 0, padded.shape[1] - a.shape[0])) for a in activity]
+    activity = [None if a is None else nn.functional.pad(a, (0, 0, 0, padded.shape[1] - a.shape[0]))
+                for a in activity]
     return padded, lengths, likes, activity
 
 

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from weighter_gui import __version__
-from weighter_gui.core.resources import sample_audio
+from weighter_gui.core.resources import app_icon, sample_audio
 from weighter_gui.qt.main_window import APP_NAME, MainWindow
 from weighter_gui.qt.messages import DEVICE_CHOICES
 from weighter_gui.qt.settings import APPLICATION, ORGANIZATION
@@ -26,6 +27,23 @@ SCREENSHOT_DEVICE_WAIT_MS = 20_000
 # ... and this long for the files' analyses (an hour of audio on a slow CPU is minutes).
 SCREENSHOT_ANALYSIS_WAIT_MS = 30 * 60_000
 SETTLE_POLL_MS = 200
+# The freedesktop/AppStream id: packaging/linux/<APP_ID>.desktop and .metainfo.xml.
+# Wayland compositors and docks match the window to the desktop entry (and its icon) by it.
+APP_ID = "io.github.weighter_studio.WeighterStudio"
+ICON_SIZES = (16, 32, 48, 64, 128, 256)
+
+
+def application_icon() -> QIcon:
+    """The app icon: the PNGs rendered from resources/icons/weighter-studio.svg (null when absent)."""
+    svg = app_icon()
+    icon = QIcon()
+    for size in ICON_SIZES:
+        png = svg.with_name(f"{svg.stem}-{size}.png")
+        if png.is_file():
+            icon.addFile(str(png))
+    if icon.isNull() and svg.is_file():
+        icon.addFile(str(svg))
+    return icon
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)
+    icon = application_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
 
     window = MainWindow(checkpoint=args.checkpoint, device=args.device)
     window.show()

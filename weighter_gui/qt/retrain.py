@@ -48,12 +48,12 @@ class TrainThread(QThread):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, items, config_kwargs: dict, *, out: Path, cache_dir: Path, init: str | None,
+    def __init__(self, items, *, steps: int, batch_size: int, out: Path, cache_dir: Path, init: str | None,
                  device: str = "auto", parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("TrainThread")
         self.items = list(items)
-        self.config_kwargs = dict(config_kwargs)
+        self.steps, self.batch_size = steps, batch_size
         self.out, self.cache_dir, self.init, self.device = Path(out), Path(cache_dir), init, device
         self._stop = threading.Event()
 
@@ -62,7 +62,7 @@ class TrainThread(QThread):
 
     def run(self) -> None:  # noqa: D102 (Qt name)
         try:
-            from weighter_gui.core.training import TrainConfig, TrainProgress, TrainResult, train
+            from weighter_gui.core.training import TrainProgress, TrainResult, fine_tune_config, train
 
             import torch  # noqa: F401  (here, in the worker thread)
 
@@ -71,7 +71,7 @@ class TrainThread(QThread):
                     raise _Cancelled
                 self.preparing.emit(done, total)
 
-            config = TrainConfig(**self.config_kwargs)
+            config = fine_tune_config(self.items, self.steps, self.batch_size)
             generator = train(self.items, config, out=self.out, cache_dir=self.cache_dir, init=self.init,
                               device=self.device, feature_hook=hook)
             try:
@@ -178,20 +178,20 @@ class RetrainDialog(QDialog):
         if not items:
             self.status.setText("No labelled file to train on: name some slots first.")
             return False
-        regime = "likes" if any(item.segments is None for item in items) else "frames"
+        untimed = sum(item.segments is None for item in items)
         steps = self.steps_spin.value()
         out = folder / "models" / f"{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
         out.parent.mkdir(parents=True, exist_ok=True)
-        config = {"steps": steps, "batch_size": self.batch_spin.value(), "regime": regime,
-                  "checkpoint_every": steps, "warmup_steps": min(150, max(1, steps // 10))}
         self.losses = []
         self.loss_curve.setData([], [])
         self.bar.setRange(0, steps)
         self.bar.setValue(0)
         self.status.setText(
-            f"{len(items)} file(s), regime {regime!r}; caching features… ({report.summary().splitlines()[0]})"
+            f"{len(items)} file(s), {untimed} of them likes only; caching features… "
+            f"({report.summary().splitlines()[0]})"
         )
-        self.thread = TrainThread(items, config, out=out, cache_dir=folder / "feature_cache", init=self.init,
+        self.thread = TrainThread(items, steps=steps, batch_size=self.batch_spin.value(), out=out,
+                                  cache_dir=folder / "feature_cache", init=self.init,
                                   device=self.device, parent=self)
         self.thread.progress.connect(self._on_progress)
         self.thread.preparing.connect(self._on_preparing)
