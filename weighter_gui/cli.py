@@ -122,7 +122,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from weighter_gui.core.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training import TrainConfig, TrainError, TrainResult, train
+    from weighter_gui.core.training import FINE_TUNE_LR, TrainConfig, TrainError, TrainResult, train
 
     items = []
     try:
@@ -136,7 +136,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _error(f"file id {repeated[0]!r} appears in more than one manifest entry; ids must be unique")
     config = TrainConfig()
     changes = {
-        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+        "steps": args.steps, "batch_size": args.batch_size,
+        "lr": args.lr if args.lr is not None or args.init is None else FINE_TUNE_LR,
         "regime": args.regime, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
@@ -332,8 +333,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--bce", action="store_true", help="plain BCE for confidences (ablation)")
     simulate.add_argument(
-        "--readout", choices=("linear", "attractors"),
-        help="slot read-out: linear (the method's per-token head, default) or attractors (slot queries)",
+        "--readout", choices=("linear", "slots"),
+        help="slot read-out: linear (the method's per-token head, default) or slots (slot attention)",
     )
     simulate.set_defaults(func=_cmd_simulate)
 
@@ -379,7 +380,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue OUT from its .resume state")
     train.add_argument("--steps", type=int, help="training steps (default 3000)")
     train.add_argument("--batch-size", type=int, help="files per step and process (default 8)")
-    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3; 2e-4 with --init)")
     train.add_argument(
         "--regime", choices=("frames", "likes"),
         help="frames: likes plus the manifest's segment timings where an entry has them (default); "

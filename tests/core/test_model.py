@@ -42,9 +42,9 @@ CONFIG = WeighterConfig(
 AWKWARD_LENGTHS = (1, 7, 14, 15, 16, 31, 44, 301)
 
 
-@pytest.fixture(scope="module", params=["linear", "attractors"])
+@pytest.fixture(scope="module", params=["linear", "slots"])
 def model(request) -> Weighter:
-    """Every model test runs on the method's linear read-out and on the attractor one."""
+    """Every model test runs on the method's linear read-out and on slot attention."""
     torch.manual_seed(0)
     return Weighter(dataclasses.replace(CONFIG, readout=request.param)).eval()
 

@@ -82,3 +82,20 @@ def wait_for_state(qtbot, window, path, states, timeout=ANALYSIS_TIMEOUT_MS):
         timeout=timeout,
     )
     return window.store.get(path)
+
+
+def spin_until(condition, timeout_ms: int = UI_TIMEOUT_MS, step_ms: int = 20) -> None:
+    """Run the event loop until ``condition()`` holds (AssertionError after ``timeout_ms``).
+
+    A QEventLoop with a QTimer, not QTest.qWait (which can starve Python worker threads)."""
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_ms} ms")
+        loop = QEventLoop()
+        QTimer.singleShot(step_ms, loop.quit)
+        loop.exec()

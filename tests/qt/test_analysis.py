@@ -267,6 +267,35 @@ def test_selecting_another_file_does_not_wait_for_the_analysis(
     assert len(window.timeline.curve_items) == 3  # drawn when its results came
 
 
+def test_a_file_left_before_it_loaded_fits_the_whole_file_when_shown_again(
+    make_window, qtbot, fake_diarizer, conversation, second_conversation
+):
+    fake_diarizer.instance = FakeDiarizer(windows=2)  # 12 s, like the conversation
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    window.open_paths([conversation, second_conversation])
+    assert window.current_path == conversation and window.timeline.duration is None  # nothing came yet
+    window.select_file(second_conversation)  # away before its length (spectrogram, analysis) is known
+    for path in (conversation, second_conversation):
+        wait_for_state(qtbot, window, path, DONE, UI_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.spectrogram_path == second_conversation, timeout=UI_TIMEOUT_MS)
+    assert window.store.get(conversation).view_range is None  # the user never chose a view of it
+
+    def show(path):
+        window.select_file(path)
+        qtbot.waitUntil(lambda: window.spectrogram_path == path, timeout=UI_TIMEOUT_MS)
+        return window.timeline.visible_range()
+
+    assert show(conversation) == pytest.approx((0.0, 12.0), abs=0.05)  # the whole file, not 0-10 s
+    # A range the user chose is remembered; fitting the whole file again (F) forgets it.
+    window.timeline.set_visible_range(2.0, 5.0)
+    show(second_conversation)
+    assert show(conversation) == pytest.approx((2.0, 5.0), abs=0.01)
+    window.fit_action.trigger()
+    show(second_conversation)
+    assert window.store.get(conversation).view_range is None
+    assert show(conversation) == pytest.approx((0.0, 12.0), abs=0.05)
+
+
 def test_closing_during_an_analysis_stops_the_worker(make_window, qtbot, fake_diarizer, conversation):
     gate = threading.Event()
     fake_diarizer.instance = FakeDiarizer(windows=3, gate=gate)

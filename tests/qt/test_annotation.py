@@ -209,6 +209,19 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
     assert window.import_reference(rttm)
     assert window.timeline.reference_speakers == ["spk_a", "spk_b"]
     assert window.der is not None and window.der_label.isVisible() and "DER" in window.der_label.text()
+    # Export > Evaluate: the DER table in a fixed-width font, one line per row (no wrapping).
+    window.evaluate_action.trigger()
+    box = window.report_box
+    assert box.isVisible() and "Corrected labels: DER" in window.last_report
+    qtbot.waitExposed(box)
+    text = box.table
+    metrics = text.fontMetrics()
+    assert metrics.horizontalAdvance("iiii") == metrics.horizontalAdvance("MMMM")  # fixed width
+    assert text.lineWrapMode() == text.LineWrapMode.NoWrap
+    assert text.toPlainText().splitlines()[0].split() == ["file", "DER", "missed", "false", "al.", "confusion",
+                                                           "speech", "s"]
+    assert key1 in text.toPlainText() and "TOTAL" in text.toPlainText()
+    assert text.horizontalScrollBar().maximum() == 0 and text.verticalScrollBar().maximum() == 0  # all in view
     # Undo removes the reference again.
     window.undo_action.trigger()
     assert window.timeline.reference_speakers == [] and not window.der_label.isVisible()
@@ -222,6 +235,67 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
     qtbot.mouseClick(window.rank_panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(window.rank_panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: window.current_path == two_files[1], timeout=UI_TIMEOUT_MS)
+
+
+def test_speaker_count_follows_merges_and_names(qtbot, make_window, fake_diarizer, two_files, tmp_path,
+                                               monkeypatch):
+    # The fake's slots: S1 0.9, S2 0.7, S3 0.2; threshold 0.5. Counted as the exports count.
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
+    path = two_files[0]
+    pf = window.project.project.file(window.project.project.key_for(path))
+
+    def counted():
+        summary = window.speaker_panel.summary.text()
+        return summary, window.file_list.state_text(path)
+
+    assert counted() == ("<b>2 speakers</b> among 3 tracks", "done (2 speakers)")
+    monkeypatch.setattr(window, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S1")))
+    click_row(qtbot, window, "S2")
+    QTest.keyClick(window, Qt.Key.Key_M)  # S2 merged into S1: one speaker
+    assert pf.labels.merges == {"S2": "S1"}
+    assert counted() == ("<b>1 speaker</b> among 3 tracks", "done (1 speaker)") and len(pf.speakers()) == 1
+    click_row(qtbot, window, "S3")
+    assert window.name_selected("carl")  # a named slot is a speaker, below the threshold too
+    assert counted() == ("<b>2 speakers</b> among 3 tracks", "done (2 speakers)")
+    QTest.keyClick(window, Qt.Key.Key_X)  # ...unless it is marked "not a speaker"
+    assert counted()[1] == "done (1 speaker)"
+    for _ in range(3):
+        window.undo_action.trigger()
+    assert counted() == ("<b>2 speakers</b> among 3 tracks", "done (2 speakers)")
+
+
+def test_speaker_panel_headers_read_at_the_default_width(qtbot, make_window, fake_diarizer, two_files, tmp_path,
+                                                         monkeypatch):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files)
+    click_row(qtbot, window, "S1")
+    assert window.name_selected("anna")
+    # The second file: a long name, a merge and the gallery's suggestions (the Suggestion column).
+    window.select_file(two_files[1])
+    qtbot.waitUntil(lambda: window.current_path == two_files[1] and len(window.speaker_panel._tracks) == 3,
+                    timeout=UI_TIMEOUT_MS)
+    click_row(qtbot, window, "S2")
+    assert window.name_selected("Maximiliane Mustermann-Schmidt")
+    monkeypatch.setattr(window, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S2")))
+    click_row(qtbot, window, "S3")
+    QTest.keyClick(window, Qt.Key.Key_M)
+    panel = window.speaker_panel
+    table, header = panel.table, panel.table.horizontalHeader()
+    assert panel.suggestion_text("S1") and not table.isColumnHidden(4)
+    assert window.speakers_dock.width() <= 370  # the dock's default width (360 px)
+    QApplication.processEvents()
+    shown = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    for column in shown:
+        if panel.COLUMNS[column]:
+            assert header.sectionSize(column) >= header.sectionSizeHint(column), panel.COLUMNS[column]
+    assert sum(header.sectionSize(c) for c in shown) <= table.viewport().width()  # no sideways scrolling
+    assert table.horizontalScrollBar().maximum() == 0
+    # The long name is elided in its cell; its tooltip says it whole.
+    row = next(i for i, t in enumerate(panel._tracks) if t.label == "S3")
+    assert "Maximiliane Mustermann-Schmidt" in table.item(row, 0).text()
+    assert header.sectionSize(0) < table.sizeHintForColumn(0)
+    assert "Maximiliane Mustermann-Schmidt" in table.item(row, 0).toolTip()
 
 
 @pytest.mark.parametrize("content", ["not json at all {", json.dumps({"format": "weighter-project",

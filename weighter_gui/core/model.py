@@ -10,13 +10,13 @@ Layout, as in the method (docs: shared weighter-method.md):
   -> linear head to N slots, sigmoid
   -> repeat_interleave back to the input frame rate.
 
-``readout="attractors"`` replaces the per-token linear head by a relational one,
-measured against it in the simulation study: N learned slot queries attend to the
-whole sequence and to each other (a small Transformer decoder, as in DETR and
-EEND-EDA's attractors), and a token's curve value for slot n is the sigmoid of its
-similarity to query n. A per-token head decides each token alone, so two speakers
-whose vectors point alike can land in one slot; queries that see every cluster and
-each other can share the speakers out.
+``readout="slots"`` replaces the per-token linear head by a relational one, to be
+measured against it (``weighter simulate --readout slots``). A per-token head
+decides each token alone, so two speakers whose vectors point alike can land in one
+slot. Slot attention (Locatello et al., 2020) lets the slots compete for the tokens
+(a softmax over slots) and move to the mean of what they won, a few rounds of
+differentiable k-means in a learned space; a token's curve value for slot n is the
+sigmoid of its similarity to slot n.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class WeighterConfig:
     max_distance: int = 256
     dropout: float = 0.1
     class_scale: float = 16.0  # logit scale of the cosine classification head
-    readout: str = "linear"  # "linear" (the method's head) or "attractors" (slot queries)
-    readout_layers: int = 2  # decoder layers of the attractor read-out
+    readout: str = "linear"  # "linear" (the method's head) or "slots" (slot attention)
+    readout_rounds: int = 2  # competition rounds of the slot read-out
 
     @property
     def time_reduction(self) -> int:
@@ -170,18 +170,21 @@ class Weighter(nn.Module):
             self.head = nn.Sequential(
                 nn.LayerNorm(config.embed_dim), nn.Linear(config.embed_dim, config.num_slots)
             )
-        elif config.readout == "attractors":
+        elif config.readout == "slots":
             e = config.embed_dim
-            self.slot_queries = nn.Parameter(torch.randn(config.num_slots, e) * 0.02)
-            layer = nn.TransformerDecoderLayer(
-                e, config.num_heads, config.ff_dim, config.dropout, batch_first=True, norm_first=True
-            )
-            self.attractors = nn.TransformerDecoder(layer, config.readout_layers)
+            self.slot_init = nn.Parameter(torch.randn(config.num_slots, e) * e**-0.5)
             self.token_norm = nn.LayerNorm(e)
             self.slot_norm = nn.LayerNorm(e)
+            self.to_q = nn.Linear(e, e, bias=False)
+            self.to_k = nn.Linear(e, e, bias=False)
+            self.to_v = nn.Linear(e, e, bias=False)
+            self.slot_gru = nn.GRUCell(e, e)
+            self.slot_mlp = nn.Sequential(
+                nn.LayerNorm(e), nn.Linear(e, config.ff_dim), nn.GELU(), nn.Linear(config.ff_dim, e)
+            )
             self.slot_bias = nn.Parameter(torch.zeros(config.num_slots))
         else:
-            raise ValueError(f"readout must be 'linear' or 'attractors', got {config.readout!r}")
+            raise ValueError(f"readout must be 'linear' or 'slots', got {config.readout!r}")
         self.classifier = (
             CosineClassifier(config.embedding_dim, config.num_classes, config.class_scale)
             if config.num_classes > 0
@@ -216,10 +219,24 @@ class Weighter(nn.Module):
         """[B, blocks, N] logits of each token belonging to each slot."""
         if self.config.readout == "linear":
             return self.head(hidden)
-        queries = self.slot_queries.expand(hidden.shape[0], -1, -1)
-        slots = self.attractors(queries, hidden, memory_key_padding_mask=~token_mask)  # [B, N, E]
-        scale = hidden.shape[-1] ** -0.5
-        return torch.einsum("bte,bne->btn", self.token_norm(hidden), self.slot_norm(slots)) * scale + self.slot_bias
+        return self._slot_attention(hidden, token_mask)
+
+    def _slot_attention(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
+        batch, _, e = hidden.shape
+        scale = e**-0.5
+        tokens = self.token_norm(hidden)
+        keys, values = self.to_k(tokens), self.to_v(tokens)
+        slots = self.slot_init.expand(batch, -1, -1)
+        for _ in range(self.config.readout_rounds):
+            queries = self.to_q(self.slot_norm(slots))
+            share = torch.einsum("bte,bne->btn", keys, queries).mul(scale).softmax(-1)
+            share = share * token_mask[..., None]  # padding wins nothing
+            share = share / (share.sum(1, keepdim=True) + _EPS)
+            updates = torch.einsum("btn,bte->bne", share, values)
+            slots = self.slot_gru(updates.reshape(-1, e), slots.reshape(-1, e)).view(batch, -1, e)
+            slots = slots + self.slot_mlp(slots)
+        queries = self.to_q(self.slot_norm(slots))
+        return torch.einsum("bte,bne->btn", keys, queries) * scale + self.slot_bias
 
     def set_feature_stats(self, mean: Tensor, std: Tensor) -> None:
         """Standardise inputs with these per-channel statistics (std floored at 1e-3)."""

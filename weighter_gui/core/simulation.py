@@ -273,7 +273,7 @@ class SimTrainConfig:
     frame_targets: float = 1.0  # weight of the likes-guided frame-target term
     sigma_warmup: float = 0.3  # share of steps over which the top training sigma ramps up
     use_wbce: bool = True
-    readout: str = "linear"  # the Weighter's slot read-out: "linear" (the method) or "attractors"
+    readout: str = "linear"  # the Weighter's slot read-out: "linear" (the method) or "slots"
     train_frames: int = 900
     seed: int = 0
 

@@ -1,7 +1,9 @@
 """The file list (left dock): each open file and the state of its analysis.
 
 Reads ``FileRecord``s from the ``FileStore`` on its signals; says which file the
-user picked (``file_selected``) or wants closed (``remove_requested``).
+user picked (``file_selected``) or wants closed (``remove_requested``). A file
+whose audio is missing offers "Locate missing file…" (``locate_requested``) and
+"Find missing files in folder…" (``find_missing_requested``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from PySide6.QtWidgets import (
 from weighter_gui.qt.files import FileState, FileStore
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+MISSING_AUDIO_TIP = ("The audio file is missing, so it cannot be analysed: put it back, or relink it "
+                     "(Locate missing file\u2026)")
 STATE_COLOURS = {
     FileState.FAILED: QColor("#e05a4f"),
     FileState.DONE: QColor("#4caf50"),
@@ -33,6 +37,8 @@ class FileListPanel(QTreeWidget):
     remove_requested = Signal(object)  # Path
     cancel_requested = Signal(object)  # Path
     reanalyse_requested = Signal(object)  # Path
+    locate_requested = Signal(object)  # Path of a file whose audio is missing
+    find_missing_requested = Signal()
 
     def __init__(self, store: FileStore, parent=None) -> None:
         super().__init__(parent)
@@ -79,6 +85,28 @@ class FileListPanel(QTreeWidget):
     def state_text(self, path: Path) -> str:
         return self._items[Path(path)].text(1)
 
+    def paths(self) -> list[Path]:
+        """The files in the order shown."""
+        return [self.topLevelItem(i).data(0, PATH_ROLE) for i in range(self.topLevelItemCount())]
+
+    def set_order(self, paths) -> None:
+        """Show ``paths`` first, in this order (a relinked file keeps its row, not the
+        end of the list). The current file stays current and no selection is announced."""
+        items = [self._items[Path(p)] for p in paths if Path(p) in self._items]
+        if all(self.topLevelItem(i) is item for i, item in enumerate(items)):
+            return
+        current = self.currentItem()
+        self.blockSignals(True)
+        try:
+            for i, item in enumerate(items):
+                index = self.indexOfTopLevelItem(item)
+                if index != i:
+                    self.takeTopLevelItem(index)
+                    self.insertTopLevelItem(i, item)
+            self.setCurrentItem(current)
+        finally:
+            self.blockSignals(False)
+
     # -- store signals -----------------------------------------------------------------
 
     def _on_store_added(self, path: Path) -> None:
@@ -123,12 +151,28 @@ class FileListPanel(QTreeWidget):
         path = item.data(0, PATH_ROLE)
         record = self.store.get(path)
         menu = QMenu(self)
+        locate = find = None
+        if record is not None and record.error_kind == "missing":
+            locate = menu.addAction("Locate missing file…")
+            find = menu.addAction("Find missing files in folder…")
+            menu.addSeparator()
         cancel = menu.addAction("Cancel analysis")
         cancel.setEnabled(record is not None and record.busy)
         reanalyse = menu.addAction("Re-analyse")
+        if record is not None and record.audio_missing:
+            reanalyse.setEnabled(False)  # it would only fail: the file is not there
+            reanalyse.setToolTip(MISSING_AUDIO_TIP)
+            menu.setToolTipsVisible(True)
         menu.addSeparator()
         remove = menu.addAction("Remove from list")
         chosen = menu.exec(self.viewport().mapToGlobal(position))
+        if chosen is None:
+            return
+        if chosen is find:
+            self.find_missing_requested.emit()
+            return
         signal = {cancel: self.cancel_requested, reanalyse: self.reanalyse_requested, remove: self.remove_requested}
+        if locate is not None:
+            signal[locate] = self.locate_requested
         if chosen in signal:
             signal[chosen].emit(path)

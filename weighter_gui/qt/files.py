@@ -42,7 +42,8 @@ class FileRecord:
     tracks: list[TrackView] = field(default_factory=list)
     threshold: float | None = None  # None: the diarization's own threshold
     duration: float | None = None
-    view_range: tuple[float, float] | None = None  # the last time range shown
+    view_range: tuple[float, float] | None = None  # the range the user left it at (None: whole file)
+    speakers: int | None = None  # as the project counts them (None: tracks above the threshold)
 
     @property
     def effective_threshold(self) -> float:
@@ -54,7 +55,20 @@ class FileRecord:
 
     @property
     def speaker_count(self) -> int:
+        """Speakers in the file: the project's count where it gave one (a merged group is
+        one speaker, a named slot counts, "not a speaker" does not), else tracks above
+        the threshold."""
+        if self.speakers is not None:
+            return self.speakers
         return sum(t.confidence >= self.effective_threshold for t in self.tracks)
+
+    @property
+    def audio_missing(self) -> bool:
+        """The audio file is not there: flagged by the project, or the analysis failed
+        because the file was not found and it is still not there."""
+        if self.error_kind == "missing":
+            return True
+        return self.state is FileState.FAILED and self.error_kind == "audio" and not self.path.exists()
 
     @property
     def busy(self) -> bool:
@@ -133,6 +147,7 @@ class FileStore(QObject):
         record.state, record.job_id, record.percent = FileState.WAITING, job_id, 0
         record.message = record.reason = record.error_kind = ""
         record.live, record.diarization, record.tracks = None, None, []
+        record.speakers = None
         self.state_changed.emit(record.path)
         if had_tracks:
             self.tracks_changed.emit(record.path)
@@ -166,6 +181,7 @@ class FileStore(QObject):
         record.state, record.percent, record.job_id = FileState.DONE, 100, None
         record.duration = float(diarization.duration)
         record.live = None  # the final curves replace the live ones
+        record.speakers = None  # until the project counts this analysis
         self.state_changed.emit(record.path)
         self.tracks_changed.emit(record.path)
 
@@ -186,6 +202,14 @@ class FileStore(QObject):
         record.threshold = threshold
         self.tracks_changed.emit(record.path)
         self.state_changed.emit(record.path)  # "done (N speakers)" follows the threshold
+
+    def set_speakers(self, path: Path, speakers: int | None) -> None:
+        """The project's count of the file's speakers (None: count tracks above the threshold)."""
+        record = self._records.get(Path(path))
+        if record is None or record.speakers == speakers:
+            return
+        record.speakers = speakers
+        self.state_changed.emit(record.path)  # "done (N speakers)" and the panel's summary
 
     def set_duration(self, path: Path, duration: float) -> None:
         record = self._records.get(Path(path))

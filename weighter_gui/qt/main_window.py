@@ -3,18 +3,23 @@ store, the analysis session and playback.
 
 Threads: the GUI thread only draws and routes messages. The ``AnalysisSession``
 (session.py) runs the long-lived workers: one owns the model and the device, one
-computes spectrograms. ``DeviceProbeWorker`` imports torch once at start-up to
-name the device. Selecting a file never waits for anything: analyses queue,
-results are kept per file, and switching files only redraws.
+computes spectrograms. ``DeviceProbeThread`` imports torch once at start-up to
+name the device. A ``RelinkTask`` (relink.py) searches folders and hashes audio
+for Locate / Find missing files, behind a progress dialog that can cancel it.
+Selecting a file never waits for anything: analyses queue, results are kept per
+file, and switching files only redraws.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import html
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,18 +31,22 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QProgressDialog,
     QStackedWidget,
     QToolButton,
     QWidget,
 )
 
 from weighter_gui import __version__
-from weighter_gui.qt.file_list import FileListPanel
+from weighter_gui.qt.file_list import MISSING_AUDIO_TIP, FileListPanel
 from weighter_gui.qt.files import FileRecord, FileState, FileStore
 from weighter_gui.qt.help import ShortcutsDialog
 from weighter_gui.qt.player import SPEEDS, PlaybackController
 from weighter_gui.qt.plots import TimelineView, format_clock
-from weighter_gui.qt.project_ui import NameDialog, RankPanel
+from weighter_gui.qt.project_ui import NameDialog, RankPanel, ReportDialog
+from weighter_gui.qt.relink import MissingFile, RelinkTask
+from weighter_gui.qt.relink import find as find_moved_files
+from weighter_gui.qt.relink import locate as compare_located_file
 from weighter_gui.qt.session import AnalysisSession
 from weighter_gui.qt.settings import (
     AppSettings,
@@ -51,16 +60,19 @@ from weighter_gui.qt.spectrogram import (
     DEFAULT_COLOUR_MAP,
     DEFAULT_DB_RANGE,
 )
-from weighter_gui.qt.workers import DeviceProbeWorker
+from weighter_gui.qt.workers import DeviceProbeThread
 
 APP_NAME = "Weighter Studio"
 PROJECT_FILTER = "Weighter projects (*.weighter);;All files (*)"
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.au *.w64 *.caf);;All files (*)"
 RECENT_PROJECTS_KEY = "recent/projects"
 MAX_RECENT_PROJECTS = 8
 NAME_KEYS = 9  # keys 1-9 name the selected slot after the first nine known speakers
 STATUS_MESSAGE_MS = 10_000
 SKIP_SECONDS = 5.0
 ZOOM_STEP = 0.5  # + halves the visible time, - doubles it
+RELINK_DIALOG_DELAY_MS = 500  # the relink progress dialog shows only if the work takes longer
+REANALYSE_TIP = "Analyse the selected file again with the current settings"
 
 EMPTY_HTML = f"""
 <div style="margin: 24px;">
@@ -83,6 +95,7 @@ class MainWindow(QMainWindow):
 
     device_ready = Signal(object)  # str shown in the status bar, once known
     spectrogram_shown = Signal(object)  # Path whose spectrogram is now drawn
+    relink_finished = Signal(int)  # Locate / Find missing files ended: files relinked (0: none or cancelled)
 
     def __init__(
         self,
@@ -116,9 +129,13 @@ class MainWindow(QMainWindow):
         self.project = None
         self._stored: dict[Path, object] = {}  # path -> the project's Analysis shown in the store
         self._analysed_from: dict[Path, object] = {}  # path -> the worker's FileDiarization stored
+        self._file_keys: dict[Path, str] = {}  # path -> project key at the last sync (to follow relinks)
         self._syncing = False
         self.retrain_dialog = None
-        self.report_box: QMessageBox | None = None
+        self.report_box: QMessageBox | ReportDialog | None = None
+        self.relink_progress: QProgressDialog | None = None  # while a relink task runs
+        self._relink_task: RelinkTask | None = None  # the one whose answer counts
+        self._relink_tasks: list[RelinkTask] = []  # every one still running (a cancelled one winds down)
         self.error_box: QMessageBox | None = None
         self.name_dialog = None
         self.last_report: str = ""
@@ -206,6 +223,13 @@ class MainWindow(QMainWindow):
         self.new_project_action = a("&New project…", self._on_new_project_triggered, ["Ctrl+Shift+N"],
                                     tip="Start a project: labels, undo and exports; open files join it")
         self.open_project_action = a("Open pro&ject…", self._on_open_project_triggered, ["Ctrl+Shift+P"])
+        self.save_project_as_action = a(
+            "Save project &as…", self._on_save_project_as_triggered, ["Ctrl+Shift+S"],
+            tip="Save the project under a new name; autosave goes there from now on, the old file stays as it was")
+        self.locate_missing_action = a("&Locate missing file…", self._on_locate_missing_triggered,
+                                       tip="Say where the selected file's audio went (it was moved or renamed)")
+        self.find_missing_action = a("Find missing files in fol&der…", self._on_find_missing_triggered,
+                                     tip="Look in a folder and its subfolders for every missing audio file")
         self.clear_recent_projects_action = QAction("Clear recent projects", self)
         self.clear_recent_projects_action.triggered.connect(
             lambda: self.settings_store.qsettings.setValue(RECENT_PROJECTS_KEY, []))
@@ -285,7 +309,7 @@ class MainWindow(QMainWindow):
             "&Cancel analysis", self._on_cancel_triggered, ["Ctrl+."], tip="Stop analysing the selected file"
         )
         self.cancel_all_action = a("Cancel &all analyses", self._on_cancel_all_triggered, ["Ctrl+Shift+."])
-        self.reanalyse_action = a("&Re-analyse", self._on_reanalyse_triggered, ["Ctrl+R"])
+        self.reanalyse_action = a("&Re-analyse", self._on_reanalyse_triggered, ["Ctrl+R"], tip=REANALYSE_TIP)
         # Help
         self.shortcuts_action = a("&Keyboard shortcuts", self._on_shortcuts_triggered, [std.HelpContents, "F1"])
         self.about_action = a(f"&About {APP_NAME}", self._on_about_triggered)
@@ -305,6 +329,9 @@ class MainWindow(QMainWindow):
         self.recent_projects_menu = file_menu.addMenu("Recent projec&ts")
         self.recent_projects_menu.aboutToShow.connect(self._rebuild_recent_projects_menu)
         self._rebuild_recent_projects_menu()
+        file_menu.addAction(self.save_project_as_action)
+        file_menu.addAction(self.locate_missing_action)
+        file_menu.addAction(self.find_missing_action)
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
@@ -343,6 +370,7 @@ class MainWindow(QMainWindow):
         analysis_menu.addAction(self.cancel_action)
         analysis_menu.addAction(self.cancel_all_action)
         analysis_menu.addAction(self.reanalyse_action)
+        analysis_menu.aboutToShow.connect(self._update_actions)  # a missing file may be back
 
         label_menu = bar.addMenu("&Label")
         for action in (self.name_action, self.accept_action, self.accept_all_action, self.not_speaker_action,
@@ -469,7 +497,9 @@ class MainWindow(QMainWindow):
         self.file_list.file_selected.connect(self._on_file_list_file_selected)
         self.file_list.remove_requested.connect(self.remove_file)
         self.file_list.cancel_requested.connect(self.cancel_analysis)
-        self.file_list.reanalyse_requested.connect(self.analyse)
+        self.file_list.reanalyse_requested.connect(self.reanalyse)
+        self.file_list.locate_requested.connect(self.locate_missing)
+        self.file_list.find_missing_requested.connect(self._on_find_missing_triggered)
         self.speaker_panel.threshold_changed.connect(self._on_speaker_panel_threshold_changed)
         self.speaker_panel.slot_selected.connect(self._on_slot_selected)
         self.speaker_panel.slot_activated.connect(self._on_slot_activated)
@@ -514,29 +544,24 @@ class MainWindow(QMainWindow):
     # ============================================================ background work
 
     def _start_device_probe(self) -> None:
-        self._probe_thread = QThread(self)
-        self._probe_thread.setObjectName("DeviceProbe")
-        self._probe_worker = DeviceProbeWorker()
-        self._probe_worker.moveToThread(self._probe_thread)
-        self._probe_thread.started.connect(self._probe_worker.run)
-        self._probe_worker.device_found.connect(self._on_probe_device_found)
-        self._probe_worker.failed.connect(self._on_probe_failed)
-        self._probe_worker.finished.connect(self._probe_thread.quit)
-        self._probe_thread.finished.connect(self._probe_worker.deleteLater)
+        self._probe_thread = DeviceProbeThread(self)
+        self._probe_thread.device_found.connect(self._on_probe_device_found)
+        self._probe_thread.failed.connect(self._on_probe_failed)
         self._probe_thread.start()
 
     def stop_workers(self) -> None:
         """End the background threads. A running model window cannot be interrupted,
         so this waits for it (seconds at most); everything queued is dropped."""
         self.session.shutdown()
+        self._stop_relink_tasks()
         if self._probe_thread.isRunning():
-            self._probe_thread.quit()
-            self._probe_thread.wait()
+            self._probe_thread.wait()  # (importing torch cannot be interrupted: seconds at most)
 
     def is_busy(self) -> bool:
         """Whether any background thread still runs."""
         training = self.retrain_dialog is not None and self.retrain_dialog.running
-        return self._probe_thread.isRunning() or self.session.is_running() or training
+        relinking = any(task.isRunning() for task in self._relink_tasks)
+        return self._probe_thread.isRunning() or self.session.is_running() or training or relinking
 
     def is_settled(self) -> bool:
         """No analysis waiting or running, and the selected file's spectrogram is drawn
@@ -626,7 +651,7 @@ class MainWindow(QMainWindow):
 
     def _show_file(self, path: Path | None) -> None:
         if self._current is not None and self._current in self.store:
-            self.store.set_view_range(self._current, self.timeline.visible_range())
+            self.store.set_view_range(self._current, self._view_to_remember())
         self._current = path
         self._shown_spectrogram = None
         self.speaker_panel.select_label(None)
@@ -654,6 +679,20 @@ class MainWindow(QMainWindow):
         self._show_reference()
         self._show_spectrogram(path)
         self._update_actions()
+
+    def _view_to_remember(self) -> tuple[float, float] | None:
+        """The time range to show when the current file is selected again; None: fit the
+        whole file. Only a range the user chose counts: before the file's length is known
+        the plots show a placeholder range (0-10 s, or the last file's), and a view of
+        the whole file stays "the whole file" however long the file turns out to be."""
+        duration = self.timeline.duration
+        if not duration:
+            return None
+        start, end = self.timeline.visible_range()
+        tolerance = 1e-3 * duration
+        if start <= tolerance and end >= duration - tolerance:
+            return None
+        return start, end
 
     def _show_spectrogram(self, path: Path) -> None:
         pyramid = self.session.spectrogram(path, self.scale)
@@ -763,6 +802,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_store_removed(self, path: Path) -> None:
+        # A record made again for this path (undoing a relink or a removal) shows nothing yet.
+        self._stored.pop(path, None)
+        self._analysed_from.pop(path, None)
         self._update_progress_widgets()
         if not len(self.store):
             self._show_file(None)
@@ -790,10 +832,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_open_files_triggered(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Open audio files", self._last_folder(),
-            "Audio (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.au *.w64 *.caf);;All files (*)",
-        )
+        files, _ = QFileDialog.getOpenFileNames(self, "Open audio files", self._last_folder(), AUDIO_FILTER)
         if files:
             self.open_paths(files)
 
@@ -949,7 +988,20 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_reanalyse_triggered(self) -> None:
         if self._current is not None:
-            self.analyse(self._current)
+            self.reanalyse(self._current)
+
+    def reanalyse(self, path: Path) -> int | None:
+        """Analyse an open file again (Analysis › Re-analyse, the file list's menu); a file
+        whose audio is missing is refused with the reason (it could only fail, and would
+        lose its "missing" flag). Returns the job id, or None."""
+        record = self.store.get(path)
+        if record is None:
+            return None
+        if record.audio_missing:
+            self._show_status(f"{Path(path).name}: " + MISSING_AUDIO_TIP[0].lower() + MISSING_AUDIO_TIP[1:])
+            self._update_actions()
+            return None
+        return self.analyse(path)
 
     @Slot(float)
     def _on_speaker_panel_threshold_changed(self, value: float) -> None:
@@ -1037,6 +1089,7 @@ class MainWindow(QMainWindow):
                 self.session.remove(path)
         self._stored.clear()
         self._analysed_from.clear()
+        self._file_keys.clear()
         self.project = session
         session.add_listener(self._on_project_change)
         self._add_recent_project(session.project.path)
@@ -1067,17 +1120,16 @@ class MainWindow(QMainWindow):
         return None
 
     def _sync_store_with_project(self) -> None:
-        """Make the open files follow the project (after opening it, undo, redo)."""
+        """Make the open files follow the project (after opening it, undo, redo, relink)."""
         if self.project is None:
             return
         self._syncing = True
         try:
             files = self.project.project.files
             keys = {path: self._key_for(path) for path in self.store.paths()}
-            for path, key in keys.items():
-                if key is None:
-                    self.session.remove(path)
+            stale = [path for path, key in keys.items() if key is None]
             present = set(keys.values())
+            added = False
             for key, pf in files.items():
                 path = self._path_for(key) if key in present else None
                 if path is None:
@@ -1085,8 +1137,11 @@ class MainWindow(QMainWindow):
                     record = self.store.add(path)
                     if record is None:
                         continue
+                    added = True
                     if not pf.exists:
-                        self.store.fail(record, f"{path}: the audio file is missing (moved or deleted?)",
+                        self.store.fail(record, f"{path}: the audio file is missing (moved or deleted?). "
+                                        "Right-click it › Locate missing file…, or File › "
+                                        "Find missing files in folder…",
                                         "audio file missing", "missing")
                         continue
                     if pf.analysis is None or not pf.analysis.curves_available:
@@ -1101,8 +1156,28 @@ class MainWindow(QMainWindow):
                     self.store.finish(record, analysis)
                 if record.threshold != pf.threshold:
                     self.store.set_threshold(path, pf.threshold)
+            paths = self._paths_by_key()
+            # A relinked file's new place takes over its row and, if it was shown, the selection.
+            moved_to = paths.get(self._file_keys.get(self._current)) if self._current in stale else None
+            if moved_to is not None:
+                self.file_list.select(moved_to)
+            for path in stale:
+                self.session.remove(path)
+            if added:
+                self.file_list.set_order(paths.values())
+            self._file_keys = {path: key for key, path in paths.items()}
         finally:
             self._syncing = False
+
+    def _paths_by_key(self) -> dict[str, Path]:
+        """The project's files that are open: key -> path in the store, in project order."""
+        open_paths = {os.path.normcase(os.path.abspath(p)): p for p in self.store.paths()}
+        out = {}
+        for key, pf in self.project.project.files.items():
+            path = open_paths.get(os.path.normcase(str(pf.audio)))
+            if path is not None:
+                out[key] = path
+        return out
 
     @Slot(object)
     def _on_store_state_changed_for_project(self, path: Path) -> None:
@@ -1151,6 +1226,7 @@ class MainWindow(QMainWindow):
         name = session.project.path.name if session.project.path else "project"
         file_part = f"{self._current.name} \u2014 " if self._current is not None else ""
         self.setWindowTitle(f"{file_part}{name} \u2014 {APP_NAME}")
+        self._count_speakers()
         if self._current is not None and self._current in self.store:
             self._redraw_tracks(self.store.get(self._current))
             self._show_reference()
@@ -1158,6 +1234,19 @@ class MainWindow(QMainWindow):
             self.rank_panel.set_ranks(session.rank())
         except Exception as exc:
             self._show_status(f"Could not rank the files: {exc}")
+
+    def _count_speakers(self) -> None:
+        """Count each project file's speakers as the exports do (``ProjectFile.speakers()``:
+        a merged group is one speaker, a named slot counts even below the threshold, "not
+        a speaker" does not) for the file list and the speaker panel's summary."""
+        counted = {}
+        for key, path in self._paths_by_key().items():
+            record, pf = self.store.get(path), self.project.project.file(key)
+            if (record.state is FileState.DONE and pf.analysis is not None
+                    and {t.label for t in record.tracks} <= set(pf.analysis.labels)):
+                counted[path] = len(pf.speakers())
+        for path in self.store.paths():
+            self.store.set_speakers(path, counted.get(path))
 
     def _add_recent_project(self, path: Path | None) -> None:
         if path is None:
@@ -1195,6 +1284,294 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_folder(), PROJECT_FILTER)
         if path:
             self.open_project(path)
+
+    @Slot()
+    def _on_save_project_as_triggered(self) -> None:
+        start = str(self.project_path) if self.project_path is not None else self._last_folder()
+        path = self.ask_save_path("Save project as", start, PROJECT_FILTER)
+        if path:
+            self.save_project_as(path)
+
+    def save_project_as(self, path: str | Path) -> bool:
+        """Save the project at ``path``; autosave goes there from now on, the old file
+        is left as it was. Paths are stored relative to the new file's folder and the
+        curves cache is copied beside it. Without a project: a new one of the open files."""
+        from weighter_gui.core.project import PROJECT_SUFFIX, ProjectError
+
+        if self.project is None:
+            return self.new_project(path)
+        path = Path(path)
+        if path.suffix != PROJECT_SUFFIX:
+            path = path.with_name(path.name + PROJECT_SUFFIX)
+        try:
+            target = self.project.save(path)
+        except (ProjectError, OSError) as exc:
+            self._error_box("Could not save the project", str(exc))
+            return False
+        self._add_recent_project(target)
+        self._show_status(f"Saved as {target}; changes are saved there from now on")
+        return True
+
+    # ============================================================ missing audio
+
+    def ask_save_path(self, title: str, start: str, filter_: str) -> str | None:
+        """A file to write (a modal dialog: tests replace this method)."""
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filter_)
+        return path or None
+
+    def ask_open_path(self, title: str, start: str, filter_: str) -> str | None:
+        """An existing file (a modal dialog: tests replace this method)."""
+        path, _ = QFileDialog.getOpenFileName(self, title, start, filter_)
+        return path or None
+
+    def ask_folder(self, title: str, start: str) -> str | None:
+        """An existing folder (a modal dialog: tests replace this method)."""
+        return QFileDialog.getExistingDirectory(self, title, start) or None
+
+    def missing_keys(self) -> list[str]:
+        """Keys of the project's files whose audio is missing (flagged in the file list)."""
+        return self.project.project.missing_files() if self.project is not None else []
+
+    @Slot()
+    def _on_locate_missing_triggered(self) -> None:
+        self.locate_missing(self._current)
+
+    def locate_missing(self, path: Path | None = None) -> bool:
+        """Ask where a missing file's audio went and relink it (default: the selected file).
+
+        True when a file was picked: it is checked in the background and relinked when
+        that ends (``relink_finished``)."""
+        path = path if path is not None else self._current
+        key = self._key_for(path)
+        if key is None or self.project.project.file(key).exists:
+            self._show_status("Select a file of the project whose audio is missing")
+            return False
+        folder = next((p for p in Path(path).parents if p.is_dir()), None)
+        start = str(folder / Path(path).name) if folder is not None else self._last_folder()
+        new = self.ask_open_path(f"Where is {Path(path).name} now?", start, AUDIO_FILTER)
+        return bool(new) and self.relink_file(path, new)
+
+    def relink_file(self, path: Path, new_path: str | Path) -> bool:
+        """Point the project's file at ``path`` to its audio at ``new_path`` (one undo step).
+
+        Where the project knows the audio's sha256 (or length), a file that differs is
+        relinked only if the user says so: its labels were made for other audio. The
+        comparison reads the whole file, so it runs in a worker thread (a progress
+        dialog can cancel it); returns whether it started, and ``relink_finished``
+        says how it ended."""
+        key = self._key_for(path)
+        if key is None:
+            self._show_status(f"{Path(path).name} is not in the project")
+            return False
+        new = Path(os.path.abspath(new_path))
+        if not new.is_file():
+            self._show_status(f"{new} is not a file")
+            return False
+        pf = self.project.project.file(key)
+        other = self.project.project.key_for(new)
+        if other is not None and other != key:
+            self._show_status(f"{new} is in the project already, as {other}")
+            return False
+        missing = MissingFile(key, pf.audio, pf.facts)
+        return self._start_relink(
+            f"Checking {new.name}", partial(compare_located_file, missing, new), self._on_located)
+
+    def _on_located(self, answer) -> int:
+        """The picked file was compared (``relink.LocateAnswer``): relink it, asking first
+        if it differs from the audio the project had. Returns the files relinked."""
+        key, new = answer.missing.key, answer.new
+        pf = self._unchanged_file(answer.missing)
+        if pf is None:
+            self._show_status(f"{key} changed while {new.name} was being checked; nothing relinked")
+            return 0
+        if answer.difference and not self.ask_yes_no(
+                "Relink to different audio?",
+                f"{new.name} {answer.difference}.\n\nRelink {key} to it anyway? Its analysis and labels were made "
+                "for the old audio and stay as they are."):
+            return 0
+        if not self._apply(self.project.relink_file, key, new):
+            return 0
+        _record_facts(pf, answer.facts)
+        self._show_status(f"Relinked {key} to {new}")
+        return 1
+
+    @Slot()
+    def _on_find_missing_triggered(self) -> None:
+        if not self._need_project():
+            return
+        if not self.missing_keys():
+            self._show_status("No audio file of the project is missing")
+            return
+        folder = self.ask_folder("Find missing files in folder", str(self.project_path.parent))
+        if folder:
+            self.find_missing_files(folder)
+
+    def find_missing_files(self, folder: str | Path) -> bool:
+        """Look in ``folder`` and below for every missing file (same name, and same
+        sha256 where the project knows it) and relink those found, as one undo step,
+        then report what was found.
+
+        The search and the hashing run in a worker thread (a progress dialog can
+        cancel them); returns whether it started, and ``relink_finished`` says how
+        many files were relinked."""
+        if not self._need_project():
+            return False
+        project = self.project.project
+        missing = [MissingFile(k, project.file(k).audio, project.file(k).facts) for k in self.missing_keys()]
+        if not missing:
+            self._show_status("No audio file of the project is missing")
+            return False
+        folder = Path(os.path.abspath(folder))
+        taken = {os.path.normcase(str(pf.audio)) for pf in project.files.values()}
+        return self._start_relink(
+            "Finding missing files", partial(find_moved_files, folder, missing, taken), self._on_found)
+
+    def _on_found(self, answer) -> int:
+        """The folder was searched (``relink.FindAnswer``): relink what was found, as one
+        undo step, and report. Returns the files relinked."""
+        from weighter_gui.core.project import Batch, RelinkFile
+
+        missing = len(answer.missing)
+        found: dict[str, tuple[Path, object]] = {}
+        problems = list(answer.problems)
+        snapshots = {m.key: m for m in answer.missing}
+        for key, (new, facts) in answer.found.items():
+            pf = self._unchanged_file(snapshots[key])
+            if pf is None or pf.exists or self.project.project.key_for(new) is not None:
+                problems.append(f"{key}: changed while the folder was searched")
+            else:
+                found[key] = (new, facts)
+        if found:
+            commands = [RelinkFile(key, new) for key, (new, _) in found.items()]
+            cmd = commands[0] if len(commands) == 1 else Batch(f"Relink {len(commands)} files", commands)
+            if not self._apply(self.project.push, cmd):
+                return 0
+            for key, (_, facts) in found.items():
+                _record_facts(self.project.project.file(key), facts)
+        lines = [f"Found {len(found)} of {missing} missing file{'s' if missing != 1 else ''} "
+                 f"in {answer.folder}" + (" and relinked them (one undo step)." if found else ".")]
+        if problems:
+            lines += ["", "Not relinked:"] + problems
+        self._report("Find missing files", "\n".join(lines))
+        self._show_status(lines[0])
+        return len(found)
+
+    def _unchanged_file(self, missing: MissingFile):
+        """The project file ``missing`` was taken from, if it still points where it did
+        (the project may change while a relink task runs); else None."""
+        pf = self.project.project.files.get(missing.key) if self.project is not None else None
+        if pf is None or pf.audio != missing.audio:
+            return None
+        return pf
+
+    # -- the relink task (worker thread) and its progress dialog
+
+    def _start_relink(self, title: str, work: Callable, on_answer: Callable[[object], int]) -> bool:
+        """Run ``work(progress)`` in a ``RelinkTask``; ``on_answer(result)`` applies it on
+        this thread and returns the files relinked. One at a time."""
+        if self._relink_task is not None:
+            self._show_status("Still looking for missing audio: wait for it, or cancel it")
+            return False
+        task = RelinkTask(work, self)
+        task.on_answer, task.session = on_answer, self.project  # read back when it answers
+        # Bound slots of this window (not lambdas): answers from the task's thread are
+        # queued to this thread, and ``sender()`` names the task.
+        task.progress.connect(self._on_relink_progress)
+        task.answered.connect(self._on_relink_answered)
+        task.failed.connect(self._on_relink_failed)
+        task.finished.connect(self._on_relink_thread_finished)
+        dialog = QProgressDialog(f"{title}\u2026", "Cancel", 0, 0, self)
+        dialog.setWindowTitle(title)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.setMinimumDuration(RELINK_DIALOG_DELAY_MS)  # quick work never shows it
+        dialog.setMinimumWidth(420)
+        dialog.canceled.connect(self._on_relink_progress_canceled)
+        dialog.setValue(0)  # starts the dialog's clock
+        self._relink_task, self.relink_progress = task, dialog
+        self._relink_tasks.append(task)
+        self._update_label_actions()
+        task.start()
+        return True
+
+    def relink_running(self) -> bool:
+        """Whether a Locate / Find missing files task is running (its answer pending)."""
+        return self._relink_task is not None
+
+    @Slot(str, int, int)
+    def _on_relink_progress(self, text: str, done: int, total: int) -> None:
+        dialog = self.relink_progress
+        if dialog is None or self.sender() is not self._relink_task:
+            return
+        dialog.setLabelText(text)
+        if total > 0:
+            dialog.setMaximum(1000)  # bytes would overflow the dialog's int
+            dialog.setValue(min(1000, done * 1000 // total))
+        else:
+            dialog.setMaximum(0)  # busy: how far is unknown
+            dialog.setValue(0)
+
+    def _close_relink_dialog(self) -> None:
+        dialog, self.relink_progress = self.relink_progress, None
+        if dialog is not None:
+            dialog.canceled.disconnect(self._on_relink_progress_canceled)  # closing it says "canceled"
+            dialog.reset()  # (and stops its clock: it will not show up later)
+            dialog.hide()
+            dialog.deleteLater()
+
+    def _end_relink(self, relinked: int) -> None:
+        self._relink_task = None
+        self._close_relink_dialog()
+        self._update_label_actions()
+        self.relink_finished.emit(relinked)
+
+    @Slot()
+    def _on_relink_progress_canceled(self) -> None:
+        """The progress dialog's Cancel (or Escape): stop at once; nothing is relinked."""
+        task = self._relink_task
+        if task is None:
+            return
+        task.cancel()  # it stops at its next chunk or folder; anything it says now is dropped
+        self._show_status("Cancelled: nothing was relinked")
+        self._end_relink(0)
+
+    @Slot(object)
+    def _on_relink_answered(self, answer) -> None:
+        task = self.sender()
+        if task is not self._relink_task or task.cancelled:
+            return
+        self._close_relink_dialog()  # before any question about the answer
+        relinked = 0
+        try:
+            if self.project is task.session:
+                relinked = task.on_answer(answer)
+            else:
+                self._show_status("The project changed while looking for its audio; nothing relinked")
+        finally:
+            self._end_relink(relinked)
+
+    @Slot(str)
+    def _on_relink_failed(self, reason: str) -> None:
+        if self.sender() is not self._relink_task:
+            return
+        self._end_relink(0)
+        self._error_box("Could not look for the audio", reason)
+
+    @Slot()
+    def _on_relink_thread_finished(self) -> None:
+        task = self.sender()
+        if task in self._relink_tasks:
+            self._relink_tasks.remove(task)
+        if task is self._relink_task:  # ended without an answer (the work always answers; be safe)
+            self._end_relink(0)
+        task.deleteLater()
+
+    def _stop_relink_tasks(self) -> None:
+        self._on_relink_progress_canceled()
+        for task in list(self._relink_tasks):
+            task.cancel()
+            task.wait()
 
     def _error_box(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Close, self)
@@ -1405,6 +1782,11 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_project)
         has_file = has_project and self._key_for(self._current) is not None
         self.import_reference_action.setEnabled(has_file)
+        # From the store, not the disk: this runs after every click.
+        missing = [r.path for r in map(self.store.get, self.store.paths()) if r.error_kind == "missing"]
+        idle = not self.relink_running()
+        self.locate_missing_action.setEnabled(idle and has_file and self._current in missing)
+        self.find_missing_action.setEnabled(idle and has_project and bool(missing))
 
     # ============================================================ references and exports
 
@@ -1445,7 +1827,7 @@ class MainWindow(QMainWindow):
             return
         self.der = float(report.der)
         self.der_label.setText(f"DER {self.der:.1%} vs {Path(reference.source).name}")
-        self.der_label.setToolTip(report.table())
+        self.der_label.setToolTip(f"<pre>{html.escape(report.table())}</pre>")  # a table: fixed-width font
         self.der_label.show()
 
     EXPORTS = {
@@ -1503,8 +1885,14 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self._error_box("Evaluation", str(exc))
             return
-        self._report("Evaluation", f"Corrected labels: DER {corrected.der:.1%}\nModel as is: DER {model.der:.1%}\n\n"
-                     + corrected.table())
+        summary = f"Corrected labels: DER {corrected.der:.1%}\nModel as is: DER {model.der:.1%}"
+        table = corrected.table()
+        self.last_report = f"{summary}\n\n{table}"
+        if self.report_box is not None:
+            self.report_box.close()
+        dialog = ReportDialog("Evaluation", summary, table, self)
+        dialog.show()
+        self.report_box = dialog
 
     @Slot(str)
     def _on_rank_file_chosen(self, key: str) -> None:
@@ -1610,9 +1998,14 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         record = self.store.get(self._current) if self._current is not None else None
         has_file = record is not None
-        for action in (self.play_action, self.remove_action, self.reanalyse_action, self.skip_back_action,
+        for action in (self.play_action, self.remove_action, self.skip_back_action,
                        self.skip_forward_action, self.to_start_action, self.loop_action):
             action.setEnabled(has_file)
+        missing = has_file and record.audio_missing
+        self.reanalyse_action.setEnabled(has_file and not missing)
+        tip = MISSING_AUDIO_TIP if missing else REANALYSE_TIP
+        self.reanalyse_action.setToolTip(tip)
+        self.reanalyse_action.setStatusTip(tip)
         self.cancel_action.setEnabled(bool(record and record.busy))
         self._update_label_actions()
 
@@ -1676,6 +2069,20 @@ class MainWindow(QMainWindow):
         if self.checkpoint_error_box is not None:
             self.checkpoint_error_box.close()
         super().closeEvent(event)
+
+
+def _record_facts(pf, facts) -> None:
+    """Record the relinked audio's facts (worked out by the relink task), so the next
+    move can be checked too: a cache beside the undo step (``RelinkFile`` clears it),
+    saved with the next change; only if the file is still as it was then."""
+    if pf.facts is not None or facts is None:
+        return
+    try:
+        st = pf.audio.stat()
+    except OSError:
+        return
+    if (st.st_size, st.st_mtime_ns) == (facts.size, facts.mtime_ns):
+        pf.facts = facts
 
 
 def _audio_files_in(folder: Path) -> list[Path]:

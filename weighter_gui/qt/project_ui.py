@@ -1,4 +1,5 @@
-"""Widgets of the labelling loop: the name dialog and the "label next" list.
+"""Widgets of the labelling loop: the name dialog, the "label next" list and the
+evaluation report.
 
 They read a ``core.project.ProjectSession`` and say what the user chose; the main
 window makes the change (one undo step each) through the session.
@@ -6,13 +7,16 @@ window makes the change (one undo step each) through the session.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
     QLabel,
+    QPlainTextEdit,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -76,3 +80,68 @@ class RankPanel(QTreeWidget):
 
     def _on_item_double_clicked(self, item, _column) -> None:
         self.file_chosen.emit(item.data(0, KEY_ROLE))
+
+
+class TableText(QPlainTextEdit):
+    """Read-only text in the system's fixed-width font, never wrapped: columns line up.
+
+    It asks for room for all of its text and gets at least ``LEAST_ROOM`` of it;
+    beyond that it scrolls (scroll bars only where the text can be larger than that)."""
+
+    LEAST_ROOM = QSize(800, 300)
+    MAX_SIZE = QSize(1000, 600)
+
+    def __init__(self, text: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.setPlainText(text)
+        natural = self.natural_size()
+        self.setMinimumSize(natural.boundedTo(self.LEAST_ROOM))
+        if natural.width() <= self.LEAST_ROOM.width():
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        if natural.height() <= self.LEAST_ROOM.height():
+            self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def natural_size(self) -> QSize:
+        """Room for every line, whole, without scroll bars."""
+        metrics = self.fontMetrics()
+        lines = self.toPlainText().splitlines() or [""]
+        margin = 2 * (self.frameWidth() + round(self.document().documentMargin())) + 8  # + the cursor, slack
+        width = max(metrics.horizontalAdvance(line) for line in lines) + margin
+        height = metrics.lineSpacing() * (len(lines) + 1) + margin  # a spare line
+        return QSize(width, height)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        natural = self.natural_size()
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        width, height = natural.width(), natural.height()
+        if width > self.MAX_SIZE.width():
+            height += scroll_bar
+        if height > self.MAX_SIZE.height():
+            width += scroll_bar
+        return QSize(width, height).boundedTo(self.MAX_SIZE)
+
+
+class ReportDialog(QDialog):
+    """A report with a table (Export \u203a Evaluate): the summary in the usual font, the
+    table in a fixed-width font without wrapping, so its columns line up."""
+
+    def __init__(self, title: str, summary: str, table: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModality.NonModal)
+        self.summary = QLabel(summary)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = TableText(table)  # (its minimum size: adjustSize() would keep the dialog
+        # within 2/3 of a small screen and cut the table's last columns off)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+
+    def text(self) -> str:
+        return f"{self.summary.text()}\n\n{self.table.toPlainText()}"

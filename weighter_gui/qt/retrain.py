@@ -71,7 +71,7 @@ class TrainThread(QThread):
                     raise _Cancelled
                 self.preparing.emit(done, total)
 
-            config = fine_tune_config(self.items, self.steps, self.batch_size)
+            config = fine_tune_config(self.steps, self.batch_size)
             generator = train(self.items, config, out=self.out, cache_dir=self.cache_dir, init=self.init,
                               device=self.device, feature_hook=hook)
             try:
@@ -105,6 +105,7 @@ class RetrainDialog(QDialog):
         self.init = init
         self.device = device
         self.thread: TrainThread | None = None
+        self._answers_pending = False  # the thread's last answers (done, cancelled) not shown yet
         self.checkpoint: Path | None = None
         self.losses: list[float] = []
 
@@ -152,7 +153,9 @@ class RetrainDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        # Until its answers are shown, not only while the thread runs: the thread ends
+        # before its queued "done" or "cancelled" reaches this dialog.
+        return self.thread is not None and (self.thread.isRunning() or self._answers_pending)
 
     def start(self, steps: int | None = None, batch_size: int | None = None) -> bool:
         """Export the manifest and start training; False (and a message) if it cannot."""
@@ -178,7 +181,6 @@ class RetrainDialog(QDialog):
         if not items:
             self.status.setText("No labelled file to train on: name some slots first.")
             return False
-        untimed = sum(item.segments is None for item in items)
         steps = self.steps_spin.value()
         out = folder / "models" / f"{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +189,7 @@ class RetrainDialog(QDialog):
         self.bar.setRange(0, steps)
         self.bar.setValue(0)
         self.status.setText(
-            f"{len(items)} file(s), {untimed} of them likes only; caching features… "
+            f"{len(items)} file(s), trained on their likes; caching features… "
             f"({report.summary().splitlines()[0]})"
         )
         self.thread = TrainThread(items, steps=steps, batch_size=self.batch_spin.value(), out=out,
@@ -203,11 +205,12 @@ class RetrainDialog(QDialog):
         self.steps_spin.setEnabled(False)
         self.batch_spin.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self._answers_pending = True
         self.thread.start()
         return True
 
     def cancel(self) -> None:
-        if self.running:
+        if self.thread is not None and self.thread.isRunning():
             self.thread.cancel()
             self.status.setText("Cancelling…")
 
@@ -216,6 +219,7 @@ class RetrainDialog(QDialog):
         if self.thread is not None:
             self.thread.cancel()
             self.thread.wait()
+            self._answers_pending = False  # whatever it still says is not waited for
 
     # -- thread answers ------------------------------------------------------------------
 
@@ -241,6 +245,7 @@ class RetrainDialog(QDialog):
         self.status.setText("Cancelled; no model was written.")
 
     def _on_thread_finished(self) -> None:
+        self._answers_pending = False  # (queued after the thread's other answers)
         self.start_button.setEnabled(True)
         self.steps_spin.setEnabled(True)
         self.batch_spin.setEnabled(True)

@@ -7,7 +7,7 @@ the threshold are greyed here and hidden (or dimmed) in the plot.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from weighter_gui.qt.tracks import TrackView
 
 SLIDER_STEPS = 100  # threshold slider resolution: 0.01
+NAME, BAR, PERCENT, SPEECH, SUGGESTION = range(5)  # the table's columns
 DIM_TEXT = QColor("#8a8a8a")
 
 
@@ -43,6 +44,7 @@ class SpeakerPanel(QWidget):
     slot_activated = Signal(str)  # double-clicked: name it
 
     COLUMNS = ("Speaker", "Confidence", "", "Speech", "Suggestion")
+    BAR_LEAST = 60  # px: the confidence bar never gets narrower (nor narrower than its header)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -76,13 +78,19 @@ class SpeakerPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.cellDoubleClicked.connect(self._on_cell_double_clicked)
         self.table.setShowGrid(False)
+        # Column widths are set by ``fit_columns`` (on every change and resize): every
+        # header reads in full, the name and suggestion columns elide (whole text in
+        # the tooltip), the confidence bar takes what is left.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)  # one line per row: elide, do not wrap
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(40)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        for column in range(len(self.COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+        self.table.viewport().installEventFilter(self)
+        self._fitting = False
         self.hint = QLabel(
             "<small>Click a row or a curve to pick a slot: <b>N</b> name, <b>1-9</b> known names, "
             "<b>A</b> accept the suggestion, <b>X</b> not a speaker, <b>M</b> merge.</small>"
@@ -125,7 +133,8 @@ class SpeakerPanel(QWidget):
         call before ``set_tracks``. Empty dicts: no project (rows show the labels)."""
         self._states = dict(states)
         self._suggestions = dict(suggestions)
-        self.table.setColumnHidden(4, not any(self.suggestion_text(label) for label in self._suggestions))
+        self.table.setColumnHidden(SUGGESTION, not any(self.suggestion_text(label) for label in self._suggestions))
+        self.fit_columns()
 
     def display_name(self, label: str) -> str:
         state = self._states.get(label)
@@ -193,6 +202,10 @@ class SpeakerPanel(QWidget):
                 )
             suggestion = QTableWidgetItem(self.suggestion_text(track.label))
             suggestion.setForeground(QColor("#c0a040"))
+            if suggestion.text():
+                hint = self._suggestions[track.label]
+                suggestion.setToolTip(f"The gallery suggests {hint.name} (similarity {hint.similarity:.2f}): "
+                                      "A accepts it")
             table.setItem(row, 4, suggestion)
             percent = QTableWidgetItem(f"{track.confidence:.0%}")
             percent.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -218,6 +231,7 @@ class SpeakerPanel(QWidget):
                 f"QProgressBar::chunk {{ background: {track.colour}; }}"
             )
         self._restyle_rows()
+        self.fit_columns()
         # Keep the selected slot selected across redraws (labels are stable).
         row = next((i for i, t in enumerate(self._tracks) if t.label == self._selected), None)
         self._updating = True
@@ -230,6 +244,43 @@ class SpeakerPanel(QWidget):
             self._updating = False
         if row is None and self._selected is not None:
             self._set_selected(None)
+
+    # -- column widths -----------------------------------------------------------------
+
+    def fit_columns(self) -> None:
+        """Share the table's width out: percent and speech fit their contents, every
+        header is readable, the suggestion column is capped (it elides), the name column
+        gets what its names need as far as the confidence bar keeps its header's width,
+        and the bar takes the rest."""
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            table, header = self.table, self.table.horizontalHeader()
+
+            def wanted(column: int) -> int:
+                return max(table.sizeHintForColumn(column), header.sectionSizeHint(column))
+
+            available = table.viewport().width()
+            widths = {PERCENT: wanted(PERCENT), SPEECH: wanted(SPEECH)}
+            if not table.isColumnHidden(SUGGESTION):
+                cap = max(header.sectionSizeHint(SUGGESTION), available // 4)
+                widths[SUGGESTION] = min(wanted(SUGGESTION), cap)
+            bar_least = max(header.sectionSizeHint(BAR), self.BAR_LEAST)
+            name_least = header.sectionSizeHint(NAME)
+            rest = available - sum(widths.values())
+            widths[NAME] = max(name_least, min(wanted(NAME), rest - bar_least))
+            widths[BAR] = max(bar_least, rest - widths[NAME])
+            for column, width in widths.items():
+                if header.sectionSize(column) != width:
+                    header.resizeSection(column, width)
+        finally:
+            self._fitting = False
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
 
     def rows(self) -> list[tuple[str, float, bool]]:
         """(label, confidence, above threshold) per row, as shown."""

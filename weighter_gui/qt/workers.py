@@ -1,6 +1,6 @@
 """Background workers. Nothing here touches widgets; results travel by signal.
 
-- ``DeviceProbeWorker`` imports torch once at start-up and names the device.
+- ``DeviceProbeThread`` imports torch once at start-up and names the device.
 - ``AnalysisWorker`` is the one long-lived owner of the ``Diarizer`` (model +
   device). It serves ``AnalysisRequest``s one after another from a queue.
 - ``SpectrogramWorker`` computes spectrogram pyramids, in its own thread so a
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 
 from weighter_gui.core.device import describe_compute_device
 from weighter_gui.qt.messages import (
@@ -44,21 +44,26 @@ from weighter_gui.qt.messages import (
 )
 
 
-class DeviceProbeWorker(QObject):
-    """Imports torch off the GUI thread (never on it) and reports the compute device once."""
+class DeviceProbeThread(QThread):
+    """Imports torch off the GUI thread (never on it) and reports the compute device once.
+
+    A QThread subclass, not a worker object moved to a thread: every QObject here is
+    made and destroyed on the GUI thread. (A Python-made QObject destroyed in another
+    thread asks Python about its overrides while Qt holds its connection lock; if the
+    GUI thread, holding the GIL, connects a signal just then, both wait forever.)"""
 
     device_found = Signal(object)  # str: "CUDA: <name>" or "CPU"
     failed = Signal(object)  # str: why torch could not be loaded
-    finished = Signal()
 
-    @Slot()
-    def run(self) -> None:
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("DeviceProbe")
+
+    def run(self) -> None:  # noqa: D102 (Qt name)
         try:
             self.device_found.emit(describe_compute_device())
         except Exception as exc:  # torch missing or broken: say so, keep the app up
             self.failed.emit(f"{type(exc).__name__}: {exc}")
-        finally:
-            self.finished.emit()
 
 
 # ----------------------------------------------------------------------------- serving
