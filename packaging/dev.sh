@@ -109,7 +109,7 @@ ensure_pyinstaller() {
     local want have
     want="$(printf '%s\n' "${PYINSTALLER_PINS[@]}" | LC_ALL=C sort | tr '\n' ' ')"
     have="$("$VENV/bin/python" -m pip list --format=freeze 2>/dev/null \
-        | grep -iE '^pyinstaller(-hooks-contrib)?==' | tr 'A-Z' 'a-z' | LC_ALL=C sort | tr '\n' ' ')"
+        | { grep -iE '^pyinstaller(-hooks-contrib)?==' || true; } | tr 'A-Z' 'a-z' | LC_ALL=C sort | tr '\n' ' ')"
     if [[ "$have" == "$want" ]]; then
         say "pip: $want present"
         return
