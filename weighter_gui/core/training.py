@@ -213,9 +213,10 @@ class FeatureCache:
 _worker_frontend = None
 
 
-def _init_feature_worker() -> None:
+def _init_feature_worker(one_thread: bool = True) -> None:
     global _worker_frontend
-    torch.set_num_threads(1)  # one process per core beats threads in one LSTM
+    if one_thread:
+        torch.set_num_threads(1)  # one process per core beats threads in one LSTM
     from .frontend import SpeechFrontend
 
     _worker_frontend = SpeechFrontend()
@@ -256,16 +257,14 @@ def cache_features(
     if not todo:
         return digests
     if jobs <= 1:
-        threads = torch.get_num_threads()
-        _init_feature_worker()
-        try:
-            for item in todo:
-                cache.store(digests[item.id], _compute_features(str(item.audio)))
-                done += 1
-                if hook is not None:
-                    hook(done, len(items), item.id)
-        finally:
-            torch.set_num_threads(threads)  # in-process: training (and the app) keep their threads
+        # In-process (often the app's training thread): leave the process's thread count
+        # alone; changing it from a worker thread is not safe while others run torch.
+        _init_feature_worker(one_thread=False)
+        for item in todo:
+            cache.store(digests[item.id], _compute_features(str(item.audio)))
+            done += 1
+            if hook is not None:
+                hook(done, len(items), item.id)
         return digests
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor

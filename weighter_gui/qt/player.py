@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QEventLoop, QObject, QTimer, QUrl, Signal, Slot
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 MIN_LOOP_SECONDS = 0.05
+SHUTDOWN_WAIT_MS = 2000  # at most, for a file still loading when the window closes
 
 
 class PlaybackController(QObject):
@@ -133,5 +134,14 @@ class PlaybackController(QObject):
             self.error.emit(message or "the file cannot be played")
 
     def shutdown(self) -> None:
+        # A file loaded a moment ago still has FFmpeg's threads setting up, and they
+        # call back into these Python-made objects (which takes the GIL); tearing down
+        # now, with the GIL held, can deadlock the close (seen under tests). Let the
+        # event loop, which runs without the GIL, finish the loading first.
+        if self.player.mediaStatus() == QMediaPlayer.MediaStatus.LoadingMedia:
+            loop = QEventLoop()
+            self.player.mediaStatusChanged.connect(loop.quit)
+            QTimer.singleShot(SHUTDOWN_WAIT_MS, loop.quit)
+            loop.exec()
         self.player.stop()
         self.player.setSource(QUrl())
