@@ -162,3 +162,33 @@ def test_cli_train_takes_several_manifests_but_not_repeated_ids(tiny_corpus, fea
     assert main(["train", str(tiny_corpus), str(other), "--out", str(out), "--steps", "1", "--batch-size", "2",
                  "--cache", str(feature_cache)]) == 0
     assert read_header(out).training["files"] == 6
+
+
+def test_long_files_trained_whole_are_cropped():
+    """No timings (or the likes regime): a file longer than max_whole_seconds is cropped, so
+    an hour-long recording cannot blow up a batch; shorter files stay whole with all likes."""
+    import numpy as np
+
+    from weighter_gui.core.training import _batch, _Example
+
+    rng = np.random.default_rng(0)
+    long_untimed = _Example(np.zeros((3000, 8), np.float16), (0, 1), None)  # 30 s at 10 ms
+    short_untimed = _Example(np.zeros((400, 8), np.float16), (2,), None)
+    activity = np.zeros((2, 3000), bool)
+    activity[0, :1000] = activity[1, 2500:] = True  # speaker 0 early, speaker 1 at the end
+    long_timed = _Example(np.zeros((3000, 8), np.float16), (3, 4), activity)
+    config = replace(CONFIG, regime="likes", batch_size=16, max_whole_seconds=5.0)
+    for _ in range(5):
+        for examples in ([long_untimed], [short_untimed], [long_timed]):
+            feats, lengths, likes, acts = _batch(examples, config, rng, stride=15)
+            if examples[0] is not long_timed:
+                assert all(a is None for a in acts)
+            if examples[0] is short_untimed:
+                assert lengths.tolist() == [400] * 16 and likes == [[2]] * 16
+            else:
+                assert lengths.max() <= 500 and feats.shape[1] <= 500
+            if examples[0] is long_untimed:
+                assert likes == [[0, 1]] * 16
+    # A crop of a timed file holds only the likes that speak in it (never both here).
+    _, _, likes, _ = _batch([long_timed], replace(config, batch_size=64), rng, stride=15)
+    assert all(set(k) <= {3, 4} and len(k) <= 1 for k in likes) and {3} in map(set, likes)

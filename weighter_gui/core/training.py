@@ -93,6 +93,9 @@ class TrainConfig:
     regime: str = "frames"  # "frames" (likes + segments where given) or "likes" (likes only)
     frame_weight: float = 1.0
     min_like_seconds: float = 0.5  # a speaker counts as present in a crop from this much speech
+    # Files trained whole (no timings, or the likes regime) longer than this are cropped,
+    # so an hour-long recording cannot blow up a batch's memory.
+    max_whole_seconds: float = 120.0
     checkpoint_every: int = 250
     seed: int = 0
 
@@ -416,8 +419,7 @@ def train(
     examples = []
     for item in items:
         feats = cache.load(digests[item.id])
-        timed = item.segments is not None and config.regime == "frames"
-        act = _activity(item, feats.shape[0], FRAME_HOP_S) if timed else None
+        act = _activity(item, feats.shape[0], FRAME_HOP_S) if item.segments is not None else None
         examples.append(_Example(feats, tuple(index[s] for s in item.likes), act))
 
     torch.manual_seed(config.seed)
@@ -463,6 +465,8 @@ def train(
         for group, lr in zip(opt.param_groups, base_lrs):
             group["lr"] = lr * _lr_factor(step, config.steps, config.warmup_steps)
         feats, lengths, likes, activity = _batch(examples, config, rng, model.config.time_reduction)
+        if config.regime == "likes":
+            activity = [None] * len(activity)  # timings only told which likes a crop holds
         feats, lengths = feats.to(dev), lengths.to(dev)
         out_, logits = step_module(feats, lengths)
         shares = [None if a is None else a.to(dev) for a in activity]
@@ -528,24 +532,28 @@ def _feature_stats(examples: Sequence[_Example], limit: int = 64) -> tuple[np.nd
 
 
 def _batch(examples, config: TrainConfig, rng: np.random.Generator, stride: int):
-    """A batch: crops of the files with timings, whole files without (their likes need all of it)."""
+    """A batch: crops of the files with timings; whole files without (their likes need all of
+    it) and in the likes regime, cropped to ``max_whole_seconds`` when longer."""
     from .frontend import FRAME_HOP_S
 
     picks = rng.integers(0, len(examples), config.batch_size)
     lo, hi = (int(s / FRAME_HOP_S) for s in config.crop_seconds)
     crop = int(rng.integers(lo, hi + 1)) // stride * stride or stride
+    cap = max(stride, int(config.max_whole_seconds / FRAME_HOP_S) // stride * stride)
     min_frames = int(config.min_like_seconds / FRAME_HOP_S)
     feats, likes, activity = [], [], []
     for i in picks:
         ex = examples[i]
         total = ex.features.shape[0]
-        if ex.activity is None:
+        whole = ex.activity is None or config.regime == "likes"
+        if whole and total <= cap:
             start, length = 0, total
         else:
-            length = min(crop, total)
+            length = min(cap if whole else crop, total)
             start = int(rng.integers(0, total - length + 1))
         feats.append(torch.from_numpy(np.asarray(ex.features[start : start + length], dtype=np.float32)))
-        if ex.activity is None:
+        if ex.activity is None or (whole and length == total):
+            # All of the file, or a crop of a long one without timings (its likes assumed present).
             likes.append(list(ex.likes))
             activity.append(None)
         else:
