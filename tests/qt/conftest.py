@@ -6,6 +6,7 @@ Everything is built in temporary folders (CI runs on a clean clone).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,15 @@ def conversation(audio_dir) -> Path:
 @pytest.fixture(scope="session")
 def second_conversation(audio_dir) -> Path:
     return write_conversation(audio_dir / "second.wav", 8.0, seed=2)
+
+
+@pytest.fixture
+def two_files(tmp_path, conversation, second_conversation):
+    """Copies (a test may delete or move them) in a folder of their own."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    return [Path(shutil.copy(conversation, folder / "conv1.wav")),
+            Path(shutil.copy(second_conversation, folder / "conv2.wav"))]
 
 
 @pytest.fixture(scope="session")

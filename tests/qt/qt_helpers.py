@@ -84,6 +84,20 @@ def wait_for_state(qtbot, window, path, states, timeout=ANALYSIS_TIMEOUT_MS):
     return window.store.get(path)
 
 
+def make_project(qtbot, window, project_path, files):
+    """Open and analyse ``files``, then make a project of them (New project takes the open files);
+    returns their keys."""
+    from weighter_gui.qt.files import FileState
+
+    window.open_paths(files)
+    for path in files:
+        wait_for_state(qtbot, window, path, FileState.DONE)
+    assert window.new_project(project_path)
+    qtbot.waitUntil(lambda: all(pf.analysis is not None for pf in window.project.project.files.values()),
+                    timeout=UI_TIMEOUT_MS)
+    return [window.project.project.key_for(p) for p in files]
+
+
 def spin_until(condition, timeout_ms: int = UI_TIMEOUT_MS, step_ms: int = 20) -> None:
     """Run the event loop until ``condition()`` holds (AssertionError after ``timeout_ms``).
 

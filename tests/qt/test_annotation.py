@@ -9,14 +9,12 @@ checkpoint, in its worker thread.
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from qt_helpers import ANALYSIS_TIMEOUT_MS, UI_TIMEOUT_MS, wait_for_state
+from qt_helpers import ANALYSIS_TIMEOUT_MS, UI_TIMEOUT_MS, make_project, wait_for_state
 
 from weighter_gui.qt.files import FileState
 
@@ -36,24 +34,10 @@ def row_text(window, label: str) -> str:
 
 
 def open_project_with_files(qtbot, window, project_path, files):
-    """Open and analyse the files, then make a project of them (New project takes the open files)."""
-    window.open_paths(files)
-    for path in files:
-        wait_for_state(qtbot, window, path, FileState.DONE)
-    assert window.new_project(project_path)
-    qtbot.waitUntil(lambda: all(pf.analysis is not None for pf in window.project.project.files.values()),
-                    timeout=UI_TIMEOUT_MS)
+    """A project of ``files`` with the first one shown (its three slots in the panel)."""
+    make_project(qtbot, window, project_path, files)
     window.select_file(files[0])
     qtbot.waitUntil(lambda: len(window.speaker_panel._tracks) == 3, timeout=UI_TIMEOUT_MS)
-
-
-@pytest.fixture
-def two_files(tmp_path, conversation, second_conversation):
-    """Copies (a test may delete one) in a folder of their own."""
-    folder = tmp_path / "audio"
-    folder.mkdir()
-    return [Path(shutil.copy(conversation, folder / "conv1.wav")),
-            Path(shutil.copy(second_conversation, folder / "conv2.wav"))]
 
 
 def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fake_diarizer, two_files, tmp_path,

@@ -13,32 +13,11 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QPushButton
-from qt_helpers import UI_TIMEOUT_MS, spin_until, wait_for_state
+from qt_helpers import UI_TIMEOUT_MS, make_project, spin_until, wait_for_state
 
 from weighter_gui.qt.files import FileState
-
-
-@pytest.fixture
-def two_files(tmp_path, conversation, second_conversation):
-    """Copies (a test moves them) in a folder of their own."""
-    folder = tmp_path / "audio"
-    folder.mkdir()
-    return [Path(shutil.copy(conversation, folder / "conv1.wav")),
-            Path(shutil.copy(second_conversation, folder / "conv2.wav"))]
-
-
-def make_project(qtbot, window, project_path, files):
-    """Open and analyse ``files``, then make a project of them (New project takes the open files)."""
-    window.open_paths(files)
-    for path in files:
-        wait_for_state(qtbot, window, path, FileState.DONE)
-    assert window.new_project(project_path)
-    qtbot.waitUntil(lambda: all(pf.analysis is not None for pf in window.project.project.files.values()),
-                    timeout=UI_TIMEOUT_MS)
-    return [window.project.project.key_for(p) for p in files]
 
 
 def saved_names(project_path: Path) -> dict:
