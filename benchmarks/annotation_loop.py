@@ -73,14 +73,12 @@ def dominant_speaker(segments, reference) -> str | None:
 
 
 def diarize(checkpoint: Path, items) -> dict:
-    from weighter_gui.core.diarize import Diarizer, FileDiarization
+    from weighter_gui.core.diarize import Diarizer
 
     diarizer = Diarizer(checkpoint)
     out = {}
     for n, item in enumerate(items):
-        for event in diarizer.run(item.audio):
-            if isinstance(event, FileDiarization):
-                out[item.id] = event
+        out[item.id] = diarizer.diarize(item.audio)
         print(f"\r  diarized {n + 1}/{len(items)}", end="", file=sys.stderr)
     print(file=sys.stderr)
     return out

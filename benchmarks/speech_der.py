@@ -105,9 +105,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         results: dict[str, FileDiarization] = {}
         for n, item in enumerate(items):
-            for event in diarizer.run(item.audio):
-                if isinstance(event, FileDiarization):
-                    results[item.id] = event
+            results[item.id] = diarizer.diarize(item.audio)
             print(f"\r{name}: {n + 1}/{len(items)}", end="", file=sys.stderr)
         print(file=sys.stderr)
         seconds = time.perf_counter() - t0

@@ -75,6 +75,10 @@ def test_windows_then_file_result(diarizer, tiny_corpus):
     assert d["uri"] == audio.stem and len(d["tracks"]) == len(result.tracks)
     assert d["speakers"] == [t.label for t in kept]
     assert set(result.annotation().labels()) <= {t.label for t in kept}
+    whole = diarizer.diarize(audio)  # the same result without the windows
+    assert [t.label for t in whole.tracks] == [t.label for t in result.tracks]
+    for a, b in zip(whole.tracks, result.tracks):
+        np.testing.assert_array_equal(a.curve, b.curve)
 
 
 def test_cancel_stops_the_file(diarizer, tiny_corpus):

@@ -170,6 +170,13 @@ class Diarizer:
     def stride(self) -> int:
         return self.model.config.time_reduction
 
+    def diarize(self, path: str | os.PathLike[str]) -> FileDiarization:
+        """The whole file's result, for callers that do not draw windows as they come."""
+        for event in self.run(path):
+            if isinstance(event, FileDiarization):
+                return event
+        raise RuntimeError(f"{path}: diarization ended without a result")  # run() always ends with one
+
     def run(
         self, path: str | os.PathLike[str], cancelled: Callable[[], bool] = lambda: False
     ) -> Iterator[WindowResult | FileDiarization]:
