@@ -152,6 +152,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for event in train(
             items, config, out=args.out, cache_dir=cache_dir, init=args.init, resume=args.resume,
             device=args.device, jobs=args.jobs,
+            model_overrides={"readout": args.readout} if args.readout else None,
             feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
         ):
             if isinstance(event, TrainResult):
@@ -333,8 +334,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--bce", action="store_true", help="plain BCE for confidences (ablation)")
     simulate.add_argument(
-        "--readout", choices=("linear", "slots"),
-        help="slot read-out: linear (the method's per-token head, default) or slots (slot attention)",
+        "--readout", choices=("linear", "slots", "attractors"),
+        help="slot read-out: attractors (default), linear (the method's per-token head) or slots (slot attention)",
     )
     simulate.set_defaults(func=_cmd_simulate)
 
@@ -392,6 +393,10 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cache", help="feature cache folder (default: feature_cache beside the manifest)")
     train.add_argument("--jobs", type=int, default=1, help="processes computing features (default 1)")
     train.add_argument("--torch-threads", type=int, help="torch CPU threads for training")
+    train.add_argument(
+        "--readout", choices=("linear", "slots", "attractors"),
+        help="slot read-out of a new model (default: attractors; ignored with --init)",
+    )
     train.set_defaults(func=_cmd_train)
 
     diarize = commands.add_parser(

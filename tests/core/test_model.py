@@ -5,6 +5,7 @@ X-weighted means of the input frames, block-wise curves (repeat_interleave of th
 time reduction), padding that changes nothing, and the config round trip.
 """
 
+import copy
 import dataclasses
 import json
 import math
@@ -42,9 +43,9 @@ CONFIG = WeighterConfig(
 AWKWARD_LENGTHS = (1, 7, 14, 15, 16, 31, 44, 301)
 
 
-@pytest.fixture(scope="module", params=["linear", "slots"])
+@pytest.fixture(scope="module", params=["linear", "slots", "attractors"])
 def model(request) -> Weighter:
-    """Every model test runs on the method's linear read-out and on slot attention."""
+    """Every model test runs on each read-out: the method's linear head, slot attention, attractors."""
     torch.manual_seed(0)
     return Weighter(dataclasses.replace(CONFIG, readout=request.param)).eval()
 
@@ -242,20 +243,23 @@ def test_time_strides_and_channel_reduction_configurable(strides, reduction, cha
 
 
 def test_padded_batch_equals_items_alone(model):
+    # In float64, so that only a real leak of padding could reach the tolerance: in
+    # float32 the attractors' sharp sigmoids lift summation-order noise to ~1e-5.
+    model = copy.deepcopy(model).double()
     torch.manual_seed(7)
     lengths = [7, 40, 100]
-    items = [torch.randn(1, t, CONFIG.input_dim) for t in lengths]
+    items = [torch.randn(1, t, CONFIG.input_dim, dtype=torch.float64) for t in lengths]
     frames = max(lengths)
-    batch = 1e3 * torch.randn(len(lengths), frames, CONFIG.input_dim)  # garbage padding
+    batch = 1e3 * torch.randn(len(lengths), frames, CONFIG.input_dim, dtype=torch.float64)  # garbage padding
     for b, item in enumerate(items):
         batch[b, : lengths[b]] = item[0]
     with torch.no_grad():
         out = model(batch, torch.tensor(lengths))
         alone = [model(item) for item in items]
     for b, (t, single) in enumerate(zip(lengths, alone)):
-        torch.testing.assert_close(out.curves[b, :, :t], single.curves[0], rtol=0, atol=1e-5)
-        torch.testing.assert_close(out.confidences[b], single.confidences[0], rtol=0, atol=1e-5)
-        torch.testing.assert_close(out.embeddings[b], single.embeddings[0], rtol=0, atol=1e-5)
+        torch.testing.assert_close(out.curves[b, :, :t], single.curves[0], rtol=0, atol=1e-9)
+        torch.testing.assert_close(out.confidences[b], single.confidences[0], rtol=0, atol=1e-9)
+        torch.testing.assert_close(out.embeddings[b], single.embeddings[0], rtol=0, atol=1e-9)
         assert torch.equal(out.mask[b], torch.arange(frames) < t)
         assert torch.all(out.curves[b, :, t:] == 0.0)
 
@@ -431,3 +435,12 @@ def test_config_from_dict_rejects_unknown_keys():
     with pytest.raises(ValueError, match="num_speakers") as info:
         WeighterConfig.from_dict(d)
     assert "zz_extra" in str(info.value)
+
+
+def test_attractor_slots_share_each_frame_at_most_once():
+    """Stick breaking: slot n gets only what slots 1..n-1 left, so no frame is over-explained."""
+    torch.manual_seed(3)
+    model = Weighter(dataclasses.replace(CONFIG, readout="attractors")).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 301, CONFIG.input_dim))
+    assert torch.all(out.curves.sum(dim=1) <= 1 + 1e-6)

@@ -128,6 +128,11 @@ def test_cli_train_and_bad_manifest(tiny_corpus, feature_cache, tmp_path, capsys
     assert main(["train", str(tiny_corpus), "--out", str(out), "--steps", "2", "--batch-size", "2",
                  "--cache", str(feature_cache)]) == 0
     assert read_header(out).training["steps"] == 2
+    assert read_header(out).model_config.readout == "attractors"  # the product's default
+    linear = tmp_path / "linear.safetensors"
+    assert main(["train", str(tiny_corpus), "--out", str(linear), "--steps", "1", "--batch-size", "2",
+                 "--cache", str(feature_cache), "--readout", "linear"]) == 0
+    assert read_header(linear).model_config.readout == "linear"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"audio": "x.wav"}\n')
     assert main(["train", str(bad), "--out", str(out)]) == 2

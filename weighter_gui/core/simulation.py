@@ -273,7 +273,9 @@ class SimTrainConfig:
     frame_targets: float = 1.0  # weight of the likes-guided frame-target term
     sigma_warmup: float = 0.3  # share of steps over which the top training sigma ramps up
     use_wbce: bool = True
-    readout: str = "linear"  # the Weighter's slot read-out: "linear" (the method) or "slots"
+    # the Weighter's slot read-out: "attractors" (measured best), "linear" (the method's
+    # per-token head) or "slots"
+    readout: str = "attractors"
     train_frames: int = 900
     seed: int = 0
 
@@ -289,7 +291,7 @@ class TrainProgress:
     seconds: float
 
 
-def sim_model_config(sim: SimConfig, num_classes: int, readout: str = "linear"):
+def sim_model_config(sim: SimConfig, num_classes: int, readout: str = "attractors"):
     from .model import WeighterConfig
 
     return WeighterConfig(

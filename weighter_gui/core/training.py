@@ -176,6 +176,7 @@ def speech_model_config(input_dim: int, num_classes: int, **overrides) -> Weight
         num_heads=4,
         ff_dim=256,
         dropout=0.1,
+        readout="attractors",
     )
     base.update(overrides)
     return WeighterConfig(**base)
