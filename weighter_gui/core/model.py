@@ -64,9 +64,6 @@ class WeighterConfig:
     readout: str = "linear"  # "linear" (the method's head), "slots" or "attractors"
     readout_rounds: int = 2  # refinement rounds of the "slots" and "attractors" read-outs
     attractor_dim: int = 32  # token space in which the "attractors" read-out clusters
-    # rounds in which the found attractors share out the claimed speech by nearness
-    # (0: each slot keeps what it claimed in turn)
-    joint_rounds: int = 0
 
     @property
     def time_reduction(self) -> int:
@@ -283,7 +280,7 @@ class Weighter(nn.Module):
             density = (torch.exp(scale * (similarity - 1)) * speech[:, None, :]).sum(-1)
         rows = torch.arange(z.shape[0], device=z.device)
         left = speech  # share of each token's speech no earlier slot explains
-        curves, centres = [], []
+        curves = []
         for _ in range(self.config.num_slots):
             with torch.no_grad():
                 seed = (density * left.detach()).masked_fill(~token_mask, -1.0).argmax(-1)
@@ -293,21 +290,8 @@ class Weighter(nn.Module):
                 centre = nn.functional.normalize(torch.einsum("bl,bld->bd", claim, z) + _EPS * centre, dim=-1)
             claim = torch.sigmoid(scale * (torch.einsum("bld,bd->bl", z, centre) - threshold))
             curves.append(claim * left)
-            centres.append(centre)
             left = left * (1 - claim)
-        curves = torch.stack(curves, dim=1)  # [B, N, L]
-        if self.config.joint_rounds == 0:
-            return curves
-        # The first slots claim greedily; let every found slot compete for what was
-        # claimed, k-means style, weighted by how much of a speaker each slot found.
-        claimed = curves.sum(1)  # [B, L]
-        prior = torch.log(confidence(curves) + 1e-4)[:, None, :]  # [B, 1, N]
-        centre = torch.stack(centres, dim=1)  # [B, N, d]
-        for _ in range(self.config.joint_rounds):
-            share = (scale * torch.einsum("bld,bnd->bln", z, centre) + prior).softmax(-1)
-            curves = (claimed[..., None] * share).transpose(1, 2)  # [B, N, L]
-            centre = nn.functional.normalize(torch.einsum("bnl,bld->bnd", curves, z) + _EPS * centre, dim=-1)
-        return curves
+        return torch.stack(curves, dim=1)  # [B, N, L]
 
     def _slot_attention(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
         batch, _, e = hidden.shape
