@@ -233,26 +233,34 @@ class Weighter(nn.Module):
         token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
         token_mask = lengths_to_mask(token_lengths, blocks)
         hidden = self._encode(tokens, token_mask)  # [B, blocks, E]
-        # Mean speaker vector of each block's real frames (what the attractors compare).
-        speaker_x = x[..., -self.config.embedding_dim :].reshape(batch, blocks, stride, -1)
-        frames_in = nn.functional.pad(mask, (0, blocks * stride - frames)).reshape(batch, blocks, stride)
-        block_speaker = speaker_x.sum(2) / frames_in.sum(2, keepdim=True).clamp_min(1)
-        block_curves = self._block_curves(hidden, block_speaker, token_mask)  # [B, N, blocks]
+        if self.config.readout == "attractors":
+            block_curves = self._attractors(hidden, self._block_speaker(x, mask), token_mask)
+        else:
+            block_curves = self._block_curves(hidden, token_mask)  # [B, N, blocks]
         curves = block_curves.repeat_interleave(stride, dim=-1)[..., :frames]
         curves = curves * mask[:, None, :]
         speaker = features[..., -self.config.embedding_dim :]
         embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), speaker)
         return WeighterOutput(curves, confidence(curves), embeddings, mask)
 
-    def _block_curves(self, hidden: Tensor, block_speaker: Tensor, token_mask: Tensor) -> Tensor:
-        """[B, N, blocks] curve values of each slot on each token."""
-        if self.config.readout == "attractors":
-            return self._attractors(hidden, block_speaker, token_mask)
+    def _block_curves(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
+        """[B, N, blocks] curve values of each slot on each token (linear and slots)."""
         if self.config.readout == "linear":
             logits = self.head(hidden)
         else:
             logits = self._slot_attention(hidden, token_mask)
         return torch.sigmoid(logits).transpose(1, 2)
+
+    def _block_speaker(self, x: Tensor, mask: Tensor) -> Tensor:
+        """[B, blocks, D] mean (standardised) speaker vector of each block's real frames.
+
+        x: [B, blocks * stride, input_dim], zero past each item's end; mask: [B, T].
+        """
+        batch, padded, _ = x.shape
+        stride = self.config.time_reduction
+        speaker = x[..., -self.config.embedding_dim :].reshape(batch, padded // stride, stride, -1)
+        real = nn.functional.pad(mask, (0, padded - mask.shape[1])).reshape(batch, -1, stride)
+        return speaker.sum(2) / real.sum(2, keepdim=True).clamp_min(1)
 
     def _attractors(self, hidden: Tensor, block_speaker: Tensor, token_mask: Tensor) -> Tensor:
         """Slots found one after another, each on the tokens the earlier ones left.

@@ -126,9 +126,9 @@ def fine_tune_config(steps: int, batch_size: int, lr: float = FINE_TUNE_LR) -> T
     training on them taught the linear-head model its own misses (held-out DER rose
     from 41 % to 48 %, against 17 % on likes; ``benchmarks/annotation_loop.py``).
     With the attractor read-out the two regimes measured 14.2 % (likes) and 12.9 %
-    (frames) in one run each: to be measured again before switching. A gentle learning rate (the head still
-    learns the new names at ``head_lr_factor`` times it) and a warm-up short enough
-    for a few hundred steps.
+    (frames) in one run each: to be measured again before switching. A gentle
+    learning rate (the head still learns the new names at ``head_lr_factor`` times
+    it) and a warm-up short enough for a few hundred steps.
     """
     return TrainConfig(
         steps=steps,
