@@ -1,7 +1,7 @@
 """Does the annotation loop teach the model? Label a few files, retrain, test on others.
 
     python benchmarks/annotation_loop.py --work data/loop --out docs/results [--steps 200] [--batch-size 4]
-                                         [--regime frames --name annotation-loop-frames]
+                                         [--regime likes --name annotation-loop-likes]
 
 The speakers are new to the shipped model: +-400 cent pitch-shifted versions of
 training voices (a speaker encoder treats them as new people; the voices reserved
@@ -19,7 +19,8 @@ The loop runs through the same core code the app runs:
    found.
 3. ``export_manifest`` writes the training labels; ``fine_tune_config`` and
    ``train`` retrain from the shipped model exactly as the app's Retrain does
-   (``--regime frames`` also trains the curves on the named slots' own segments).
+   (the frames regime: the named slots' own segments train the curves too;
+   ``--regime likes`` trains on the likes alone).
 4. The labelled files are re-analysed with the new model (labels follow the
    slots by time overlap), so the gallery holds the new model's embeddings.
 
@@ -177,7 +178,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=200, help="retraining steps (the app's default)")
     parser.add_argument("--batch-size", type=int, default=4, help="(the app's default)")
     parser.add_argument("--regime", choices=("frames", "likes"),
-                        help="default: the app's (likes); frames: train on the slots' timings too")
+                        help="default: the app's (frames: the slots' timings too); likes: likes only")
     parser.add_argument("--name", default="annotation-loop", help="file stem of the results")
     parser.add_argument("--lr", type=float, help="body learning rate (default: the app's)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")

@@ -189,7 +189,7 @@ class RetrainDialog(QDialog):
         self.bar.setRange(0, steps)
         self.bar.setValue(0)
         self.status.setText(
-            f"{len(items)} file(s), trained on their likes; caching features… "
+            f"{len(items)} file(s), trained on their labels; caching features… "
             f"({report.summary().splitlines()[0]})"
         )
         self.thread = TrainThread(items, steps=steps, batch_size=self.batch_spin.value(), out=out,
