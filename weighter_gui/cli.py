@@ -106,6 +106,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             duration_s=tuple(args.duration),
             overlap=args.overlap,
             pitch_shift=args.pitch_shift,
+            engines=args.engines.split(",") if args.engines else None,
             hook=lambda done, total, conv: bar.update("synth", done, total, {"file": conv}),
         )
     except (synth.SynthError, ValueError) as e:
@@ -231,6 +232,53 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} of {len(files)} file(s) failed", file=sys.stderr)
         return 1
+    return EXIT_OK
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    """Shift a model's claim threshold to the lowest DER on held-out voices."""
+    import shlex
+
+    from weighter_gui.core.audio import AudioError
+    from weighter_gui.core.calibration import (
+        DEFAULT_OFFSETS, CalibrationError, CalibrationResult, calibrate, save_calibrated,
+    )
+    from weighter_gui.core.checkpoint import CheckpointError
+    from weighter_gui.core.manifest import ManifestError
+    from weighter_gui.core.training import TrainError, resolve_device
+
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    offsets = [float(x) for x in args.offsets.split(",")] if args.offsets else DEFAULT_OFFSETS
+    bar = _ProgressBar()
+    result = None
+    try:
+        for event in calibrate(args.checkpoint, args.manifest, offsets, device=resolve_device(args.device),
+                               compete_rounds=args.compete_rounds):
+            if isinstance(event, CalibrationResult):
+                result = event
+            else:
+                bar.update("calib", event.done, event.total, {"offset": event.offset})
+    except (CalibrationError, CheckpointError, ManifestError, AudioError, TrainError) as e:
+        bar.close()
+        return _error(str(e))
+    bar.close()
+    print(f"{result.files} files, {result.minutes:.1f} min")
+    print(result.table())
+    corpus = ", ".join(str(m) for m in args.manifest)
+    out = save_calibrated(args.checkpoint, result, args.out, corpus=corpus)
+    print(f"wrote {out} (claim threshold {result.offset:+.2f})")
+    if args.report:
+        from weighter_gui.core.files import atomic_write
+
+        command = "weighter " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        atomic_write(args.report, (
+            f"Claim-threshold calibration on {result.files} conversations ({result.minutes:.1f} min): "
+            f"{corpus}\n\n```\n{result.table()}\n```\n\nCommand: `{command}`\n"
+        ))
+        print(f"wrote {args.report}")
     return EXIT_OK
 
 
@@ -361,6 +409,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--overlap", type=float, default=0.1, help="chance a turn overlaps the last")
     synth.add_argument(
+        "--engines", metavar="LIST",
+        help="comma-separated engines to draw voices from: espeak-ng, flite, festival (default: all installed)",
+    )
+    synth.add_argument(
         "--pitch-shift", action="store_true", help="add +-400 cent pitch-shifted pseudo-speakers"
     )
     synth.set_defaults(func=_cmd_synth)
@@ -419,6 +471,28 @@ def _build_parser() -> argparse.ArgumentParser:
     diarize.add_argument("--channel", type=int, help="use this channel (0-based) instead of the downmix")
     diarize.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
     diarize.set_defaults(func=_cmd_diarize)
+
+    calib = commands.add_parser(
+        "calibrate",
+        help="tune a model's claim threshold for voices it never heard",
+        description=(
+            "Diarize a labelled corpus of held-out voices (from 'weighter synth', with RTTMs) "
+            "at a sweep of offsets on the model's claim threshold, keep the offset with the "
+            "lowest DER, and write the model with it. Attractor read-out only."
+        ),
+    )
+    calib.add_argument("manifest", nargs="+", metavar="MANIFEST", help="label manifests with RTTMs")
+    calib.add_argument("--checkpoint", help="model to calibrate (default: the shipped default model)")
+    calib.add_argument("--out", required=True, help="where to write the calibrated model")
+    calib.add_argument("--offsets", help="comma-separated offsets to try (default -0.1 to 0.4 by 0.05)")
+    calib.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
+    calib.add_argument("--torch-threads", type=int, help="CPU threads for torch")
+    calib.add_argument("--report", metavar="FILE.md", help="also write the sweep as Markdown")
+    calib.add_argument(
+        "--compete-rounds", type=int, metavar="N",
+        help="rounds in which the found speakers compete for each frame (default: the model's own)",
+    )
+    calib.set_defaults(func=_cmd_calibrate)
 
     evaluate = commands.add_parser(
         "eval",

@@ -43,11 +43,20 @@ CONFIG = WeighterConfig(
 AWKWARD_LENGTHS = (1, 7, 14, 15, 16, 31, 44, 301)
 
 
-@pytest.fixture(scope="module", params=["linear", "slots", "attractors"])
+READOUTS = {
+    "linear": {"readout": "linear"},
+    "slots": {"readout": "slots"},
+    "attractors": {"readout": "attractors"},
+    "attractors-compete": {"readout": "attractors", "attractor_compete_rounds": 2, "attractor_live_tokens": 1.0},
+}
+
+
+@pytest.fixture(scope="module", params=list(READOUTS))
 def model(request) -> Weighter:
-    """Every model test runs on each read-out: the method's linear head, slot attention, attractors."""
+    """Every model test runs on each read-out: the method's linear head, slot attention,
+    attractors as found, and attractors competing for tokens."""
     torch.manual_seed(0)
-    return Weighter(dataclasses.replace(CONFIG, readout=request.param)).eval()
+    return Weighter(dataclasses.replace(CONFIG, **READOUTS[request.param])).eval()
 
 
 def test_unknown_readout_is_refused():
@@ -56,13 +65,14 @@ def test_unknown_readout_is_refused():
 
 
 def _hand_embeddings(curves: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """e_n = sum_t X_n(t) h_t / sum_t X_n(t), one slot at a time, in float64."""
+    """e_n = sum_t X_n(t) h_t / sum_t X_n(t), one slot at a time, in float64 (0 for X = 0)."""
     batch, slots, _ = curves.shape
     out = torch.zeros(batch, slots, features.shape[-1], dtype=torch.float64)
     for b in range(batch):
         for n in range(slots):
             x = curves[b, n].double()
-            out[b, n] = (x[:, None] * features[b].double()).sum(0) / x.sum()
+            if x.sum() > 0:
+                out[b, n] = (x[:, None] * features[b].double()).sum(0) / x.sum()
     return out
 
 
@@ -183,8 +193,10 @@ def test_forward_shapes_ranges_and_formulas(model, frames):
     assert out.mask.shape == (2, frames) and out.mask.all()
     assert torch.isfinite(out.curves).all()
     assert out.curves.min() >= 0.0 and out.curves.max() <= 1.0
-    # sigmoid of a finite logit: strictly inside (0, 1) on real frames
-    assert out.curves.min() > 0.0
+    # sigmoid of a finite logit: strictly inside (0, 1) on real frames (competition
+    # gives a slot with too little speech exactly nothing)
+    if not model.config.attractor_compete_rounds:
+        assert out.curves.min() > 0.0
     torch.testing.assert_close(out.confidences, confidence(out.curves))
     torch.testing.assert_close(
         out.embeddings.double(), _hand_embeddings(out.curves, features), rtol=1e-5, atol=1e-5
@@ -437,10 +449,30 @@ def test_config_from_dict_rejects_unknown_keys():
     assert "zz_extra" in str(info.value)
 
 
-def test_attractor_slots_share_each_frame_at_most_once():
-    """Stick breaking: slot n gets only what slots 1..n-1 left, so no frame is over-explained."""
+@pytest.mark.parametrize("rounds", [0, 2])
+def test_attractor_slots_share_each_frame_at_most_once(rounds):
+    """Stick breaking (and the softmax of competition): no frame is over-explained."""
     torch.manual_seed(3)
-    model = Weighter(dataclasses.replace(CONFIG, readout="attractors")).eval()
+    config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=rounds,
+                                 attractor_live_tokens=1.0)
+    model = Weighter(config).eval()
     with torch.no_grad():
         out = model(torch.randn(2, 301, CONFIG.input_dim))
     assert torch.all(out.curves.sum(dim=1) <= 1 + 1e-6)
+
+
+def test_competition_gives_each_frame_to_the_nearer_attractor():
+    """Two found attractors compete: tokens go to the one whose centre is closer, and a
+    slot with too little speech to be live gets nothing."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=2,
+                                 attractor_live_tokens=1.0)
+    model = Weighter(config).eval()
+    z = torch.tensor([[[1.0, 0.0], [0.9, 0.436], [0.436, 0.9], [0.0, 1.0]]])  # 4 tokens, unit norm
+    speech = torch.ones(1, 4)
+    # As found, slot 0 over-claimed token 2; slot 1 got the rest; slot 2 is a stray.
+    found = torch.tensor([[[1.0, 1.0, 0.9, 0.0], [0.0, 0.0, 0.1, 1.0], [0.0, 0.5, 0.0, 0.0]]])
+    out = model._compete(found, z, speech, torch.tensor(20.0))
+    assert out[0, 0, :2].min() > 0.9 and out[0, 1, 2:].min() > 0.9  # token 2 moved to slot 1
+    assert torch.all(out[0, 2] == 0)  # not live: nothing
+    assert torch.allclose(out.sum(1), speech)

@@ -232,3 +232,11 @@ def test_a_sentence_the_engine_fails_on_is_replaced(monkeypatch, tmp_path):
     monkeypatch.setattr(synth, "synthesize", lambda *a: (_ for _ in ()).throw(synth.SynthError("dead voice")))
     with pytest.raises(synth.SynthError, match="dead voice"):
         synth._say(voice, ["a"], np.random.default_rng(0), tmp_path)
+
+
+def test_synth_command_names_an_unknown_engine(tmp_path, capsys):
+    from weighter_gui import cli
+
+    assert cli.main(["synth", str(tmp_path / "c"), "--conversations", "1", "--engines", "espeak-ng,sapi"]) != 0
+    err = capsys.readouterr().err
+    assert "unknown engines" in err and "sapi" in err

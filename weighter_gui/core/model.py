@@ -64,6 +64,12 @@ class WeighterConfig:
     readout: str = "linear"  # "linear" (the method's head), "slots" or "attractors"
     readout_rounds: int = 2  # refinement rounds of the "slots" and "attractors" read-outs
     attractor_dim: int = 32  # token space in which the "attractors" read-out clusters
+    # After the attractors are found, those with at least attractor_live_tokens of
+    # speech share each token's speech by cosine for this many rounds (k-means-like):
+    # the claim threshold then decides only how many speakers there are, not who
+    # gets a token. 0 keeps the found curves (how the default model was trained).
+    attractor_compete_rounds: int = 0
+    attractor_live_tokens: float = 14.0
 
     @property
     def time_reduction(self) -> int:
@@ -299,7 +305,24 @@ class Weighter(nn.Module):
             claim = torch.sigmoid(scale * (torch.einsum("bld,bd->bl", z, centre) - threshold))
             curves.append(claim * left)
             left = left * (1 - claim)
-        return torch.stack(curves, dim=1)  # [B, N, L]
+        curves = torch.stack(curves, dim=1)  # [B, N, L]
+        if self.config.attractor_compete_rounds:
+            curves = self._compete(curves, z, speech, scale)
+        return curves
+
+    def _compete(self, curves: Tensor, z: Tensor, speech: Tensor, scale: Tensor) -> Tensor:
+        """Live attractors share each token's speech by softmax of cosine to their centres.
+
+        A fixed claim threshold splits tokens near it wrongly when a file's voices are
+        closer (or looser) than the training voices were; relative assignment does not.
+        """
+        live = curves.sum(-1, keepdim=True) >= self.config.attractor_live_tokens  # [B, N, 1]
+        share = curves
+        for _ in range(self.config.attractor_compete_rounds):
+            centre = nn.functional.normalize(torch.einsum("bnl,bld->bnd", share, z), dim=-1)
+            logits = (scale * torch.einsum("bld,bnd->bnl", z, centre)).masked_fill(~live, -1e4)
+            share = logits.softmax(1) * live * speech[:, None, :]
+        return torch.where(live.any(1, keepdim=True), share, curves)  # no live attractor: as found
 
     def _slot_attention(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
         batch, _, e = hidden.shape
