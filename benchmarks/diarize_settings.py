@@ -3,7 +3,8 @@
     python benchmarks/diarize_settings.py MANIFEST... [--checkpoint C] [--offsets 0,0.2] [--out docs/results]
 
 Sweeps the claim-threshold offset (what ``weighter calibrate`` folds into a model)
-against the linking settings of ``DiarizeConfig``: the slot floor
+and the read-out's competition rounds (``attractor_compete_rounds``) against the
+linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``)
 and the cosine that links a slot to a track (``link_similarity``). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
@@ -38,6 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("manifest", nargs="+")
     parser.add_argument("--checkpoint", help="default: the shipped model")
     parser.add_argument("--offsets", default="0,0.2", help="claim-threshold offsets added to the model's")
+    parser.add_argument("--compete-rounds", default="0,2")
     parser.add_argument("--min-slot-confidence", default="0.05,0.2")
     parser.add_argument("--min-speaker-seconds", default="0,1")
     parser.add_argument("--link-similarity", default="0.6,0.7")
@@ -58,12 +60,14 @@ def main(argv=None) -> int:
     base = bias.detach().clone()
     rows = []
     grid = itertools.product(
-        floats(args.offsets), floats(args.min_slot_confidence),
+        floats(args.offsets), floats(args.compete_rounds), floats(args.min_slot_confidence),
         floats(args.min_speaker_seconds), floats(args.link_similarity),
     )
-    for offset, floor, seconds, link in grid:
+    config = diarizer.model.config
+    for offset, rounds, floor, seconds, link in grid:
         with torch.no_grad():
             bias.copy_(base + offset)
+        diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds))
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link
         )
@@ -73,14 +77,14 @@ def main(argv=None) -> int:
         truth = np.array(list(true_k.values()))
         t = report.total
         rows.append({
-            "claim_offset": offset, "min_slot_confidence": floor, "min_speaker_seconds": seconds,
+            "claim_offset": offset, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
             "link_similarity": link, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} floor {floor} seconds {seconds} link {link}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} rounds {int(rounds)} floor {floor} seconds {seconds} link {link}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/diarize_settings.py", *sys.argv[1:]])
@@ -89,13 +93,13 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| claim offset | slot floor | min speaker s | link cosine | DER | missed | FA | confusion "
-        "| count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| claim offset | compete rounds | slot floor | min speaker s | link cosine | DER | missed | FA "
+        "| confusion | count right | too few | too many |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['claim_offset']:+.2f} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
+            f"| {r['claim_offset']:+.2f} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
             f"{r['link_similarity']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"

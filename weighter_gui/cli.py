@@ -273,7 +273,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.report:
         from weighter_gui.core.files import atomic_write
 
-        command = "weighter " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = "weighter " + " ".join(shlex.quote(a) for a in args.argv)
         atomic_write(args.report, (
             f"Claim-threshold calibration on {result.files} conversations ({result.minutes:.1f} min): "
             f"{corpus}\n\n```\n{result.table()}\n```\n\nCommand: `{command}`\n"
@@ -433,7 +433,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue OUT from its .resume state")
     train.add_argument("--steps", type=int, help="training steps (default 3000)")
     train.add_argument("--batch-size", type=int, help="files per step and process (default 8)")
-    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3; 2e-4 with --init)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3; 5e-5 with --init)")
     train.add_argument(
         "--regime", choices=("frames", "likes"),
         help="frames: likes plus the manifest's segment timings where an entry has them (default); "
