@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from weighter_gui.cli import main
-from weighter_gui.core.calibration import CalibrationError, CalibrationResult, calibrate, save_calibrated
+from weighter_gui.core.calibration import (
+    CalibrationError,
+    CalibrationResult,
+    calibrate,
+    save_calibrated,
+)
 from weighter_gui.core.checkpoint import load_checkpoint, read_header, save_checkpoint
 from weighter_gui.core.diarize import DiarizeConfig
 from weighter_gui.core.model import Weighter

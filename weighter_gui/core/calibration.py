@@ -33,8 +33,13 @@ from .evaluation import RTTMError, der, read_rttm
 from .manifest import read_manifest
 
 __all__ = [
-    "CalibrationError", "CalibrationProgress", "CalibrationResult", "DEFAULT_OFFSETS", "MemoFrontend",
-    "calibrate", "save_calibrated",
+    "DEFAULT_OFFSETS",
+    "CalibrationError",
+    "CalibrationProgress",
+    "CalibrationResult",
+    "MemoFrontend",
+    "calibrate",
+    "save_calibrated",
 ]
 
 DEFAULT_OFFSETS = tuple(round(x, 2) for x in np.arange(-0.1, 0.401, 0.05))
@@ -134,7 +139,7 @@ def calibrate(
             items.append(item)
     if not items:
         raise CalibrationError("the calibration corpus has no files")
-    offsets = sorted(set(round(float(o), 4) for o in offsets))
+    offsets = sorted({round(float(o), 4) for o in offsets})
     diarizer.frontend = MemoFrontend(diarizer.frontend)
     bias = diarizer.model.attractor_threshold.bias
     base = bias.detach().clone()
