@@ -57,8 +57,9 @@ class DiarizeConfig:
     window_seconds: float = 60.0
     threshold: float = 0.5  # slot confidence that makes a speaker
     activity: float = 0.5  # curve level that counts as speech
-    # Defaults measured on held-out voices (docs/results/calibration.md): stricter
-    # linking and the two floors below halved DER, mostly by dropping stray tracks.
+    # Measured on held-out voices (docs/results/diarize-settings.md): without the
+    # read-out's competition the two floors drop one-second stray tracks that spoil
+    # the speaker count; with it they change nothing there and stay as a guard.
     link_similarity: float = 0.7  # cosine of embeddings to join a slot to a track
     min_slot_confidence: float = 0.2  # weaker slots are noise, not tracks
     min_speaker_seconds: float = 1.0  # a track with less speech in the whole file is dropped
