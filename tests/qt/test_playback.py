@@ -4,6 +4,7 @@ speed, zoom/pan/fit with keys and wheel, the shortcuts dialog."""
 from __future__ import annotations
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtMultimedia import QMediaPlayer
@@ -37,6 +38,15 @@ def loaded(make_window, qtbot, fake_diarizer, conversation):
 def click_at_time(window, seconds: float, plot=None, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     point = window.timeline.map_time_to_widget(seconds, plot)
     QTest.mouseClick(window.timeline.viewport(), Qt.MouseButton.LeftButton, modifier, point)
+
+
+def test_the_media_objects_are_made_in_cpp(loaded):
+    """Python-made ones deadlock against FFmpeg's threads (see weighter_gui/qt/player.py)."""
+    player = loaded.player.player
+    assert player.metaObject().className() != "QMediaPlayer"  # QML's subclass
+    assert player.parent() is loaded.player
+    output = player.audioOutput()
+    assert output is not None and not shiboken6.ownedByPython(player)
 
 
 def test_click_on_either_plot_seeks_the_player(loaded, qtbot):

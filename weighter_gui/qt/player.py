@@ -5,18 +5,44 @@ loop range (playback jumps back to its start when it passes the end) and one
 ``position_changed(seconds)`` signal that the playhead follows. QMediaPlayer plays
 with no sound card (its FFmpeg backend is then clocked by the system), so this
 works on headless machines and in tests too.
+
+The player and its audio output are made by QML, not by Python. A QObject made by
+Python gets override checks that take the GIL whenever Qt calls one of its virtual
+functions; FFmpeg's threads do that (``disconnectNotify`` while deleting their own
+objects) holding Qt's connection lock, and the GUI thread, holding the GIL, waits
+for that lock in ``stop()``: a deadlock that hung the window's close about once in
+ten test runs. C++-made objects have no override checks, so FFmpeg never waits
+for the GIL.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QTimer, QUrl, Signal, Slot
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+import shiboken6
+from PySide6.QtCore import QByteArray, QObject, QUrl, Signal, Slot
+from PySide6.QtMultimedia import QMediaPlayer
+from PySide6.QtQml import QQmlComponent, QQmlEngine
 
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 MIN_LOOP_SECONDS = 0.05
-SHUTDOWN_WAIT_MS = 2000  # at most, for a file still loading when the window closes
+_PLAYER_QML = b"import QtMultimedia\nMediaPlayer { audioOutput: AudioOutput {} }"
+_engine: QQmlEngine | None = None  # one per process, for the players it makes
+
+
+def make_media_player(parent: QObject) -> QMediaPlayer:
+    """A QMediaPlayer with an audio output, both made in C++ (see the module doc)."""
+    global _engine
+    if _engine is None:
+        _engine = QQmlEngine()
+    component = QQmlComponent(_engine)
+    component.setData(QByteArray(_PLAYER_QML), QUrl())
+    made = component.create()
+    if made is None:
+        raise RuntimeError(f"cannot make the media player: {component.errorString().strip()}")
+    made.setParent(parent)  # owned by the parent, not by this Python reference
+    # QML's MediaPlayer is a private subclass; Python sees the QMediaPlayer API.
+    return shiboken6.wrapInstance(shiboken6.getCppPointer(made)[0], QMediaPlayer)
 
 
 class PlaybackController(QObject):
@@ -28,9 +54,7 @@ class PlaybackController(QObject):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.audio_output = QAudioOutput(self)
-        self.player = QMediaPlayer(self)
-        self.player.setAudioOutput(self.audio_output)
+        self.player = make_media_player(self)
         self.player.positionChanged.connect(self._on_player_position_changed)
         self.player.playbackStateChanged.connect(self._on_player_state_changed)
         self.player.errorOccurred.connect(self._on_player_error)
@@ -77,7 +101,7 @@ class PlaybackController(QObject):
         duration = self.player.duration() / 1000.0
         if duration > 0:
             seconds = min(seconds, duration)
-        self.player.setPosition(int(round(seconds * 1000)))
+        self.player.setPosition(round(seconds * 1000))
         # Announce at once: a paused player may not report the new position by itself.
         self.position_changed.emit(seconds)
 
@@ -134,14 +158,5 @@ class PlaybackController(QObject):
             self.error.emit(message or "the file cannot be played")
 
     def shutdown(self) -> None:
-        # A file loaded a moment ago still has FFmpeg's threads setting up, and they
-        # call back into these Python-made objects (which takes the GIL); tearing down
-        # now, with the GIL held, can deadlock the close (seen under tests). Let the
-        # event loop, which runs without the GIL, finish the loading first.
-        if self.player.mediaStatus() == QMediaPlayer.MediaStatus.LoadingMedia:
-            loop = QEventLoop()
-            self.player.mediaStatusChanged.connect(loop.quit)
-            QTimer.singleShot(SHUTDOWN_WAIT_MS, loop.quit)
-            loop.exec()
         self.player.stop()
         self.player.setSource(QUrl())
