@@ -28,6 +28,7 @@ from weighter_gui.core.calibration import MemoFrontend
 from weighter_gui.core.diarize import DiarizeConfig, Diarizer
 from weighter_gui.core.evaluation import der, read_rttm
 from weighter_gui.core.manifest import read_manifest
+from weighter_gui.core.model import claim_offset
 
 
 def floats(text: str) -> list[float]:
@@ -56,8 +57,6 @@ def main(argv=None) -> int:
     true_k = {item.id: len(item.likes) for item in items}
     diarizer = Diarizer(args.checkpoint)
     diarizer.frontend = MemoFrontend(diarizer.frontend)
-    bias = diarizer.model.attractor_threshold.bias
-    base = bias.detach().clone()
     rows = []
     grid = itertools.product(
         floats(args.offsets), floats(args.compete_rounds), floats(args.min_slot_confidence),
@@ -65,13 +64,12 @@ def main(argv=None) -> int:
     )
     config = diarizer.model.config
     for offset, rounds, floor, seconds, link in grid:
-        with torch.no_grad():
-            bias.copy_(base + offset)
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds))
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link
         )
-        results = {item.id: diarizer.diarize(item.audio) for item in items}
+        with claim_offset(diarizer.model, offset):
+            results = {item.id: diarizer.diarize(item.audio) for item in items}
         report = der(refs, {k: r.annotation() for k, r in results.items()})
         found = np.array([len(results[k].speakers) for k in true_k])
         truth = np.array(list(true_k.values()))

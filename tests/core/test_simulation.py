@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from weighter_gui import cli
 from weighter_gui.core import simulation as sim
@@ -116,6 +117,25 @@ def test_training_yields_progress_then_a_model():
     assert model.config.num_classes == 12
 
 
+def test_calibration_picks_the_best_offset_and_restores_the_model():
+    study = replace(_tiny_study(), calibration_offsets=(0.0, 0.1, 0.2))
+    model = list(sim.train_sim_weighter(study.sim, study.train))[-1]
+    before = model.attractor_threshold.bias.detach().clone()
+    offset, scores = sim.calibrate_sim_weighter(model, study, seed=0)
+    assert set(scores) == {0.0, 0.1, 0.2}
+    assert scores[offset] == max(scores.values())
+    assert all(0.0 <= a <= 1.0 for a in scores.values())
+    assert torch.equal(model.attractor_threshold.bias, before)
+    # The offset reaches the read-out: a very high threshold claims nothing.
+    batch = sim.sample_batch(study.sim, sim.make_prototypes(10, 16, np.random.default_rng(5)), 2, 0.2,
+                             np.random.default_rng(6))
+    _, conf = sim.weighter_predict(model, batch.features)
+    _, silenced = sim.weighter_predict(model, batch.features, offset=5.0)
+    assert silenced.max() < 0.05 < conf.max()
+    # Without offsets (or without a claim threshold) nothing is calibrated.
+    assert sim.calibrate_sim_weighter(model, replace(study, calibration_offsets=()), 0) == (0.0, {})
+
+
 def test_tiny_study_runs_end_to_end(tmp_path):
     calls = []
     result = sim.run_study(_tiny_study(), hook=lambda *a: calls.append(a[0]))
@@ -123,6 +143,7 @@ def test_tiny_study_runs_end_to_end(tmp_path):
     for method in sim.METHODS:
         for regime in ("run_30", "pure_random"):
             assert len(result.accuracy[method][regime]["0.2"]) == 1
+    assert len(result.claim_offsets) == 1
     data = result.to_json()
     json.dumps(data)  # serialisable
     assert set(data["summary"]) == {"run_30", "pure_random"}

@@ -31,6 +31,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .diarize import DiarizeConfig, Diarizer
 from .evaluation import RTTMError, der, read_rttm
 from .manifest import read_manifest
+from .model import claim_offset
 
 __all__ = [
     "DEFAULT_OFFSETS",
@@ -141,16 +142,12 @@ def calibrate(
         raise CalibrationError("the calibration corpus has no files")
     offsets = sorted({round(float(o), 4) for o in offsets})
     diarizer.frontend = MemoFrontend(diarizer.frontend)
-    bias = diarizer.model.attractor_threshold.bias
-    base = bias.detach().clone()
     true_count = {item.id: len(item.likes) for item in items}
     scores, counts = {}, {}
     done = 0
-    try:
-        for offset in offsets:
-            with torch.no_grad():
-                bias.copy_(base + offset)
-            hypotheses = {}
+    for offset in offsets:
+        hypotheses = {}
+        with claim_offset(diarizer.model, offset):
             for item in items:
                 result = diarizer.diarize(item.audio)
                 hypotheses[result.uri] = result
@@ -158,15 +155,12 @@ def calibrate(
                 yield CalibrationProgress(offset, done, len(items) * len(offsets))
                 if cancelled():
                     return
-            scored = {uri: references[uri] for uri in hypotheses if uri in references}
-            if not scored:
-                raise CalibrationError("no diarized file's name matches a file id in the references")
-            scores[offset] = der(scored, {k: r.annotation() for k, r in hypotheses.items()}).der
-            counts[offset] = float(np.mean([len(r.speakers) == true_count[r.uri] for r in hypotheses.values()
-                                            if r.uri in true_count]))
-    finally:
-        with torch.no_grad():
-            bias.copy_(base)
+        scored = {uri: references[uri] for uri in hypotheses if uri in references}
+        if not scored:
+            raise CalibrationError("no diarized file's name matches a file id in the references")
+        scores[offset] = der(scored, {k: r.annotation() for k, r in hypotheses.items()}).der
+        counts[offset] = float(np.mean([len(r.speakers) == true_count[r.uri] for r in hypotheses.values()
+                                        if r.uri in true_count]))
     # lowest DER; among equals, the smallest change
     best = min(offsets, key=lambda o: (round(scores[o], 4), abs(o)))
     minutes = sum(item.duration or 0.0 for item in items) / 60

@@ -28,6 +28,8 @@ The read-out is configurable, and the product trains ``readout="attractors"``:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
@@ -120,6 +122,24 @@ def confidence(x: Tensor) -> Tensor:
 
 def lengths_to_mask(lengths: Tensor, max_len: int) -> Tensor:
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+@contextmanager
+def claim_offset(model: Weighter, offset: float) -> Iterator[Weighter]:
+    """The attractor read-out's claim threshold raised by ``offset`` inside the block.
+
+    Calibration sweeps this offset on voices (or prototypes) the model never saw; the
+    threshold learned on the training speakers is too lenient for new ones.
+    """
+    bias = model.attractor_threshold.bias
+    base = bias.detach().clone()
+    with torch.no_grad():
+        bias.add_(offset)
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            bias.copy_(base)
 
 
 class CosineClassifier(nn.Module):
