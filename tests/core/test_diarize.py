@@ -32,6 +32,17 @@ def test_curve_segments_fill_gaps_and_drop_blips():
     assert curve_segments(np.ones(4), hop, 0.5, 0, 0, 0.5) == [(0.0, 0.5)]
 
 
+def test_curve_segments_padding_widens_within_the_file_and_joins_what_touches():
+    hop = 0.15
+    curve = np.zeros(40, dtype=np.float32)
+    curve[0:4] = 0.9  # 0.00 - 0.60: padding stops at the file's start
+    curve[6:8] = 0.9  # 0.90 - 1.20: 0.3 s after the first, padded they touch
+    curve[36:40] = 0.9  # 5.40 - 6.00: padding stops at the file's end
+    assert curve_segments(curve, hop, 0.5, 0.15, 0.0, 6.0, padding=0.15) == [(0.0, 1.35), (5.25, 6.0)]
+    # Blips are dropped before padding, not rescued by it.
+    assert curve_segments(curve, hop, 0.5, 0.5, 0.0, 6.0, padding=0.15) == [(0.0, 0.75), (5.25, 6.0)]
+
+
 def test_linker_keeps_a_speaker_on_one_track_across_windows():
     rng = np.random.default_rng(0)
     a, b, c = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 16)))
