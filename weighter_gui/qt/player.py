@@ -40,9 +40,14 @@ def make_media_player(parent: QObject) -> QMediaPlayer:
     made = component.create()
     if made is None:
         raise RuntimeError(f"cannot make the media player: {component.errorString().strip()}")
-    made.setParent(parent)  # owned by the parent, not by this Python reference
-    # QML's MediaPlayer is a private subclass; Python sees the QMediaPlayer API.
-    return shiboken6.wrapInstance(shiboken6.getCppPointer(made)[0], QMediaPlayer)
+    # QML's MediaPlayer is a private subclass that Python knows only as a QObject. Drop
+    # that wrapper (the C++ object lives on) and wrap the object once, as what it is:
+    # two live wrappers of one object leave one dangling when Qt deletes it.
+    pointer = shiboken6.getCppPointer(made)[0]
+    shiboken6.invalidate(made)
+    player = shiboken6.wrapInstance(pointer, QMediaPlayer)
+    player.setParent(parent)  # deleted with the parent, like any child
+    return player
 
 
 class PlaybackController(QObject):
