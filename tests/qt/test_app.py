@@ -1,11 +1,13 @@
 """The main window starts at once, finds the compute device off the GUI thread,
 opens files from the command line, and the app can take a picture of itself."""
 
+import gc
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import weakref
 
 import pytest
 from PySide6.QtGui import QImage
@@ -34,6 +36,25 @@ def test_window_shows_with_title_and_menus(window):
     assert window.centralWidget().currentWidget() is window.empty_label
     text = window.empty_label.text()
     assert "Open files" in text and "Open folder" in text and "drop" in text and "F1" in text
+
+
+def test_cycles_are_collected_on_the_gui_thread_only(window, qtbot):
+    """Not by whichever thread allocates (see collect_garbage_on_the_gui_thread)."""
+    assert not gc.isenabled()
+
+    class Cycle:
+        pass
+
+    cycle = Cycle()
+    cycle.me = cycle
+    alive = weakref.ref(cycle)
+    del cycle
+    for _ in range(1000):  # past the collector's generation-0 threshold
+        [Cycle() for _ in range(2)]
+        leftover = Cycle()
+        leftover.me = leftover
+    del leftover
+    qtbot.waitUntil(lambda: alive() is None, timeout=5000)  # the GUI timer collected it
 
 
 def test_device_label_reports_cpu_or_cuda(window, qtbot):

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+from pyqtgraph.util.garbage_collector import GarbageCollector
 
 from weighter_gui import __version__
 from weighter_gui.qt.file_list import MISSING_AUDIO_TIP, FileListPanel
@@ -90,6 +91,23 @@ keyboard shortcuts; <b>File \u203a Settings</b> picks the device and the model c
 """
 
 
+_garbage_collector = None
+
+
+def collect_garbage_on_the_gui_thread() -> None:
+    """Run Python's cycle collector on a GUI-thread timer, not wherever memory is taken.
+
+    A collection frees Python-made QObjects caught in reference cycles, so it must
+    not run in a worker thread or in the middle of delivering a Qt event to one of
+    them: it did, and crashed in ``QObject::event`` while a retrain ran (about one
+    test run in ten under load). pyqtgraph's collector disables automatic collection
+    and collects from a timer instead.
+    """
+    global _garbage_collector
+    if _garbage_collector is None:
+        _garbage_collector = GarbageCollector(interval=1.0)
+
+
 class MainWindow(QMainWindow):
     """Top-level window. Opens files, runs analyses in the background, shows results."""
 
@@ -107,6 +125,7 @@ class MainWindow(QMainWindow):
         diarizer_factory=None,
     ) -> None:
         super().__init__(parent)
+        collect_garbage_on_the_gui_thread()
         self.setWindowTitle(APP_NAME)
         self.setObjectName("MainWindow")
         self.resize(1280, 780)
