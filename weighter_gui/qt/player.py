@@ -10,9 +10,9 @@ The player and its audio output are made by QML, not by Python. A QObject made b
 Python gets override checks that take the GIL whenever Qt calls one of its virtual
 functions; FFmpeg's threads do that (``disconnectNotify`` while deleting their own
 objects) holding Qt's connection lock, and the GUI thread, holding the GIL, waits
-for that lock in ``stop()``: a deadlock that hung the window's close about once in
-ten test runs. C++-made objects have no override checks, so FFmpeg never waits
-for the GIL.
+for that lock in ``stop()``: a deadlock that hung the window's close in the tests
+under load (stacks taken with gdb). C++-made objects have no override checks, so
+FFmpeg never waits for the GIL.
 """
 
 from __future__ import annotations
