@@ -19,6 +19,7 @@ true speakers:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -386,12 +387,9 @@ def weighter_predict(model, features: np.ndarray, threshold: float = 0.5, offset
 
     from .model import claim_offset
 
-    with torch.no_grad():
-        if offset:
-            with claim_offset(model, offset):
-                out = model(torch.from_numpy(features))
-        else:
-            out = model(torch.from_numpy(features))
+    shifted = claim_offset(model, offset) if offset else contextlib.nullcontext()
+    with torch.no_grad(), shifted:
+        out = model(torch.from_numpy(features))
     curves = out.curves.numpy()
     conf = out.confidences.numpy()
     preds = []
