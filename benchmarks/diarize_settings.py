@@ -6,7 +6,8 @@ Sweeps the claim-threshold offset (what ``weighter calibrate`` folds into a mode
 and the read-out's competition rounds (``attractor_compete_rounds``) against the
 linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``),
-the cosine that links a slot to a track (``link_similarity``) and the seconds added to
+the cosine that links a slot to a track (``link_similarity``), the cosine at which
+a file's tracks are merged (``merge_similarity``) and the seconds added to
 both ends of each segment (``segment_padding``). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
     parser.add_argument("--min-slot-confidence", default="0.05,0.2")
     parser.add_argument("--min-speaker-seconds", default="0,1")
     parser.add_argument("--link-similarity", default="0.6,0.7")
+    parser.add_argument("--merge-similarity", default="1.0", help="cosine at which tracks merge (1: never)")
     parser.add_argument("--segment-padding", default="0.075", help="seconds added to both ends of segments")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="diarize-settings")
@@ -62,14 +64,15 @@ def main(argv=None) -> int:
     rows = []
     grid = itertools.product(
         floats(args.offsets), floats(args.compete_rounds), floats(args.min_slot_confidence),
-        floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.segment_padding),
+        floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
+        floats(args.segment_padding),
     )
     config = diarizer.model.config
-    for offset, rounds, floor, seconds, link, padding in grid:
+    for offset, rounds, floor, seconds, link, merge, padding in grid:
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds))
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link,
-            segment_padding=padding,
+            merge_similarity=merge, segment_padding=padding,
         )
         with claim_offset(diarizer.model, offset):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -79,13 +82,13 @@ def main(argv=None) -> int:
         t = report.total
         rows.append({
             "claim_offset": offset, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
-            "link_similarity": link, "segment_padding": padding, "der": report.der, "missed": report.rate(t, "missed detection"),
+            "link_similarity": link, "merge_similarity": merge, "segment_padding": padding, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} padding {padding}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} padding {padding}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/diarize_settings.py", *sys.argv[1:]])
@@ -94,14 +97,14 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| claim offset | compete rounds | slot floor | min speaker s | link cosine | padding s | DER | missed "
-        "| FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| claim offset | compete rounds | slot floor | min speaker s | link cosine | merge cosine | padding s | DER "
+        "| missed | FA | confusion | count right | too few | too many |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['claim_offset']:+.2f} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
-            f"{r['link_similarity']} | {r['segment_padding']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
+            f"{r['link_similarity']} | {r['merge_similarity']} | {r['segment_padding']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )

@@ -153,7 +153,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for event in train(
             items, config, out=args.out, cache_dir=cache_dir, init=args.init, resume=args.resume,
             device=args.device, jobs=args.jobs,
-            model_overrides={"readout": args.readout} if args.readout else None,
+            model_overrides={
+                **({"readout": args.readout} if args.readout else {}),
+                **({"attractor_overlap": True} if args.overlap_detector else {}),
+            } or None,
             feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
         ):
             if isinstance(event, TrainResult):
@@ -448,6 +451,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--readout", choices=("linear", "slots", "attractors"),
         help="slot read-out of a new model (default: attractors; ignored with --init)",
+    )
+    train.add_argument(
+        "--overlap-detector", action="store_true",
+        help="give the model an overlap detector, trained on the timings, that lets a second "
+        "speaker share a frame (attractor read-out; with --init, added to that model)",
     )
     train.set_defaults(func=_cmd_train)
 

@@ -57,6 +57,19 @@ def test_linker_keeps_a_speaker_on_one_track_across_windows():
     assert len(link.sums) == 3
 
 
+def test_linker_merges_tracks_of_one_voice_and_keeps_others_apart():
+    """Two slots of one window that shared a voice become two tracks (linking is
+    one-to-one); merging joins tracks whose embeddings nearly agree, and only those."""
+    rng = np.random.default_rng(1)
+    a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 16)))
+    link = _Linker(similarity=0.7)
+    a2 = a + 0.05 * rng.standard_normal(16)
+    link.link(np.stack([a, a2, b]), np.array([0.9, 0.8, 0.9]), np.array([10.0, 5.0, 8.0]), floor=0.05)
+    assert len(link.sums) == 3
+    assert link.merged(1.0) == [[0], [1], [2]]  # 1.0: never
+    assert sorted(map(sorted, link.merged(0.95))) == [[0, 1], [2]]
+
+
 @pytest.fixture(scope="module")
 def diarizer(tiny_checkpoint):
     return Diarizer(tiny_checkpoint, DiarizeConfig(window_seconds=5.0))

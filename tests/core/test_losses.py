@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional as F
 
 from weighter_gui.core.losses import (
+    overlap_loss,
     LossWeights,
     bce,
     coverage_loss,
@@ -355,3 +356,14 @@ def test_loss_gradient_reaches_model_parameters():
                 p -= 1e-3 * p.grad
         after = loss().total
     assert after.item() < before.item()
+
+
+def test_overlap_loss_targets_frames_with_two_speakers_on_timed_items_only():
+    """BCE against "two or more active", over real frames of items with timings."""
+    activity = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])  # [T, K]
+    overlap = torch.tensor([[0.1, 0.8, 0.3, 0.5], [0.9, 0.9, 0.9, 0.9]])
+    mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    got = overlap_loss(overlap, [activity, None], mask)  # item 1: no timings, not scored
+    want = -(math.log(0.9) + math.log(0.8) + math.log(0.7)) / 3  # frame 3 is padding
+    assert got.item() == pytest.approx(want, rel=1e-6)
+    assert overlap_loss(overlap, [None, None], mask).item() == 0.0

@@ -48,13 +48,15 @@ READOUTS = {
     "slots": {"readout": "slots"},
     "attractors": {"readout": "attractors"},
     "attractors-compete": {"readout": "attractors", "attractor_compete_rounds": 2, "attractor_live_tokens": 1.0},
+    "attractors-overlap": {"readout": "attractors", "attractor_compete_rounds": 2, "attractor_live_tokens": 1.0,
+                           "attractor_overlap": True},
 }
 
 
 @pytest.fixture(scope="module", params=list(READOUTS))
 def model(request) -> Weighter:
     """Every model test runs on each read-out: the method's linear head, slot attention,
-    attractors as found, and attractors competing for tokens."""
+    attractors as found, attractors competing for tokens, and competing with the overlap gate."""
     torch.manual_seed(0)
     return Weighter(dataclasses.replace(CONFIG, **READOUTS[request.param])).eval()
 
@@ -476,3 +478,33 @@ def test_competition_gives_each_frame_to_the_nearer_attractor():
     assert out[0, 0, :2].min() > 0.9 and out[0, 1, 2:].min() > 0.9  # token 2 moved to slot 1
     assert torch.all(out[0, 2] == 0)  # not live: nothing
     assert torch.allclose(out.sum(1), speech)
+
+
+def test_overlap_gate_lets_the_runner_up_share_a_token():
+    """Closed, the gate leaves competition's one winner per token; open, the runner-up
+    gets the token's speech too (two people at once), and a slot that is not live still
+    gets nothing."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=2,
+                                 attractor_live_tokens=1.0, attractor_overlap=True)
+    model = Weighter(config).eval()
+    z = torch.tensor([[[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]]])  # token 1 lies between the two voices
+    speech = torch.tensor([[1.0, 0.8, 1.0]])
+    found = torch.tensor([[[1.0, 0.8, 0.0], [0.0, 0.0, 1.0], [0.0, 0.4, 0.0]]])
+    closed = model._compete(found, z, speech, torch.tensor(20.0), torch.zeros(1, 3))
+    opened = model._compete(found, z, speech, torch.tensor(20.0), torch.tensor([[0.0, 1.0, 0.0]]))
+    torch.testing.assert_close(closed.sum(1), speech)  # one share of speech per token
+    assert closed[0, 1, 1] < 0.1
+    torch.testing.assert_close(opened[0, :2, 1], torch.tensor([0.8, 0.8]), atol=1e-3, rtol=0)
+    torch.testing.assert_close(opened[..., [0, 2]], closed[..., [0, 2]])  # closed tokens: as before
+    assert torch.all(opened[0, 2] == 0)
+
+
+def test_overlap_probability_is_returned_per_frame():
+    torch.manual_seed(0)
+    config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=2,
+                                 attractor_live_tokens=1.0, attractor_overlap=True)
+    out = Weighter(config).eval()(torch.randn(2, 44, CONFIG.input_dim), torch.tensor([44, 20]))
+    assert out.overlap.shape == (2, 44)
+    assert torch.all(out.overlap[1, 20:] == 0) and torch.all((out.overlap[0] > 0) & (out.overlap[0] < 1))
+    assert Weighter(CONFIG).eval()(torch.randn(1, 44, CONFIG.input_dim)).overlap is None

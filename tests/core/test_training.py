@@ -99,6 +99,27 @@ def test_fine_tuning_adds_new_speakers_and_keeps_old_rows(tiny_corpus, feature_c
     torch.testing.assert_close(result.model.classifier.weight[: len(old)].detach(), old_rows, atol=1e-4, rtol=0)
 
 
+def test_fine_tuning_can_add_the_overlap_detector(tiny_corpus, feature_cache, tmp_path):
+    """--overlap-detector with --init: the model keeps its weights and gains a detector
+    that the timings train (its gate starts at zero weights)."""
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    _run(items, feature_cache, out=base)
+    before = _state(load_checkpoint(base)[0])
+    out = tmp_path / "overlap.safetensors"
+    events = list(train(items, replace(CONFIG, steps=2), cache_dir=feature_cache, init=base, out=out,
+                        model_overrides={"attractor_overlap": True}))
+    model = events[-1].model
+    assert model.config.attractor_overlap and read_header(out).model_config.attractor_overlap
+    assert model.overlap_gate.weight.abs().sum() > 0
+    assert set(model.state_dict()) - set(before) == {
+        "overlap_frames.0.weight", "overlap_frames.0.bias", "overlap_frames.2.weight",
+        "overlap_frames.2.bias", "overlap_gate.weight", "overlap_gate.bias",
+    }
+    with torch.no_grad():
+        assert model.eval()(torch.randn(1, 300, model.config.input_dim)).overlap.shape == (1, 300)
+
+
 def test_entries_without_timings_train_on_their_likes(tiny_corpus, feature_cache):
     items = read_manifest(tiny_corpus)
     # A like added by hand has no timings: that entry trains on likes, the others keep theirs.

@@ -61,6 +61,10 @@ class DiarizeConfig:
     # read-out's competition the two floors drop one-second stray tracks that spoil
     # the speaker count; with it they change nothing there and stay as a guard.
     link_similarity: float = 0.7  # cosine of embeddings to join a slot to a track
+    # Tracks of the whole file whose embeddings are at least this close are one voice
+    # that two slots of one window shared (linking cannot join those: it is one-to-one).
+    # Measured on held-out voices (docs/results/diarize-settings.md).
+    merge_similarity: float = 0.95
     min_slot_confidence: float = 0.2  # weaker slots are noise, not tracks
     min_speaker_seconds: float = 1.0  # a track with less speech in the whole file is dropped
     min_segment: float = 0.15  # seconds; shorter segments are dropped
@@ -259,9 +263,9 @@ class Diarizer:
     def _assemble(self, path: Path, duration: float, windows, linker: "_Linker") -> FileDiarization:
         cfg = self.config
         hop = self.stride * FRAME_HOP_S
-        n_tracks = len(linker.sums)
+        groups = linker.merged(cfg.merge_similarity)
         total_blocks = sum(c.shape[1] for c, _ in windows)
-        curve = np.zeros((n_tracks, total_blocks), dtype=np.float32)
+        curve = np.zeros((len(linker.sums), total_blocks), dtype=np.float32)
         offset = 0
         for c, tracks in windows:
             for slot, t in enumerate(tracks):
@@ -271,12 +275,16 @@ class Diarizer:
                     )
             offset += c.shape[1]
         tracks = []
-        for t in range(n_tracks):
-            emb = linker.sums[t] / max(np.linalg.norm(linker.sums[t]), 1e-12)
+        for group in groups:
+            summed = np.sum([linker.sums[t] for t in group], axis=0)
+            emb = summed / max(np.linalg.norm(summed), 1e-12)
+            # the slots shared the voice's speech between them: their curves add up
+            merged_curve = np.minimum(curve[group].sum(0), 1.0)
             segs = curve_segments(
-                curve[t], hop, cfg.activity, cfg.min_segment, cfg.fill_gap, duration, cfg.segment_padding
+                merged_curve, hop, cfg.activity, cfg.min_segment, cfg.fill_gap, duration, cfg.segment_padding
             )
-            track = Track("", float(linker.confidence[t]), emb, curve[t], segs)
+            confidence = max(linker.confidence[t] for t in group)
+            track = Track("", float(confidence), emb, merged_curve, segs)
             # a slot that fired on a breath or a fragment is not a speaker to label
             if track.speech_seconds >= min(cfg.min_speaker_seconds, duration / 2):
                 tracks.append(track)
@@ -324,6 +332,18 @@ class _Linker:
             self.confidence[t] = max(self.confidence[t], float(confidences[slot]))
             self.speech_mass[t] += weight
         return tracks
+
+
+    def merged(self, similarity: float) -> list[list[int]]:
+        """Tracks grouped by average linkage on embedding cosine, stopping below ``similarity``."""
+        groups = [[t] for t in range(len(self.sums))]
+        if len(groups) < 2 or similarity > 1.0 - 1e-9:
+            return groups
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        unit = np.stack(self.sums) / np.maximum(np.linalg.norm(self.sums, axis=1, keepdims=True), 1e-12)
+        labels = fcluster(linkage(unit, method="average", metric="cosine"), 1.0 - similarity, "distance")
+        return [list(np.flatnonzero(labels == k)) for k in np.unique(labels)]
 
 
 def curve_segments(

@@ -134,6 +134,17 @@ def frame_target_loss(
     return err.sum() / (mask.sum() * curves.shape[1]).clamp_min(1)
 
 
+def overlap_loss(overlap: Tensor, activity: list[Tensor | None], mask: Tensor) -> Tensor:
+    """BCE of the overlap probability [B, T] against "two or more speakers active",
+    on the real frames of items with timings (activity [T, K]; None: no timings)."""
+    terms = [
+        bce((a.sum(-1) >= 2).to(overlap.dtype), overlap[b])[mask[b]]
+        for b, a in enumerate(activity)
+        if a is not None
+    ]
+    return torch.cat(terms).mean() if terms else overlap.sum() * 0.0
+
+
 def set_matching_loss(
     curves: Tensor,
     confidences: Tensor,
@@ -177,6 +188,7 @@ __all__ = [
     "block_mean",
     "frame_match_cost",
     "frame_target_loss",
+    "overlap_loss",
     "like_shares",
     "LossParts",
     "LossWeights",

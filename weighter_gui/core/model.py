@@ -39,6 +39,7 @@ from torchaudio.models.wav2vec2.components import FeatureProjection, _get_wavlm_
 
 # Denominator floor: an all-zero curve gets weighting 0 and confidence 0, not NaN.
 _EPS = 1e-8
+OVERLAP_CHANNELS = 32  # width of the overlap detector's frame convolutions
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class WeighterConfig:
     # gets a token. 0 keeps the found curves (how the default model was trained).
     attractor_compete_rounds: int = 0
     attractor_live_tokens: float = 14.0
+    # With competition: an overlap detector (a small convolution over the input frames
+    # beside the transformer's token) gates each token, letting the second-nearest live
+    # speaker share it too, so two people talking at once are both heard.
+    attractor_overlap: bool = False
 
     @property
     def time_reduction(self) -> int:
@@ -108,6 +113,7 @@ class WeighterOutput(NamedTuple):
     confidences: Tensor  # [B, N]
     embeddings: Tensor  # [B, N, D]
     mask: Tensor  # [B, T] True on real (non-padded) frames
+    overlap: Tensor | None = None  # [B, T] overlap probability (attractor_overlap only)
 
 
 def weightings(x: Tensor) -> Tensor:
@@ -232,6 +238,17 @@ class Weighter(nn.Module):
             nn.init.constant_(self.attractor_activity.bias, 3.0)
             # angle between the learned token space and the blocks' own speaker vectors
             self.attractor_mix = nn.Parameter(torch.tensor(math.pi / 4))
+            if config.attractor_overlap:
+                # Two voices at once show in the fine spectrum (two pitch tracks), which
+                # the strided token convolutions average away: a frame-rate detector.
+                self.overlap_frames = nn.Sequential(
+                    nn.Conv1d(config.input_dim, OVERLAP_CHANNELS, 5, padding=2), nn.GELU(),
+                    nn.Conv1d(OVERLAP_CHANNELS, OVERLAP_CHANNELS, 5, padding=4, dilation=2), nn.GELU(),
+                )
+                self.overlap_gate = nn.Linear(OVERLAP_CHANNELS + config.embed_dim, 1)
+                # starts nearly closed (sigmoid(-3) = 0.05): a fine-tuned model begins as its init
+                nn.init.zeros_(self.overlap_gate.weight)
+                nn.init.constant_(self.overlap_gate.bias, -3.0)
         else:
             raise ValueError(
                 f"readout must be 'linear', 'slots' or 'attractors', got {config.readout!r}"
@@ -259,15 +276,28 @@ class Weighter(nn.Module):
         token_lengths = torch.div(lengths + stride - 1, stride, rounding_mode="floor")
         token_mask = lengths_to_mask(token_lengths, blocks)
         hidden = self._encode(tokens, token_mask)  # [B, blocks, E]
+        overlap = None
         if self.config.readout == "attractors":
-            block_curves = self._attractors(hidden, self._block_speaker(x, mask), token_mask)
+            if self.config.attractor_overlap:
+                overlap = self._overlap(x, hidden)  # [B, blocks]
+            block_curves = self._attractors(hidden, self._block_speaker(x, mask), token_mask, overlap)
         else:
             block_curves = self._block_curves(hidden, token_mask)  # [B, N, blocks]
         curves = block_curves.repeat_interleave(stride, dim=-1)[..., :frames]
         curves = curves * mask[:, None, :]
         speaker = features[..., -self.config.embedding_dim :]
         embeddings = torch.einsum("bnt,btd->bnd", weightings(curves), speaker)
-        return WeighterOutput(curves, confidence(curves), embeddings, mask)
+        if overlap is not None:
+            overlap = overlap.repeat_interleave(stride, dim=-1)[..., :frames] * mask
+        return WeighterOutput(curves, confidence(curves), embeddings, mask, overlap)
+
+    def _overlap(self, x: Tensor, hidden: Tensor) -> Tensor:
+        """[B, blocks] probability that two or more people speak in each block."""
+        batch, padded, _ = x.shape
+        local = self.overlap_frames(x.transpose(1, 2))  # [B, C, blocks * stride]
+        local = local.reshape(batch, OVERLAP_CHANNELS, -1, self.config.time_reduction).mean(-1)
+        logit = self.overlap_gate(torch.cat([local.transpose(1, 2), hidden], dim=-1))
+        return torch.sigmoid(logit)[..., 0]
 
     def _block_curves(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
         """[B, N, blocks] curve values of each slot on each token (linear and slots)."""
@@ -288,7 +318,9 @@ class Weighter(nn.Module):
         real = nn.functional.pad(mask, (0, padded - mask.shape[1])).reshape(batch, -1, stride)
         return speaker.sum(2) / real.sum(2, keepdim=True).clamp_min(1)
 
-    def _attractors(self, hidden: Tensor, block_speaker: Tensor, token_mask: Tensor) -> Tensor:
+    def _attractors(
+        self, hidden: Tensor, block_speaker: Tensor, token_mask: Tensor, overlap: Tensor | None = None
+    ) -> Tensor:
         """Slots found one after another, each on the tokens the earlier ones left.
 
         Slot n starts at the densest token not yet explained (a seed picked without
@@ -327,14 +359,18 @@ class Weighter(nn.Module):
             left = left * (1 - claim)
         curves = torch.stack(curves, dim=1)  # [B, N, L]
         if self.config.attractor_compete_rounds:
-            curves = self._compete(curves, z, speech, scale)
+            curves = self._compete(curves, z, speech, scale, overlap)
         return curves
 
-    def _compete(self, curves: Tensor, z: Tensor, speech: Tensor, scale: Tensor) -> Tensor:
+    def _compete(
+        self, curves: Tensor, z: Tensor, speech: Tensor, scale: Tensor, overlap: Tensor | None = None
+    ) -> Tensor:
         """Live attractors share each token's speech by softmax of cosine to their centres.
 
         A fixed claim threshold splits tokens near it wrongly when a file's voices are
         closer (or looser) than the training voices were; relative assignment does not.
+        ``overlap`` ([B, L], from ``attractor_overlap``) then raises the runner-up's
+        curve toward the token's speech: a softmax gives one winner, overlap has two.
         """
         live = curves.sum(-1, keepdim=True) >= self.config.attractor_live_tokens  # [B, N, 1]
         share = curves
@@ -342,6 +378,9 @@ class Weighter(nn.Module):
             centre = nn.functional.normalize(torch.einsum("bnl,bld->bnd", share, z), dim=-1)
             logits = (scale * torch.einsum("bld,bnd->bnl", z, centre)).masked_fill(~live, -1e4)
             share = logits.softmax(1) * live * speech[:, None, :]
+        if overlap is not None:
+            runner_up = logits.scatter(1, logits.argmax(1, keepdim=True), -1e4).softmax(1) * live
+            share = share + overlap[:, None, :] * runner_up * (speech[:, None, :] - share)
         return torch.where(live.any(1, keepdim=True), share, curves)  # no live attractor: as found
 
     def _slot_attention(self, hidden: Tensor, token_mask: Tensor) -> Tensor:

@@ -53,6 +53,7 @@ from .losses import (
     frame_match_cost,
     frame_target_loss,
     like_shares,
+    overlap_loss,
     set_matching_loss,
 )
 from .manifest import ManifestItem
@@ -382,7 +383,8 @@ def train(
     """Train on ``items``; yields ``TrainProgress`` per step, then one ``TrainResult``.
 
     ``init``: a checkpoint to fine-tune (its head grows by the manifest's new
-    speakers). ``resume``: continue ``out`` from its ``.resume`` state.
+    speakers; ``model_overrides={"attractor_overlap": True}`` adds an overlap detector
+    to it). ``resume``: continue ``out`` from its ``.resume`` state.
     """
     from .frontend import FRAME_HOP_S, speech_frontend_id
 
@@ -427,6 +429,8 @@ def train(
     torch.manual_seed(config.seed)
     if base_model is not None:
         model = _grow_head(base_model, len(speakers))
+        if (model_overrides or {}).get("attractor_overlap") and not model.config.attractor_overlap:
+            model = _add_overlap_detector(model)
     else:
         dim = examples[0].features.shape[1]
         model = Weighter(speech_model_config(dim, len(speakers), **(model_overrides or {})))
@@ -483,6 +487,9 @@ def train(
             match_cost=cost,
         )
         frames_loss = frame_target_loss(out_.curves, shares, parts.matched, out_.mask)
+        if out_.overlap is not None:  # the overlap detector learns from the timings
+            timed = [None if a is None else a.to(dev) for a in activity]
+            frames_loss = frames_loss + overlap_loss(out_.overlap, timed, out_.mask)
         loss = parts.total + config.frame_weight * frames_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -524,6 +531,17 @@ def _grow_head(model: Weighter, num_classes: int) -> Weighter:
         weight[:old] = state["classifier.weight"]
     state["classifier.weight"] = weight
     grown.load_state_dict(state)
+    return grown
+
+
+def _add_overlap_detector(model: Weighter) -> Weighter:
+    """A copy of ``model`` with a new (nearly closed) overlap detector, all else kept."""
+    if model.config.readout != "attractors":
+        raise TrainError("the overlap detector needs the attractor read-out; this model has "
+                         f"{model.config.readout!r}")
+    grown = Weighter(replace(model.config, attractor_overlap=True))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("overlap_") for k in missing), (missing, unexpected)
     return grown
 
 
