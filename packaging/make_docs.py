@@ -519,18 +519,20 @@ class Guide:
             QTest.keyClick(dialog.combo, Qt.Key.Key_Return)
 
         s.run_modal(lambda: s.press(Qt.Key.Key_N), name_dialog, "N")
-        self.label_slots(self.sample, kept[1:], voices)
+        merged = self.label_slots(self.sample, kept[1:], voices)
         s.click_row(first)
         s.wait(300)
-        s.save("named", window.grab(), "the sample's speakers named; a second slot of the same voice merged "
-               "into the first (M); the Label next list now puts the unlabelled files first")
+        s.save("named", window.grab(), "the sample's speakers named"
+               + ("; a second slot of the same voice merged into the first (M)" if merged else "")
+               + "; the Label next list now puts the unlabelled files first")
         menu = s.open_menu("Edit")
         s.save("undo", s.composite(menu, frame=False), "the Edit menu says which step Undo and Redo would take")
         menu.hide()
 
-    def label_slots(self, path: Path, tracks, voices: dict[str, str], accept: bool = False) -> None:
+    def label_slots(self, path: Path, tracks, voices: dict[str, str], accept: bool = False) -> int:
         """Name slots as a listener would: A when the suggestion is right, 1-9 for a known
-        name, N for a new one, M for a second slot of the same voice, X for no one."""
+        name, N for a new one, M for a second slot of the same voice, X for no one.
+        Returns how many slots were merged (M)."""
         s, window = self.s, self.window
         from PySide6.QtCore import Qt
         from PySide6.QtTest import QTest
@@ -541,6 +543,7 @@ class Guide:
         suggestions = window.project.suggestions(key) if accept else {}
         slot_of_voice = {voices[t.label]: t.label for t in tracks
                          if project.file(key).name_of(t.label) and t.label in voices}
+        merges = 0
         for track in tracks:
             voice = voices.get(track.label)
             s.click_row(track.label)
@@ -556,6 +559,7 @@ class Guide:
                     dialog.accept()
 
                 s.run_modal(lambda: s.press(Qt.Key.Key_M), choose, "M")
+                merges += 1
             else:
                 slot_of_voice[voice] = track.label
                 name = self.person(voice)
@@ -571,6 +575,7 @@ class Guide:
                         QTest.keyClick(dialog.combo, Qt.Key.Key_Return)
 
                     s.run_modal(lambda: s.press(Qt.Key.Key_N), fill, f"N ({name})")
+        return merges
 
     def gallery(self) -> None:
         s, window = self.s, self.window
