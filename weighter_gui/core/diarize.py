@@ -15,10 +15,11 @@ per speaker-hour.
 A track is a speaker *slot* as the user sees it: its curve over the whole file,
 its confidence (the highest of its windows' slot confidences, each
 ``C(X) = sum X^2 / sum X``), and its embedding (the curve-mass weighted mean of its
-slots' embeddings, i.e. the X-weighted average of the GE2E frame vectors). A track
-with under ``min_speaker_seconds`` of speech in the whole file is dropped; tracks
-with confidence >= ``threshold`` are the speakers; their segments are where their
-curve is >= ``activity``.
+slots' embeddings, i.e. the X-weighted average of the GE2E frame vectors). Tracks
+whose embeddings have cosine >= ``merge_similarity`` are first merged (one voice that
+two slots of a window shared). A track with under ``min_speaker_seconds`` of speech
+in the whole file is dropped; tracks with confidence >= ``threshold`` are the
+speakers; their segments are where their curve is >= ``activity``.
 
 Core code: no Qt import.
 """
@@ -63,7 +64,8 @@ class DiarizeConfig:
     link_similarity: float = 0.7  # cosine of embeddings to join a slot to a track
     # Tracks of the whole file whose embeddings are at least this close are one voice
     # that two slots of one window shared (linking cannot join those: it is one-to-one).
-    # Measured on held-out voices (docs/results/diarize-settings.md).
+    # Measured on held-out voices (docs/results/diarize-settings-overlap.md); the shipped
+    # model's claim threshold was calibrated with it on.
     merge_similarity: float = 0.95
     min_slot_confidence: float = 0.2  # weaker slots are noise, not tracks
     min_speaker_seconds: float = 1.0  # a track with less speech in the whole file is dropped
@@ -332,7 +334,6 @@ class _Linker:
             self.confidence[t] = max(self.confidence[t], float(confidences[slot]))
             self.speech_mass[t] += weight
         return tracks
-
 
     def merged(self, similarity: float) -> list[list[int]]:
         """Tracks grouped by average linkage on embedding cosine, stopping below ``similarity``."""

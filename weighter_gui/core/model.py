@@ -293,7 +293,7 @@ class Weighter(nn.Module):
 
     def _overlap(self, x: Tensor, hidden: Tensor) -> Tensor:
         """[B, blocks] probability that two or more people speak in each block."""
-        batch, padded, _ = x.shape
+        batch = x.shape[0]
         local = self.overlap_frames(x.transpose(1, 2))  # [B, C, blocks * stride]
         local = local.reshape(batch, OVERLAP_CHANNELS, -1, self.config.time_reduction).mean(-1)
         logit = self.overlap_gate(torch.cat([local.transpose(1, 2), hidden], dim=-1))
