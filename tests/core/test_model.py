@@ -66,6 +66,11 @@ def test_unknown_readout_is_refused():
         Weighter(dataclasses.replace(CONFIG, readout="magic"))
 
 
+def test_overlap_detector_without_attractors_is_refused():
+    with pytest.raises(ValueError, match="attractors"):
+        Weighter(dataclasses.replace(CONFIG, readout="linear", attractor_overlap=True))
+
+
 def _hand_embeddings(curves: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     """e_n = sum_t X_n(t) h_t / sum_t X_n(t), one slot at a time, in float64 (0 for X = 0)."""
     batch, slots, _ = curves.shape

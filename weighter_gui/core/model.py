@@ -173,6 +173,8 @@ class Weighter(nn.Module):
         self.config = config
         if not 0 <= config.speaker_dim <= config.input_dim:
             raise ValueError("speaker_dim must be between 0 and input_dim")
+        if config.attractor_overlap and config.readout != "attractors":
+            raise ValueError("the overlap detector (attractor_overlap) needs readout='attractors'")
         c = config.conv_channels
         # Per-channel input standardisation, set from training data (set_feature_stats)
         # and stored with the weights: log-mels and unit-norm speaker vectors differ in
