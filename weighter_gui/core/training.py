@@ -475,7 +475,8 @@ def train(
             activity = [None] * len(activity)  # timings only told which likes a crop holds
         feats, lengths = feats.to(dev), lengths.to(dev)
         out_, logits = step_module(feats, lengths)
-        shares = [None if a is None else a.to(dev) for a in activity]
+        timed = [None if a is None else a.to(dev) for a in activity]
+        shares = timed  # untimed items get likes-guided targets below (a new list)
         if any(a is None for a in activity):  # no timings: likes-guided targets
             vectors = block_mean(feats[..., -model.config.embedding_dim :], out_.mask, model.config.time_reduction)
             guided = like_shares(vectors, model.classifier.weight, likes, model.config.class_scale)
@@ -488,7 +489,6 @@ def train(
         )
         frames_loss = frame_target_loss(out_.curves, shares, parts.matched, out_.mask)
         if out_.overlap is not None:  # the overlap detector learns from the timings
-            timed = [None if a is None else a.to(dev) for a in activity]
             frames_loss = frames_loss + overlap_loss(out_.overlap, timed, out_.mask)
         loss = parts.total + config.frame_weight * frames_loss
         opt.zero_grad(set_to_none=True)
