@@ -1,7 +1,7 @@
 """Does the annotation loop teach the model? Label a few files, retrain, test on others.
 
     python benchmarks/annotation_loop.py --work data/loop --out docs/results [--steps 200] [--batch-size 4]
-                                         [--regime likes --name annotation-loop-likes]
+                                         [--train-body --lr 5e-5 --regime likes --name NAME]
 
 The speakers are new to the shipped model: +-400 cent pitch-shifted versions of
 training voices (a speaker encoder treats them as new people; the voices reserved
@@ -18,16 +18,18 @@ The loop runs through the same core code the app runs:
    mostly nobody's is left alone) and adds a like by hand for a speaker no slot
    found.
 3. ``export_manifest`` writes the training labels; ``fine_tune_config`` and
-   ``train`` retrain from the shipped model exactly as the app's Retrain does
+   ``train`` retrain from the shipped model exactly as the app's Retrain does (the
+   classification head alone). ``--train-body`` retrains the whole model instead
    (the frames regime: the named slots' own segments train the curves too;
-   ``--regime likes`` trains on the likes alone).
+   ``--regime likes`` trains it on the likes alone).
 4. The labelled files are re-analysed with the new model (labels follow the
    slots by time overlap), so the gallery holds the new model's embeddings.
 
 Before and after, on the held-out files: speaker identification of the kept slots
 (a slot's true name is the reference speaker it overlaps most) by the gallery's
-best suggestion and by the classification head, and DER (pyannote.metrics, collar
-0.25 s). Writes ``<name>.json`` and ``.md`` under --out.
+best suggestion, by the classification head's best class, and by the name the
+diarizer gives (a taught name the head is sure of, ``DiarizeConfig.name_probability``);
+and DER (pyannote.metrics, collar 0.25 s). Writes ``<name>.json`` and ``.md`` under --out.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
     import torch
 
     rows = {"slots": 0, "gallery_right": 0, "head_right": 0, "no_truth": 0,
-            "speakers": 0, "gallery_found": 0, "head_found": 0}
+            "speakers": 0, "gallery_found": 0, "head_found": 0, "named": 0, "named_right": 0}
     for key, d in results.items():
         found = {"gallery": set(), "head": set()}
         for track in d.speakers:
@@ -122,6 +124,9 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
                 rows["no_truth"] += 1
                 continue
             rows["slots"] += 1
+            if track.name is not None:  # what the diarizer itself calls the voice (a taught name)
+                rows["named"] += 1
+                rows["named_right"] += track.name == truth
             best = gallery.suggest(track.embedding, model=model_id)
             if best is not None and best.name == truth:
                 rows["gallery_right"] += 1
@@ -181,6 +186,8 @@ def main(argv=None) -> int:
                         help="default: the app's (frames: the slots' timings too); likes: likes only")
     parser.add_argument("--name", default="annotation-loop", help="file stem of the results")
     parser.add_argument("--lr", type=float, help="body learning rate (default: the app's)")
+    parser.add_argument("--train-body", action="store_true",
+                        help="retrain the whole model (default: the app's, the classification head alone)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--collar", type=float, default=0.25)
@@ -227,6 +234,8 @@ def main(argv=None) -> int:
     train_items = read_manifest(manifest)
     config = fine_tune_config(args.steps, args.batch_size)
     config = replace(config, regime=args.regime or config.regime, lr=args.lr or config.lr)
+    if args.train_body:
+        config = replace(config, train_body=True)
     retrained = work / f"{args.name}.safetensors"
     print(f"retraining {args.steps} steps, regime {config.regime!r}", file=sys.stderr)
     t_train = time.perf_counter()
@@ -251,6 +260,7 @@ def main(argv=None) -> int:
         "annotator": actions,
         "export": export.summary(),
         "train": {"steps": args.steps, "batch_size": args.batch_size, "regime": config.regime, "lr": config.lr,
+                  "train_body": config.train_body,
                   "seconds": train_seconds, "torch_threads": torch.get_num_threads()},
         "before": before,
         "after": after,
@@ -272,14 +282,15 @@ def markdown(r: dict) -> str:
         f"{len(r['held_out_files'])} held-out conversations ({r['held_out_minutes']:.1f} min) of "
         f"{len(r['speakers'])} speakers the shipped model never heard (pitch-shifted training voices). "
         f"The annotator named {named} slots and added {by_hand} likes by hand; retraining: "
-        f"{r['train']['steps']} steps, batch {r['train']['batch_size']}, regime {r['train']['regime']!r}, "
+        f"{r['train']['steps']} steps, batch {r['train']['batch_size']}, "
+        f"{'the whole model, regime ' + repr(r['train']['regime']) if r['train'].get('train_body', True) else 'the head alone'}, "
         f"learning rate {r['train']['lr']:g}, "
         f"{r['train']['seconds'] / 60:.1f} min on {r['train']['torch_threads']} CPU threads.",
         "",
         "| held-out files | speakers named right (gallery) | speakers named right (head) "
-        "| slots named right (gallery) | slots named right (head) | DER | missed | false alarm | confusion "
-        "| speaker count right |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| slots named right (gallery) | slots named right (head) | slots the diarizer named (right) "
+        "| DER | missed | false alarm | confusion | speaker count right |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("before", "after"):
         x = r[name]
@@ -289,7 +300,8 @@ def markdown(r: dict) -> str:
         head_acc = "n/a" if unknown else f"{i['head_accuracy']:.0%} of {i['slots']}"
         lines.append(
             f"| {name} retraining | {i['gallery_speaker_recall']:.0%} of {i['speakers']} | {head_recall} "
-            f"| {i['gallery_accuracy']:.0%} of {i['slots']} | {head_acc} | {x['der']:.1%} "
+            f"| {i['gallery_accuracy']:.0%} of {i['slots']} | {head_acc} "
+            f"| {i.get('named', 0)} of {i['slots']} ({i.get('named_right', 0)}) | {x['der']:.1%} "
             f"| {x['missed']:.1%} | {x['false_alarm']:.1%} | {x['confusion']:.1%} | {x['speaker_count_right']:.0%} |"
         )
     lines += ["", f"Command: `{r['command']}`"]

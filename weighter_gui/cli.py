@@ -140,6 +140,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "steps": args.steps, "batch_size": args.batch_size,
         "lr": args.lr if args.lr is not None or args.init is None else FINE_TUNE_LR,
         "regime": args.regime, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
+        "train_body": False if args.head_only else None,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     if args.torch_threads:
@@ -218,7 +219,10 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     bar.update("diar", len(files), len(files), {})
     bar.close()
     for r in results:
-        speakers = ", ".join(f"{t.label} {100 * t.confidence:.0f}% {t.speech_seconds:.1f}s" for t in r.speakers)
+        speakers = ", ".join(
+            f"{t.label}{f' ({t.name}?)' if t.name else ''} {100 * t.confidence:.0f}% {t.speech_seconds:.1f}s"
+            for t in r.speakers
+        )
         print(f"{r.path}: {len(r.speakers)} speaker(s): {speakers or '-'}")
     if args.rttm:
         write_rttm(args.rttm, [r.annotation() for r in results])
@@ -433,6 +437,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("manifest", nargs="+", metavar="MANIFEST", help="label manifests (.jsonl), one or more")
     train.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     train.add_argument("--init", metavar="CHECKPOINT", help="fine-tune this checkpoint instead of starting afresh")
+    train.add_argument(
+        "--head-only", action="store_true",
+        help="train only the speaker head: the model learns the manifest's names, its curves stay as "
+        "they are (what the app's Retrain does; use with --init)",
+    )
     train.add_argument("--resume", action="store_true", help="continue OUT from its .resume state")
     train.add_argument("--steps", type=int, help="training steps (default 3000)")
     train.add_argument("--batch-size", type=int, help="files per step and process (default 8)")

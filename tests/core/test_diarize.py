@@ -1,10 +1,12 @@
 """weighter diarize / eval: windows linked into tracks, segments, RTTM and JSON, bad files."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from weighter_gui.core.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
 from weighter_gui.core.checkpoint import CheckpointError, save_checkpoint
@@ -167,3 +169,31 @@ def test_cli_diarize_skips_bad_files_and_scores(tiny_checkpoint, tiny_corpus, tm
         assert set(read_rttm(rttm)) <= {p.stem for p in audio_dir.glob("*.flac")}
     assert main(["eval", "--reference", str(reference), "--hypothesis", str(reference)]) == 0
     assert "TOTAL" in capsys.readouterr().out
+
+
+def test_taught_names_go_to_the_tracks_the_head_is_sure_of(diarizer, tiny_checkpoint, tiny_corpus, tmp_path):
+    """Only names a fine-tune added (``training["taught"]``) are given, each to one track,
+    and only where the head's softmax reaches ``name_probability``."""
+    from weighter_gui.core.checkpoint import load_checkpoint
+
+    audio = next((tiny_corpus.parent / "audio").glob("*.flac"))
+    plain = diarizer.diarize(audio)
+    assert plain.tracks and all(t.name is None for t in plain.tracks)  # the tiny model was taught nothing
+    model, header = load_checkpoint(tiny_checkpoint)
+    voice = torch.as_tensor(plain.tracks[0].embedding)
+    with torch.no_grad():
+        model.classifier.weight[:] = -voice
+        model.classifier.weight[0] = voice  # class 0 is this voice
+    names = ("ann", *header.speakers[1:])
+    untaught = tmp_path / "untaught.safetensors"
+    save_checkpoint(untaught, model, frontend=header.frontend, speakers=names, training={"taught": ["zoe"]})
+    assert all(t.name is None for t in Diarizer(untaught, diarizer.config).diarize(audio).tracks)
+    taught = tmp_path / "taught.safetensors"
+    save_checkpoint(taught, model, frontend=header.frontend, speakers=names, training={"taught": ["ann"]})
+    result = Diarizer(taught, diarizer.config).diarize(audio)
+    named = [t for t in result.tracks if t.name is not None]
+    assert [t.name for t in named] == ["ann"] and named[0] is result.tracks[0]
+    assert diarizer.config.name_probability <= named[0].name_probability <= 1
+    assert result.to_json()["tracks"][0]["name"] == "ann"
+    strict = Diarizer(taught, replace(diarizer.config, name_probability=1.01)).diarize(audio)
+    assert all(t.name is None for t in strict.tracks)

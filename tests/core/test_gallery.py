@@ -195,3 +195,25 @@ def test_analysis_objects_work_directly(session):
     assert isinstance(a, Analysis)
     g = Gallery.from_project(session.project)
     assert len(g) == 5
+
+
+def test_a_name_the_model_was_taught_is_suggested_where_the_gallery_has_none(tmp_path):
+    """A retrained model's head names a voice before the project has any label; it
+    stays behind the gallery, and survives saving and reopening the project."""
+    session = ProjectSession(Project(tmp_path / "m.weighter"), autosave=False)
+    session.add_files([tmp_path / "f0.wav", tmp_path / "f1.wav"])
+    d = diarization("f0.wav", [(0.9, voice("anna", 0), [(0, 4)]), (0.9, voice("ben", 1), [(4, 8)])])
+    d.tracks[0].name, d.tracks[0].name_probability = "anna", 0.93
+    session.set_analysis("f0", d)
+    first = session.suggestions("f0")
+    assert set(first) == {"S1"} and first["S1"].name == "anna" and first["S1"].source == "model"
+    assert first["S1"].similarity == pytest.approx(0.93)
+    session.project.save()
+    again = ProjectSession(Project.load(tmp_path / "m.weighter"), autosave=False).suggestions("f0")
+    assert again["S1"].name == "anna" and again["S1"].source == "model"
+
+    # Once the gallery knows a name for the voice, the gallery's suggestion wins.
+    session.set_analysis("f1", diarization("f1.wav", [(0.9, voice("anna", 2), [(0, 4)])]))
+    session.name_slot("f1", "S1", "Anna K.")
+    assert session.suggestions("f0")["S1"].name == "Anna K."
+    assert session.suggestions("f0")["S1"].source == "gallery"

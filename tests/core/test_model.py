@@ -26,7 +26,9 @@ from weighter_gui.core.model import (
     Weighter,
     WeighterConfig,
     WeighterOutput,
+    claim_offset,
     confidence,
+    overlap_offset,
     weightings,
 )
 
@@ -513,3 +515,24 @@ def test_overlap_probability_is_returned_per_frame():
     assert out.overlap.shape == (2, 44)
     assert torch.all(out.overlap[1, 20:] == 0) and torch.all((out.overlap[0] > 0) & (out.overlap[0] < 1))
     assert Weighter(CONFIG).eval()(torch.randn(1, 44, CONFIG.input_dim)).overlap is None
+
+
+def test_offsets_shift_the_claim_threshold_and_the_overlap_logit_inside_the_block_only():
+    torch.manual_seed(0)
+    config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=2,
+                                 attractor_live_tokens=1.0, attractor_overlap=True)
+    model = Weighter(config).eval()
+    x, lengths = torch.randn(1, 44, CONFIG.input_dim), torch.tensor([44])
+    with torch.no_grad():
+        before = model(x, lengths).overlap
+        claim = model.attractor_threshold.bias.clone()
+        with claim_offset(model, 0.3), overlap_offset(model, 2.0):
+            assert model.attractor_threshold.bias.item() == pytest.approx(claim.item() + 0.3)
+            raised = model(x, lengths).overlap
+        after = model(x, lengths).overlap
+    torch.testing.assert_close(torch.logit(raised), torch.logit(before) + 2.0, atol=1e-4, rtol=0)
+    torch.testing.assert_close(after, before)
+    assert torch.equal(model.attractor_threshold.bias, claim)
+    plain = Weighter(CONFIG).eval()
+    with overlap_offset(plain, 2.0):  # no detector: nothing to shift
+        assert plain(x, lengths).overlap is None

@@ -96,7 +96,38 @@ def test_fine_tuning_adds_new_speakers_and_keeps_old_rows(tiny_corpus, feature_c
                   out=tmp_path / "tuned.safetensors")[-1]
     assert result.speakers[: len(old)] == old and len(result.speakers) > len(old)
     assert all(s.startswith("new_") for s in result.speakers[len(old):])
+    assert read_header(base).training["taught"] == []  # a corpus's voices are not taught names
+    assert read_header(tmp_path / "tuned.safetensors").training["taught"] == list(result.speakers[len(old):])
     torch.testing.assert_close(result.model.classifier.weight[: len(old)].detach(), old_rows, atol=1e-4, rtol=0)
+
+
+def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_corpus, feature_cache, tmp_path,
+                                                                       capsys):
+    """The app's Retrain (and ``weighter train --head-only``): the head learns, every
+    other weight stays bit for bit, so the curves and the calibrated threshold too."""
+    from weighter_gui.cli import main
+
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    _run(items[:1], feature_cache, out=base)
+    before = _state(load_checkpoint(base)[0])
+    renamed = [replace(i, likes=tuple(f"new_{s}" for s in i.likes),
+                       segments=tuple((a, b, f"new_{s}") for a, b, s in i.segments)) for i in items[1:]]
+    head_only = replace(CONFIG, steps=3, lr=1e-3, train_body=False)
+    learned = _run(renamed, feature_cache, head_only, init=base)[-1].model
+    still = _run(renamed, feature_cache, replace(head_only, lr=1e-12), init=base)[-1].model
+    after = _state(learned)
+    _assert_same({k: v for k, v in after.items() if not k.startswith("classifier.")},
+                 {k: v for k, v in before.items() if not k.startswith("classifier.")})
+    assert not torch.allclose(learned.classifier.weight, still.classifier.weight)
+
+    out = tmp_path / "cli.safetensors"
+    assert main(["train", *[str(tiny_corpus)], "--init", str(base), "--head-only", "--out", str(out),
+                 "--steps", "1", "--batch-size", "2", "--cache", str(feature_cache)]) == 0
+    assert read_header(out).training["config"]["train_body"] is False
+    tuned = _state(load_checkpoint(out)[0])
+    _assert_same({k: v for k, v in tuned.items() if not k.startswith("classifier.")},
+                 {k: v for k, v in before.items() if not k.startswith("classifier.")})
 
 
 def test_fine_tuning_can_add_the_overlap_detector(tiny_corpus, feature_cache, tmp_path):

@@ -344,6 +344,12 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
     assert new.parent == project_path.parent / "models" and new.exists()
     assert len(dialog.losses) == 2 and dialog.bar.value() == 2
     assert (project_path.parent / "feature_cache").is_dir()
+    import torch
+
+    from weighter_gui.core.checkpoint import load_checkpoint
+
+    base, tuned = (load_checkpoint(c)[0].state_dict() for c in (tiny_checkpoint, new))
+    assert all(torch.equal(tuned[k], v) for k, v in base.items() if not k.startswith("classifier."))  # head only
 
     # Switched to the new model; every file analysed again; labels moved to the new slots.
     qtbot.waitUntil(lambda: str(new) in checkpoints, timeout=UI_TIMEOUT_MS)

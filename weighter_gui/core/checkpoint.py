@@ -418,6 +418,16 @@ def _shape(shape: tuple[int, ...]) -> str:
 # --- describing -------------------------------------------------------------------
 
 
+def taught_names(training: Mapping) -> tuple[str, ...]:
+    """The speaker names fine-tunes (``--init``, the app's Retrain) added to a model's
+    head, as its header's ``training["taught"]`` records them: names worth giving to a
+    voice, unlike a training corpus's voices. Anything malformed counts as none."""
+    names = training.get("taught", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return ()
+    return tuple(names)
+
+
 def format_header(header: CheckpointHeader, path: str | os.PathLike | None = None) -> str:
     """Readable multi-line description of a checkpoint (what ``weighter info`` prints)."""
     rows: list[tuple[str, str]] = []

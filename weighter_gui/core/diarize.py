@@ -19,7 +19,9 @@ slots' embeddings, i.e. the X-weighted average of the GE2E frame vectors). Track
 whose embeddings have cosine >= ``merge_similarity`` are first merged (one voice that
 two slots of a window shared). A track with under ``min_speaker_seconds`` of speech
 in the whole file is dropped; tracks with confidence >= ``threshold`` are the
-speakers; their segments are where their curve is >= ``activity``.
+speakers; their segments are where their curve is >= ``activity``. A model that
+was taught names by fine-tuning (``checkpoint.taught_names``) names the tracks its
+classification head is sure of.
 
 Core code: no Qt import.
 """
@@ -37,7 +39,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .audio import AudioTooShortError, iter_audio_blocks, probe
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, taught_names
 from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend
 from .resources import default_checkpoint
 from .model import Weighter
@@ -76,6 +78,11 @@ class DiarizeConfig:
     # the held-out voices (docs/results/diarize-settings.md) DER 7.29 -> 6.93 %.
     segment_padding: float = 0.075
     channel: int | None = None  # None: downmix
+    # A taught name (one a fine-tune added to the head) is given to a track when the
+    # head's softmax gives it at least this much. Chosen on the annotation loop's seed-11
+    # corpus (the highest that names as many slots as any lower), checked on seed 12:
+    # 22 of 26 slots named, 20 right (benchmarks/annotation_loop.py).
+    name_probability: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class Track:
     embedding: np.ndarray  # [D], unit norm
     curve: np.ndarray  # [blocks] float32 over the whole file
     segments: list[tuple[float, float]] = field(default_factory=list)
+    name: str | None = None  # a name the model was taught (``taught_names``) that its head gives this voice
+    name_probability: float = 0.0
 
     @property
     def speech_seconds(self) -> float:
@@ -146,6 +155,8 @@ class FileDiarization:
                     "confidence": round(float(t.confidence), 4),
                     "kept": bool(t.confidence >= self.threshold),
                     "segments": [[round(a, 3), round(b, 3)] for a, b in t.segments],
+                    "name": t.name,
+                    "name_probability": round(float(t.name_probability), 4),
                     "embedding": [round(float(v), 5) for v in t.embedding],
                     "curve": [round(float(v), 3) for v in t.curve],
                 }
@@ -171,6 +182,8 @@ class Diarizer:
             )
         self.model, self.header = load_checkpoint(path, device="cpu")
         self.checkpoint = path
+        taught = set(taught_names(self.header.training))
+        self._taught = [i for i, s in enumerate(self.header.speakers) if s in taught]
         self.frontend = SpeechFrontend()
         if self.header.frontend != self.frontend.id:
             raise CheckpointError(
@@ -262,6 +275,22 @@ class Diarizer:
             "mass": curves.sum(1),
         }
 
+    def _name(self, tracks: list[Track]) -> None:
+        """Give tracks the taught names the classification head is sure of, each name
+        to one track at most (the surest)."""
+        if not self._taught or not tracks:
+            return
+        with torch.no_grad():
+            emb = torch.as_tensor(np.stack([t.embedding for t in tracks]), dtype=torch.float32, device=self.device)
+            probs = self.model.classify(emb).softmax(-1).cpu().numpy()
+        best = probs.argmax(1)
+        given = set()
+        for i in np.argsort(-probs.max(1)):
+            k = int(best[i])
+            if k in self._taught and k not in given and probs[i, k] >= self.config.name_probability:
+                tracks[i].name, tracks[i].name_probability = self.header.speakers[k], float(probs[i, k])
+                given.add(k)
+
     def _assemble(self, path: Path, duration: float, windows, linker: "_Linker") -> FileDiarization:
         cfg = self.config
         hop = self.stride * FRAME_HOP_S
@@ -294,6 +323,7 @@ class Diarizer:
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
             tr.label = f"S{i + 1}"
+        self._name(tracks)
         return FileDiarization(
             path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend
         )

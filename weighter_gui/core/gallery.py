@@ -57,8 +57,9 @@ class GalleryEntry:
 @dataclass(frozen=True)
 class Suggestion:
     name: str
-    similarity: float  # cosine similarity, -1..1 (higher: more alike)
+    similarity: float  # cosine similarity, -1..1 (higher: more alike); the head's probability for "model"
     support: int  # labelled slots behind the name (for this model)
+    source: str = "gallery"  # or "model": the name the model's head gave the slot (a taught name)
 
 
 class Gallery:
@@ -172,7 +173,9 @@ class Gallery:
 
         Every slot is suggested for independently (two fragments of one speaker may
         both get that speaker's name). Only the same model's entries count; with
-        ``exclude_self`` the file's own labels are left out.
+        ``exclude_self`` the file's own labels are left out. A slot the gallery has no
+        name for gets the name the model's head gave it, if any (a retrained model
+        knows the names it was taught before the project has labels).
         """
         analysis = pf.analysis
         if analysis is None:
@@ -185,6 +188,8 @@ class Gallery:
                 exclude_file=pf.key if exclude_self else None,
                 min_similarity=min_similarity,
             )
+            if s is None and slot.model_name:
+                s = Suggestion(slot.model_name, slot.model_probability, 0, source="model")
             if s is not None:
                 out[slot.label] = s
         return out

@@ -131,21 +131,37 @@ def lengths_to_mask(lengths: Tensor, max_len: int) -> Tensor:
 
 
 @contextmanager
+def _bias_shifted(bias: Tensor, offset: float) -> Iterator[None]:
+    base = bias.detach().clone()
+    with torch.no_grad():
+        bias.add_(offset)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            bias.copy_(base)
+
+
+@contextmanager
 def claim_offset(model: Weighter, offset: float) -> Iterator[Weighter]:
     """The attractor read-out's claim threshold raised by ``offset`` inside the block.
 
     Calibration sweeps this offset on voices (or prototypes) the model never saw; the
     threshold learned on the training speakers is too lenient for new ones.
     """
-    bias = model.attractor_threshold.bias
-    base = bias.detach().clone()
-    with torch.no_grad():
-        bias.add_(offset)
-    try:
+    with _bias_shifted(model.attractor_threshold.bias, offset):
         yield model
-    finally:
-        with torch.no_grad():
-            bias.copy_(base)
+
+
+@contextmanager
+def overlap_offset(model: Weighter, offset: float) -> Iterator[Weighter]:
+    """The overlap detector's logit raised by ``offset`` inside the block (a model
+    without the detector is left as it is)."""
+    if not model.config.attractor_overlap:
+        yield model
+        return
+    with _bias_shifted(model.overlap_gate.bias, offset):
+        yield model
 
 
 class CosineClassifier(nn.Module):

@@ -59,7 +59,8 @@ On disk
                      "created": "2025-...Z", "curves": "3f2a...",  # sidecar name
                      "slots": [{"label": "S1", "confidence": 0.93,
                                 "segments": [[0.0, 3.1], ...],
-                                "embedding": "<base64 little-endian float32>"}]},
+                                "embedding": "<base64 little-endian float32>",
+                                "model_name": "anna", "model_probability": 0.91}]},  # optional: a taught name
         "labels": {"names": {"S1": "anna"}, "not_speaker": ["S4"],
                    "merges": {"S3": "S1"}, "likes": ["carl"]},
         "reference": {"source": "conv1.rttm", "segments": [[0.0, 1.5, "spk1"]]},
@@ -299,6 +300,8 @@ class Slot:
     confidence: float
     embedding: np.ndarray  # [D] float32, unit norm
     segments: tuple[tuple[float, float], ...] = ()
+    model_name: str = ""  # a taught name the model's head gave this slot ("": none)
+    model_probability: float = 0.0
 
     @property
     def speech_seconds(self) -> float:
@@ -388,6 +391,8 @@ class Analysis:
                 float(t.confidence),
                 _unit(t.embedding),
                 tuple((round(float(a), 3), round(float(b), 3)) for a, b in t.segments),
+                getattr(t, "name", None) or "",
+                float(getattr(t, "name_probability", 0.0)),
             )
             for t in tracks
         ]
@@ -542,6 +547,8 @@ class Analysis:
                     "confidence": round(s.confidence, 5),
                     "segments": [[round(a, 3), round(b, 3)] for a, b in s.segments],
                     "embedding": _encode_array(s.embedding, "<f4"),
+                    **({"model_name": s.model_name, "model_probability": round(s.model_probability, 4)}
+                       if s.model_name else {}),
                 }
                 for s in self.slots
             ],
@@ -605,7 +612,11 @@ class Analysis:
             if dim is not None and emb.shape[0] != dim:
                 raise fail(f'{where} ("{label}"): embedding has {emb.shape[0]} values, the others {dim}')
             dim = emb.shape[0]
-            slots.append(Slot(label, conf, emb, segs))
+            model_name = s.get("model_name", "")
+            if not isinstance(model_name, str):
+                raise fail(f'{where} ("{label}"): "model_name" must be text')
+            prob = _number(s.get("model_probability", 0.0), f'{where} ("{label}"): "model_probability"', fail)
+            slots.append(Slot(label, conf, emb, segs, model_name, prob))
         try:
             return cls(
                 duration=duration,

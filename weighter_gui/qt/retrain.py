@@ -120,7 +120,10 @@ class RetrainDialog(QDialog):
         form.addRow("Steps", self.steps_spin)
         form.addRow("Batch size", self.batch_spin)
 
-        self.status = QLabel("Exports the labels as a manifest next to the project, then fine-tunes the model.")
+        self.status = QLabel(
+            "Exports the labels as a manifest next to the project, then teaches the model's "
+            "speaker head the project's names. The curves stay as they are."
+        )
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)

@@ -204,8 +204,12 @@ class SpeakerPanel(QWidget):
             suggestion.setForeground(QColor("#c0a040"))
             if suggestion.text():
                 hint = self._suggestions[track.label]
-                suggestion.setToolTip(f"The gallery suggests {hint.name} (similarity {hint.similarity:.2f}): "
-                                      "A accepts it")
+                if hint.source == "model":
+                    suggestion.setToolTip(f"The model was taught {hint.name} and gives it this voice "
+                                          f"({hint.similarity:.0%}): A accepts it")
+                else:
+                    suggestion.setToolTip(f"The gallery suggests {hint.name} (similarity {hint.similarity:.2f}): "
+                                          "A accepts it")
             table.setItem(row, 4, suggestion)
             percent = QTableWidgetItem(f"{track.confidence:.0%}")
             percent.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
