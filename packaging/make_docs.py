@@ -663,7 +663,7 @@ class Guide:
                      ANALYSIS_TIMEOUT_S)
         s.wait(200)
         s.save("retrain", s.composite(dialog), f"Model › Retrain on project labels: step {len(dialog.losses)}"
-               f"/{RETRAIN_STEPS} with batch {RETRAIN_BATCH}, the loss drawn live")
+               f"/{RETRAIN_STEPS} with batch {RETRAIN_BATCH}, the naming loss drawn live")
         s.wait_until(lambda: not dialog.running, "the end of training", ANALYSIS_TIMEOUT_S)
         if dialog.checkpoint is None:
             raise RuntimeError(f"retraining did not finish: {dialog.status.text()}")

@@ -7,7 +7,8 @@ thread then closes the generator itself (a generator can only be closed by the
 thread that runs it).
 
 ``RetrainDialog`` exports the manifest into the project's folder, starts the
-thread, and shows step/total, a live loss curve and Cancel. The new checkpoint
+thread, and shows step/total, a live curve of the naming (classification) loss, the
+part of the loss the head learns from, and Cancel. The new checkpoint
 goes to ``<project folder>/models/<timestamp>.safetensors``: the shipped model is
 never overwritten.
 """
@@ -42,7 +43,7 @@ class _Cancelled(Exception):
 class TrainThread(QThread):
     """Runs ``train(...)``; reports by signal (queued to the GUI thread)."""
 
-    progress = Signal(int, int, float)  # step, total, loss
+    progress = Signal(int, int, float)  # step, total, classification loss
     preparing = Signal(int, int)  # features cached: done, total
     done = Signal(object)  # Path of the checkpoint written
     failed = Signal(str)
@@ -79,7 +80,7 @@ class TrainThread(QThread):
                     if self._stop.is_set():
                         raise _Cancelled
                     if isinstance(event, TrainProgress):
-                        self.progress.emit(event.step, event.total, float(event.loss))
+                        self.progress.emit(event.step, event.total, float(event.classification))
                     elif isinstance(event, TrainResult):
                         self.done.emit(Path(event.checkpoint or self.out))
                         return
@@ -130,7 +131,7 @@ class RetrainDialog(QDialog):
         self.bar.setValue(0)
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setMinimumHeight(160)
-        self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.setLabel("left", "naming loss")
         self.loss_plot.setLabel("bottom", "step")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#56b4e9", width=2))
 
@@ -233,7 +234,7 @@ class RetrainDialog(QDialog):
         self.losses.append(loss)
         self.bar.setRange(0, total)
         self.bar.setValue(step)
-        self.status.setText(f"Step {step}/{total}, loss {loss:.3f}")
+        self.status.setText(f"Step {step}/{total}, naming loss {loss:.3f}")
         self.loss_curve.setData(list(range(1, len(self.losses) + 1)), self.losses)
 
     def _on_done(self, checkpoint: Path) -> None:
