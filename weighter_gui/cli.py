@@ -123,7 +123,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from weighter_gui.core.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training import FINE_TUNE_LR, TrainConfig, TrainError, TrainResult, train
+    from weighter_gui.core.training import FINE_TUNE_LR, TrainConfig, TrainError, TrainResult, fine_tune_config, train
 
     items = []
     try:
@@ -143,6 +143,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "train_body": False if args.head_only else None,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
+    if args.init is not None:  # a fine-tune's few hundred steps: the app's short warm-up, not all warm-up
+        config = replace(config, warmup_steps=fine_tune_config(config.steps, config.batch_size).warmup_steps)
     if args.torch_threads:
         import torch
 

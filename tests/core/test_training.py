@@ -125,6 +125,7 @@ def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_cor
     assert main(["train", *[str(tiny_corpus)], "--init", str(base), "--head-only", "--out", str(out),
                  "--steps", "1", "--batch-size", "2", "--cache", str(feature_cache)]) == 0
     assert read_header(out).training["config"]["train_body"] is False
+    assert read_header(out).training["config"]["warmup_steps"] == 1  # a fine-tune's short warm-up
     tuned = _state(load_checkpoint(out)[0])
     _assert_same({k: v for k, v in tuned.items() if not k.startswith("classifier.")},
                  {k: v for k, v in before.items() if not k.startswith("classifier.")})
