@@ -1,6 +1,6 @@
 """Does the annotation loop teach the model? Label a few files, retrain, test on others.
 
-    python benchmarks/annotation_loop.py --work data/loop --out docs/results [--steps 200] [--batch-size 4]
+    python benchmarks/annotation_loop.py --work data/loop --out docs/results [--steps 400] [--batch-size 4]
                                          [--train-body --lr 5e-5 --regime likes --name NAME]
 
 The speakers are new to the shipped model: +-400 cent pitch-shifted versions of
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--labelled", type=int, default=6, help="conversations the annotator labels")
     parser.add_argument("--held-out", type=int, default=10, help="conversations to test on")
-    parser.add_argument("--steps", type=int, default=200, help="retraining steps (the app's default)")
+    parser.add_argument("--steps", type=int, default=400, help="retraining steps (the app's default)")
     parser.add_argument("--batch-size", type=int, default=4, help="(the app's default)")
     parser.add_argument("--regime", choices=("frames", "likes"),
                         help="default: the app's (frames: the slots' timings too); likes: likes only")

@@ -335,7 +335,7 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
 
     monkeypatch.setattr(window, "ask_yes_no", lambda *a: True)
     dialog = window.open_retrain_dialog()
-    assert dialog.steps_spin.value() == 200  # the default; this test asks for 2
+    assert dialog.steps_spin.value() == 400  # the default; this test asks for 2
     dialog.show()
     assert dialog.start(steps=2, batch_size=1)
     qtbot.waitUntil(lambda: not dialog.running, timeout=ANALYSIS_TIMEOUT_MS)

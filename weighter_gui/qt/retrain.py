@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-DEFAULT_STEPS = 200
+DEFAULT_STEPS = 400
 DEFAULT_BATCH = 4
 
 
