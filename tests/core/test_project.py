@@ -321,6 +321,10 @@ def _corrupt(kind, folder):
         f["labels"]["merges"] = {"S2": "S3", "S3": "S4"}
     elif kind == "name with newline":
         f["labels"]["names"] = {"S1": "an\nna"}
+    elif kind == "bad model name":
+        f["analysis"]["slots"][0]["model_name"] = ["anna"]
+    elif kind == "bad model probability":
+        f["analysis"]["slots"][0].update(model_name="anna", model_probability="high")
     return json.dumps(d).encode()
 
 
@@ -339,6 +343,8 @@ def _corrupt(kind, folder):
         ("bad segments", "start <= end"),
         ("merge chain", "merges"),
         ("name with newline", "line break"),
+        ("bad model name", '"model_name" must be text'),
+        ("bad model probability", '"model_probability" must be a number'),
     ],
 )
 def test_malformed_projects_give_clear_errors_and_are_not_touched(folder, kind, words):
