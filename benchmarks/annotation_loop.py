@@ -283,7 +283,7 @@ def markdown(r: dict) -> str:
         f"{len(r['speakers'])} speakers the shipped model never heard (pitch-shifted training voices). "
         f"The annotator named {named} slots and added {by_hand} likes by hand; retraining: "
         f"{r['train']['steps']} steps, batch {r['train']['batch_size']}, "
-        f"{'the whole model, regime ' + repr(r['train']['regime']) if r['train'].get('train_body', True) else 'the head alone'}, "
+        f"{'the whole model, regime ' + repr(r['train']['regime']) if r['train']['train_body'] else 'the head alone'}, "
         f"learning rate {r['train']['lr']:g}, "
         f"{r['train']['seconds'] / 60:.1f} min on {r['train']['torch_threads']} CPU threads.",
         "",
@@ -301,7 +301,7 @@ def markdown(r: dict) -> str:
         lines.append(
             f"| {name} retraining | {i['gallery_speaker_recall']:.0%} of {i['speakers']} | {head_recall} "
             f"| {i['gallery_accuracy']:.0%} of {i['slots']} | {head_acc} "
-            f"| {i.get('named', 0)} of {i['slots']} ({i.get('named_right', 0)}) | {x['der']:.1%} "
+            f"| {i['named']} of {i['slots']} ({i['named_right']}) | {x['der']:.1%} "
             f"| {x['missed']:.1%} | {x['false_alarm']:.1%} | {x['confusion']:.1%} | {x['speaker_count_right']:.0%} |"
         )
     lines += ["", f"Command: `{r['command']}`"]

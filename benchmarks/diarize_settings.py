@@ -3,8 +3,8 @@
     python benchmarks/diarize_settings.py MANIFEST... [--checkpoint C] [--offsets 0,0.2] [--out docs/results]
 
 Sweeps the claim-threshold offset (what ``weighter calibrate`` folds into a model),
-an offset on the overlap detector's logit, the read-out's competition rounds (``attractor_compete_rounds``) against the
-linking settings of ``DiarizeConfig``: the slot floor
+an offset on the overlap detector's logit and the read-out's competition rounds
+(``attractor_compete_rounds``) against the linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``),
 the cosine that links a slot to a track (``link_similarity``), the cosine at which
 a file's tracks are merged (``merge_similarity``) and the seconds added to

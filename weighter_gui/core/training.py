@@ -129,9 +129,9 @@ def fine_tune_config(steps: int, batch_size: int, lr: float = FINE_TUNE_LR) -> T
     as they were. Measured with ``benchmarks/annotation_loop.py`` on two corpora of
     new speakers (held-out DER before -> after, slots the head names right): head
     alone, 6.1 -> 6.1 % and 3.4 -> 3.4 %, 83 % and 92 %; the whole model at 5e-5,
-    6.1 -> 8.2 % and 3.4 -> 11.6 %, 82 % and 92 % (400 steps, batch 4). A few files teach the body to
-    fit their voices, which moves the speaker space off the threshold that
-    calibration set on many. The head learns at ``head_lr_factor`` times ``lr``.
+    6.1 -> 8.2 % and 3.4 -> 11.6 %, 82 % and 92 % (400 steps, batch 4). A few files
+    teach the body to fit their voices, which moves the speaker space off the
+    threshold that calibration set on many. The head learns at ``head_lr_factor`` times ``lr``.
     """
     return TrainConfig(
         steps=steps,
