@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     config = fine_tune_config(args.steps, args.batch_size)
     config = replace(config, regime=args.regime or config.regime, lr=args.lr or config.lr)
     if args.train_body:
-        config = replace(config, train_body=True)
+        config = replace(config, trainable="all")
     retrained = work / f"{args.name}.safetensors"
     print(f"retraining {args.steps} steps, regime {config.regime!r}", file=sys.stderr)
     t_train = time.perf_counter()
@@ -260,7 +260,7 @@ def main(argv=None) -> int:
         "annotator": actions,
         "export": export.summary(),
         "train": {"steps": args.steps, "batch_size": args.batch_size, "regime": config.regime, "lr": config.lr,
-                  "train_body": config.train_body,
+                  "train_body": config.trainable == "all",
                   "seconds": train_seconds, "torch_threads": torch.get_num_threads()},
         "before": before,
         "after": after,

@@ -123,7 +123,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from weighter_gui.core.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training import FINE_TUNE_LR, TrainConfig, TrainError, TrainResult, fine_tune_config, train
+    from weighter_gui.core.training import FINE_TUNE_LR, OVERLAP_DETECTOR, TrainConfig, TrainError, TrainResult, fine_tune_config, train
 
     items = []
     try:
@@ -140,7 +140,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "steps": args.steps, "batch_size": args.batch_size,
         "lr": args.lr if args.lr is not None or args.init is None else FINE_TUNE_LR,
         "regime": args.regime, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
-        "train_body": False if args.head_only else None,
+        "trainable": "head" if args.head_only else "overlap" if args.overlap_only else None,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     if args.init is not None:  # a fine-tune's few hundred steps: the app's short warm-up, not all warm-up
@@ -158,7 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device, jobs=args.jobs,
             model_overrides={
                 **({"readout": args.readout} if args.readout else {}),
-                **({"attractor_overlap": True} if args.overlap_detector else {}),
+                **(OVERLAP_DETECTOR if args.overlap_detector else {}),
             } or None,
             feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
         ):
@@ -439,10 +439,16 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("manifest", nargs="+", metavar="MANIFEST", help="label manifests (.jsonl), one or more")
     train.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     train.add_argument("--init", metavar="CHECKPOINT", help="fine-tune this checkpoint instead of starting afresh")
-    train.add_argument(
+    only = train.add_mutually_exclusive_group()
+    only.add_argument(
         "--head-only", action="store_true",
         help="train only the speaker head: the model learns the manifest's names, its curves stay as "
         "they are (what the app's Retrain does; use with --init)",
+    )
+    only.add_argument(
+        "--overlap-only", action="store_true",
+        help="train only the overlap detector, from the manifest's timings; the rest of the model "
+        "stays as it is (use with --init)",
     )
     train.add_argument("--resume", action="store_true", help="continue OUT from its .resume state")
     train.add_argument("--steps", type=int, help="training steps (default 3000)")
@@ -466,7 +472,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--overlap-detector", action="store_true",
         help="give the model an overlap detector, trained on the timings, that lets a second "
-        "speaker share a frame (attractor read-out; with --init, added to that model)",
+        "speaker share a frame (attractor read-out; with --init, added to that model or replacing "
+        "one of an older design)",
     )
     train.set_defaults(func=_cmd_train)
 

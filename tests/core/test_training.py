@@ -14,7 +14,7 @@ import torch
 from weighter_gui.core.checkpoint import load_checkpoint, read_header
 from weighter_gui.core.frontend import speech_frontend_id
 from weighter_gui.core.manifest import read_manifest, write_manifest
-from weighter_gui.core.training import TrainConfig, TrainError, TrainProgress, TrainResult, train
+from weighter_gui.core.training import OVERLAP_DETECTOR, TrainConfig, TrainError, TrainProgress, TrainResult, train
 
 CONFIG = TrainConfig(steps=4, batch_size=2, crop_seconds=(5, 10), checkpoint_every=2, seed=5)
 
@@ -113,7 +113,7 @@ def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_cor
     before = _state(load_checkpoint(base)[0])
     renamed = [replace(i, likes=tuple(f"new_{s}" for s in i.likes),
                        segments=tuple((a, b, f"new_{s}") for a, b, s in i.segments)) for i in items[1:]]
-    head_only = replace(CONFIG, steps=3, lr=1e-3, train_body=False)
+    head_only = replace(CONFIG, steps=3, lr=1e-3, trainable="head")
     learned = _run(renamed, feature_cache, head_only, init=base)[-1].model
     still = _run(renamed, feature_cache, replace(head_only, lr=1e-12), init=base)[-1].model
     after = _state(learned)
@@ -124,7 +124,7 @@ def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_cor
     out = tmp_path / "cli.safetensors"
     assert main(["train", *[str(tiny_corpus)], "--init", str(base), "--head-only", "--out", str(out),
                  "--steps", "1", "--batch-size", "2", "--cache", str(feature_cache)]) == 0
-    assert read_header(out).training["config"]["train_body"] is False
+    assert read_header(out).training["config"]["trainable"] == "head"
     assert read_header(out).training["config"]["warmup_steps"] == 1  # a fine-tune's short warm-up
     tuned = _state(load_checkpoint(out)[0])
     _assert_same({k: v for k, v in tuned.items() if not k.startswith("classifier.")},
@@ -150,6 +150,39 @@ def test_fine_tuning_can_add_the_overlap_detector(tiny_corpus, feature_cache, tm
     }
     with torch.no_grad():
         assert model.eval()(torch.randn(1, 300, model.config.input_dim)).overlap.shape == (1, 300)
+
+
+def test_overlap_only_replaces_an_older_detector_and_trains_nothing_else(tiny_corpus, feature_cache, tmp_path):
+    """``weighter train --init M --overlap-detector --overlap-only``: a model with the
+    first detector design gets the current one, and only its weights move."""
+    from weighter_gui.cli import main
+
+    items = read_manifest(tiny_corpus)
+    old = tmp_path / "old.safetensors"
+    list(train(items, CONFIG, cache_dir=feature_cache, out=old, model_overrides={**TINY, "attractor_overlap": True}))
+    before = _state(load_checkpoint(old)[0])
+    out = tmp_path / "new.safetensors"
+    assert main(["train", str(tiny_corpus), "--init", str(old), "--overlap-detector", "--overlap-only",
+                 "--out", str(out), "--steps", "2", "--batch-size", "2", "--lr", "1e-3",
+                 "--cache", str(feature_cache)]) == 0
+    model, header = load_checkpoint(out)
+    assert header.training["config"]["trainable"] == "overlap"
+    assert {k: v for k, v in vars(model.config).items() if k.startswith("overlap_")} == {
+        k: v for k, v in OVERLAP_DETECTOR.items() if k.startswith("overlap_")}
+    after = _state(model)
+    _assert_same({k: v for k, v in after.items() if not k.startswith("overlap_")},
+                 {k: v for k, v in before.items() if not k.startswith("overlap_")})
+    assert "overlap_context.0.weight" in after and model.overlap_gate.weight.abs().sum() > 0
+
+
+def test_training_only_a_part_the_model_lacks_is_refused(tiny_corpus, feature_cache, tmp_path):
+    with pytest.raises(ValueError, match="trainable"):
+        TrainConfig(trainable="everything")
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    _run(items, feature_cache, out=base)
+    with pytest.raises(TrainError, match="no parameters to train"):
+        list(train(items, replace(CONFIG, trainable="overlap"), cache_dir=feature_cache, init=base))
 
 
 def test_entries_without_timings_train_on_their_likes(tiny_corpus, feature_cache):

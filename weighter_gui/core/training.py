@@ -82,6 +82,11 @@ class TrainError(RuntimeError):
     """Training cannot start or go on; the message says why and what to do."""
 
 
+# The overlap detector ``weighter train --overlap-detector`` adds (model config fields).
+OVERLAP_DETECTOR = {"attractor_overlap": True, "overlap_channels": 64, "overlap_layers": 3, "overlap_context": 1}
+TRAINABLE = {"all": "", "head": "classifier.", "overlap": "overlap_"}  # parameter-name prefix that learns
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 3000
@@ -89,7 +94,9 @@ class TrainConfig:
     crop_seconds: tuple[float, float] = (20.0, 60.0)
     lr: float = 1e-3
     head_lr_factor: float = 10.0  # the cosine head sees each speaker only now and then
-    train_body: bool = True  # False: only the classification head learns (new names, same curves)
+    # What learns: "all", "head" (the classification head only: new names, same curves)
+    # or "overlap" (the overlap detector only: the rest of the model stays as it was).
+    trainable: str = "all"
     weight_decay: float = 0.01
     warmup_steps: int = 150
     regime: str = "frames"  # "frames" (likes + segments where given) or "likes" (likes only)
@@ -104,6 +111,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.regime not in ("frames", "likes"):
             raise ValueError('regime must be "frames" or "likes"')
+        if self.trainable not in TRAINABLE:
+            raise ValueError(f"trainable must be one of {', '.join(TRAINABLE)}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         lo, hi = self.crop_seconds
@@ -124,7 +133,7 @@ FINE_TUNE_LR = 5e-5
 def fine_tune_config(steps: int, batch_size: int, lr: float = FINE_TUNE_LR) -> TrainConfig:
     """Retraining on a project's labels (the app's Retrain and the loop benchmark).
 
-    Only the classification head learns (``train_body=False``): it learns the
+    Only the classification head learns (``trainable="head"``): it learns the
     project's speaker names, and the curves, slots and calibrated claim threshold stay
     as they were. Measured with ``benchmarks/annotation_loop.py`` on two corpora of
     new speakers (held-out DER before -> after, slots the head names right): head
@@ -138,7 +147,7 @@ def fine_tune_config(steps: int, batch_size: int, lr: float = FINE_TUNE_LR) -> T
         batch_size=batch_size,
         lr=lr,
         regime="frames",
-        train_body=False,
+        trainable="head",
         checkpoint_every=steps,
         warmup_steps=min(150, max(1, steps // 10)),
     )
@@ -386,8 +395,8 @@ def train(
     """Train on ``items``; yields ``TrainProgress`` per step, then one ``TrainResult``.
 
     ``init``: a checkpoint to fine-tune (its head grows by the manifest's new
-    speakers; ``model_overrides={"attractor_overlap": True}`` adds an overlap detector
-    to it). ``resume``: continue ``out`` from its ``.resume`` state.
+    speakers; ``model_overrides=OVERLAP_DETECTOR`` gives it a new overlap detector
+    where it has none or another design). ``resume``: continue ``out`` from its ``.resume`` state.
     """
     from .frontend import FRAME_HOP_S, speech_frontend_id
 
@@ -435,8 +444,8 @@ def train(
     torch.manual_seed(config.seed)
     if base_model is not None:
         model = _grow_head(base_model, len(speakers))
-        if (model_overrides or {}).get("attractor_overlap") and not model.config.attractor_overlap:
-            model = _add_overlap_detector(model)
+        if (model_overrides or {}).get("attractor_overlap"):
+            model = _with_overlap_detector(model, model_overrides)
     else:
         dim = examples[0].features.shape[1]
         model = Weighter(speech_model_config(dim, len(speakers), **(model_overrides or {})))
@@ -451,8 +460,11 @@ def train(
 
     head = list(model.classifier.parameters())
     body = [p for n, p in model.named_parameters() if not n.startswith("classifier.")]
-    for p in body:
-        p.requires_grad_(config.train_body)
+    learns = TRAINABLE[config.trainable]
+    for n, p in model.named_parameters():
+        p.requires_grad_(n.startswith(learns))
+    if not any(p.requires_grad for p in model.parameters()):
+        raise TrainError(f"this model has no parameters to train with trainable={config.trainable!r}")
     base_lrs = [config.lr, config.lr * config.head_lr_factor]
     opt = torch.optim.AdamW(
         [{"params": body}, {"params": head}], lr=config.lr, weight_decay=config.weight_decay
@@ -543,13 +555,19 @@ def _grow_head(model: Weighter, num_classes: int) -> Weighter:
     return grown
 
 
-def _add_overlap_detector(model: Weighter) -> Weighter:
-    """A copy of ``model`` with a new (nearly closed) overlap detector, all else kept."""
+def _with_overlap_detector(model: Weighter, overrides: dict) -> Weighter:
+    """``model`` with the overlap detector that ``overrides`` describes: kept if it has
+    that one already, otherwise a new (nearly closed) one, all else kept."""
     if model.config.readout != "attractors":
         raise TrainError("the overlap detector needs the attractor read-out; this model has "
                          f"{model.config.readout!r}")
-    grown = Weighter(replace(model.config, attractor_overlap=True))
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    wanted = {k: v for k, v in overrides.items() if k == "attractor_overlap" or k.startswith("overlap_")}
+    config = replace(model.config, **wanted)
+    if config == model.config:
+        return model
+    grown = Weighter(config)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("overlap_")}
+    missing, unexpected = grown.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith("overlap_") for k in missing), (missing, unexpected)
     return grown
 
