@@ -39,6 +39,7 @@ from torchaudio.models.wav2vec2.components import FeatureProjection, _get_wavlm_
 
 # Denominator floor: an all-zero curve gets weighting 0 and confidence 0, not NaN.
 _EPS = 1e-8
+OVERLAP_CHANNELS = 32  # width of the overlap detector's frame convolutions
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,6 @@ class WeighterConfig:
     # beside the transformer's token) gates each token, letting the second-nearest live
     # speaker share it too, so two people talking at once are both heard.
     attractor_overlap: bool = False
-    # The detector's size: channels and layers of its frame convolutions (dilations
-    # 1, 2, 4, ...), and the blocks its gate sees on each side (0: its own block only,
-    # through a linear gate on the block's mean; more: mean and max pooled frames and
-    # the tokens, through a small convolution over neighbouring blocks).
-    overlap_channels: int = 32
-    overlap_layers: int = 2
-    overlap_context: int = 0
 
     @property
     def time_reduction(self) -> int:
@@ -265,17 +259,11 @@ class Weighter(nn.Module):
             if config.attractor_overlap:
                 # Two voices at once show in the fine spectrum (two pitch tracks), which
                 # the strided token convolutions average away: a frame-rate detector.
-                width, layers = config.overlap_channels, []
-                for i in range(config.overlap_layers):
-                    layers += [nn.Conv1d(config.input_dim if i == 0 else width, width, 5,
-                                         padding=2 * 2**i, dilation=2**i), nn.GELU()]
-                self.overlap_frames = nn.Sequential(*layers)
-                context = config.overlap_context
-                if context:
-                    self.overlap_context = nn.Sequential(
-                        nn.Conv1d(2 * width + config.embed_dim, width, 2 * context + 1, padding=context), nn.GELU()
-                    )
-                self.overlap_gate = nn.Linear(width if context else width + config.embed_dim, 1)
+                self.overlap_frames = nn.Sequential(
+                    nn.Conv1d(config.input_dim, OVERLAP_CHANNELS, 5, padding=2), nn.GELU(),
+                    nn.Conv1d(OVERLAP_CHANNELS, OVERLAP_CHANNELS, 5, padding=4, dilation=2), nn.GELU(),
+                )
+                self.overlap_gate = nn.Linear(OVERLAP_CHANNELS + config.embed_dim, 1)
                 # starts nearly closed (sigmoid(-3) = 0.05): a fine-tuned model begins as its init
                 nn.init.zeros_(self.overlap_gate.weight)
                 nn.init.constant_(self.overlap_gate.bias, -3.0)
@@ -309,7 +297,7 @@ class Weighter(nn.Module):
         overlap = None
         if self.config.readout == "attractors":
             if self.config.attractor_overlap:
-                overlap = self._overlap(x, hidden, token_mask)  # [B, blocks]
+                overlap = self._overlap(x, hidden)  # [B, blocks]
             block_curves = self._attractors(hidden, self._block_speaker(x, mask), token_mask, overlap)
         else:
             block_curves = self._block_curves(hidden, token_mask)  # [B, N, blocks]
@@ -321,17 +309,12 @@ class Weighter(nn.Module):
             overlap = overlap.repeat_interleave(stride, dim=-1)[..., :frames] * mask
         return WeighterOutput(curves, confidence(curves), embeddings, mask, overlap)
 
-    def _overlap(self, x: Tensor, hidden: Tensor, token_mask: Tensor) -> Tensor:
+    def _overlap(self, x: Tensor, hidden: Tensor) -> Tensor:
         """[B, blocks] probability that two or more people speak in each block."""
-        batch, stride = x.shape[0], self.config.time_reduction
+        batch = x.shape[0]
         local = self.overlap_frames(x.transpose(1, 2))  # [B, C, blocks * stride]
-        local = local.reshape(batch, local.shape[1], -1, stride)  # [B, C, blocks, stride]
-        if self.config.overlap_context:
-            both = torch.cat([local.mean(-1), local.amax(-1), hidden.transpose(1, 2)], dim=1)
-            both = both * token_mask[:, None, :]  # past the end is zero, batched or alone
-            logit = self.overlap_gate(self.overlap_context(both).transpose(1, 2))
-        else:
-            logit = self.overlap_gate(torch.cat([local.mean(-1).transpose(1, 2), hidden], dim=-1))
+        local = local.reshape(batch, OVERLAP_CHANNELS, -1, self.config.time_reduction).mean(-1)
+        logit = self.overlap_gate(torch.cat([local.transpose(1, 2), hidden], dim=-1))
         return torch.sigmoid(logit)[..., 0]
 
     def _block_curves(self, hidden: Tensor, token_mask: Tensor) -> Tensor:

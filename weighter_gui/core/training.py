@@ -82,8 +82,6 @@ class TrainError(RuntimeError):
     """Training cannot start or go on; the message says why and what to do."""
 
 
-# The overlap detector ``weighter train --overlap-detector`` adds (model config fields).
-OVERLAP_DETECTOR = {"attractor_overlap": True, "overlap_channels": 64, "overlap_layers": 3, "overlap_context": 1}
 TRAINABLE = {"all": "", "head": "classifier.", "overlap": "overlap_"}  # parameter-name prefix that learns
 
 
@@ -395,8 +393,8 @@ def train(
     """Train on ``items``; yields ``TrainProgress`` per step, then one ``TrainResult``.
 
     ``init``: a checkpoint to fine-tune (its head grows by the manifest's new
-    speakers; ``model_overrides=OVERLAP_DETECTOR`` gives it a new overlap detector
-    where it has none or another design). ``resume``: continue ``out`` from its ``.resume`` state.
+    speakers; ``model_overrides={"attractor_overlap": True}`` adds an overlap detector
+    to it). ``resume``: continue ``out`` from its ``.resume`` state.
     """
     from .frontend import FRAME_HOP_S, speech_frontend_id
 
@@ -444,8 +442,8 @@ def train(
     torch.manual_seed(config.seed)
     if base_model is not None:
         model = _grow_head(base_model, len(speakers))
-        if (model_overrides or {}).get("attractor_overlap"):
-            model = _with_overlap_detector(model, model_overrides)
+        if (model_overrides or {}).get("attractor_overlap") and not model.config.attractor_overlap:
+            model = _add_overlap_detector(model)
     else:
         dim = examples[0].features.shape[1]
         model = Weighter(speech_model_config(dim, len(speakers), **(model_overrides or {})))
@@ -555,19 +553,13 @@ def _grow_head(model: Weighter, num_classes: int) -> Weighter:
     return grown
 
 
-def _with_overlap_detector(model: Weighter, overrides: dict) -> Weighter:
-    """``model`` with the overlap detector that ``overrides`` describes: kept if it has
-    that one already, otherwise a new (nearly closed) one, all else kept."""
+def _add_overlap_detector(model: Weighter) -> Weighter:
+    """A copy of ``model`` with a new (nearly closed) overlap detector, all else kept."""
     if model.config.readout != "attractors":
         raise TrainError("the overlap detector needs the attractor read-out; this model has "
                          f"{model.config.readout!r}")
-    wanted = {k: v for k, v in overrides.items() if k == "attractor_overlap" or k.startswith("overlap_")}
-    config = replace(model.config, **wanted)
-    if config == model.config:
-        return model
-    grown = Weighter(config)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("overlap_")}
-    missing, unexpected = grown.load_state_dict(state, strict=False)
+    grown = Weighter(replace(model.config, attractor_overlap=True))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("overlap_") for k in missing), (missing, unexpected)
     return grown
 
