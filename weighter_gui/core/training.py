@@ -462,7 +462,9 @@ def train(
     for n, p in model.named_parameters():
         p.requires_grad_(n.startswith(learns))
     if not any(p.requires_grad for p in model.parameters()):
-        raise TrainError(f"this model has no parameters to train with trainable={config.trainable!r}")
+        raise TrainError(f"this model has no parameters to train with trainable={config.trainable!r}"
+                         + (" (it has no overlap detector: add one with --overlap-detector)"
+                            if config.trainable == "overlap" else ""))
     base_lrs = [config.lr, config.lr * config.head_lr_factor]
     opt = torch.optim.AdamW(
         [{"params": body}, {"params": head}], lr=config.lr, weight_decay=config.weight_decay
