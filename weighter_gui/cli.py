@@ -123,7 +123,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from weighter_gui.core.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training import FINE_TUNE_LR, TrainConfig, TrainError, TrainResult, fine_tune_config, train
+    from weighter_gui.core.training import FINE_TUNE_LR, OVERLAP_DETECTOR, TrainConfig, TrainError, TrainResult, fine_tune_config, train
 
     items = []
     try:
@@ -158,7 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device, jobs=args.jobs,
             model_overrides={
                 **({"readout": args.readout} if args.readout else {}),
-                **({"attractor_overlap": True} if args.overlap_detector else {}),
+                **(OVERLAP_DETECTOR if args.overlap_detector else {}),
             } or None,
             feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
         ):

@@ -52,13 +52,17 @@ READOUTS = {
     "attractors-compete": {"readout": "attractors", "attractor_compete_rounds": 2, "attractor_live_tokens": 1.0},
     "attractors-overlap": {"readout": "attractors", "attractor_compete_rounds": 2, "attractor_live_tokens": 1.0,
                            "attractor_overlap": True},
+    "attractors-overlap-context": {"readout": "attractors", "attractor_compete_rounds": 2,
+                                   "attractor_live_tokens": 1.0, "attractor_overlap": True,
+                                   "overlap_channels": 8, "overlap_layers": 3, "overlap_context": 1},
 }
 
 
 @pytest.fixture(scope="module", params=list(READOUTS))
 def model(request) -> Weighter:
     """Every model test runs on each read-out: the method's linear head, slot attention,
-    attractors as found, attractors competing for tokens, and competing with the overlap gate."""
+    attractors as found, attractors competing for tokens, and competing with the overlap gate
+    (the block-alone detector, and the wider one that sees neighbouring blocks)."""
     torch.manual_seed(0)
     return Weighter(dataclasses.replace(CONFIG, **READOUTS[request.param])).eval()
 

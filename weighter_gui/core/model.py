@@ -39,7 +39,6 @@ from torchaudio.models.wav2vec2.components import FeatureProjection, _get_wavlm_
 
 # Denominator floor: an all-zero curve gets weighting 0 and confidence 0, not NaN.
 _EPS = 1e-8
-OVERLAP_CHANNELS = 32  # width of the overlap detector's frame convolutions
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,12 @@ class WeighterConfig:
     # beside the transformer's token) gates each token, letting the second-nearest live
     # speaker share it too, so two people talking at once are both heard.
     attractor_overlap: bool = False
+    # The detector's size: frame-convolution width, dilated layers (dilation doubles
+    # per layer), and blocks seen on each side (0: the block alone, pooled by mean;
+    # above 0: mean and max pooled, then a convolution over neighbouring blocks).
+    overlap_channels: int = 32
+    overlap_layers: int = 2
+    overlap_context: int = 0
 
     @property
     def time_reduction(self) -> int:
@@ -257,16 +262,7 @@ class Weighter(nn.Module):
             # angle between the learned token space and the blocks' own speaker vectors
             self.attractor_mix = nn.Parameter(torch.tensor(math.pi / 4))
             if config.attractor_overlap:
-                # Two voices at once show in the fine spectrum (two pitch tracks), which
-                # the strided token convolutions average away: a frame-rate detector.
-                self.overlap_frames = nn.Sequential(
-                    nn.Conv1d(config.input_dim, OVERLAP_CHANNELS, 5, padding=2), nn.GELU(),
-                    nn.Conv1d(OVERLAP_CHANNELS, OVERLAP_CHANNELS, 5, padding=4, dilation=2), nn.GELU(),
-                )
-                self.overlap_gate = nn.Linear(OVERLAP_CHANNELS + config.embed_dim, 1)
-                # starts nearly closed (sigmoid(-3) = 0.05): a fine-tuned model begins as its init
-                nn.init.zeros_(self.overlap_gate.weight)
-                nn.init.constant_(self.overlap_gate.bias, -3.0)
+                self._build_overlap_detector(config)
         else:
             raise ValueError(
                 f"readout must be 'linear', 'slots' or 'attractors', got {config.readout!r}"
@@ -276,6 +272,28 @@ class Weighter(nn.Module):
             if config.num_classes > 0
             else None
         )
+
+    def _build_overlap_detector(self, config: WeighterConfig) -> None:
+        # Two voices at once show in the fine spectrum (two pitch tracks), which the
+        # strided token convolutions average away: a frame-rate detector.
+        width = config.overlap_channels
+        layers: list[nn.Module] = []
+        for i in range(config.overlap_layers):
+            dilation = 2**i
+            layers += [nn.Conv1d(config.input_dim if i == 0 else width, width, 5,
+                                 padding=2 * dilation, dilation=dilation), nn.GELU()]
+        self.overlap_frames = nn.Sequential(*layers)
+        gate_in = width + config.embed_dim
+        if config.overlap_context:
+            k = 2 * config.overlap_context + 1
+            self.overlap_blocks = nn.Sequential(
+                nn.Conv1d(2 * width + config.embed_dim, width, k, padding=config.overlap_context), nn.GELU()
+            )
+            gate_in = width
+        self.overlap_gate = nn.Linear(gate_in, 1)
+        # starts nearly closed (sigmoid(-3) = 0.05): a fine-tuned model begins as its init
+        nn.init.zeros_(self.overlap_gate.weight)
+        nn.init.constant_(self.overlap_gate.bias, -3.0)
 
     def forward(self, features: Tensor, lengths: Tensor | None = None) -> WeighterOutput:
         """features: [B, T, D]; lengths: [B] valid frames per item (None: all T)."""
@@ -297,7 +315,7 @@ class Weighter(nn.Module):
         overlap = None
         if self.config.readout == "attractors":
             if self.config.attractor_overlap:
-                overlap = self._overlap(x, hidden)  # [B, blocks]
+                overlap = self._overlap(x, hidden, token_mask)  # [B, blocks]
             block_curves = self._attractors(hidden, self._block_speaker(x, mask), token_mask, overlap)
         else:
             block_curves = self._block_curves(hidden, token_mask)  # [B, N, blocks]
@@ -309,13 +327,19 @@ class Weighter(nn.Module):
             overlap = overlap.repeat_interleave(stride, dim=-1)[..., :frames] * mask
         return WeighterOutput(curves, confidence(curves), embeddings, mask, overlap)
 
-    def _overlap(self, x: Tensor, hidden: Tensor) -> Tensor:
+    def _overlap(self, x: Tensor, hidden: Tensor, token_mask: Tensor) -> Tensor:
         """[B, blocks] probability that two or more people speak in each block."""
-        batch = x.shape[0]
+        batch, stride = x.shape[0], self.config.time_reduction
         local = self.overlap_frames(x.transpose(1, 2))  # [B, C, blocks * stride]
-        local = local.reshape(batch, OVERLAP_CHANNELS, -1, self.config.time_reduction).mean(-1)
-        logit = self.overlap_gate(torch.cat([local.transpose(1, 2), hidden], dim=-1))
-        return torch.sigmoid(logit)[..., 0]
+        local = local.reshape(batch, local.shape[1], -1, stride)
+        if not self.config.overlap_context:
+            joined = torch.cat([local.mean(-1).transpose(1, 2), hidden], dim=-1)
+        else:
+            # zero past each item's end, so a block's neighbours are the same alone or in a batch
+            pooled = torch.cat([local.mean(-1), local.amax(-1), hidden.transpose(1, 2)], dim=1)
+            pooled = pooled * token_mask[:, None, :]
+            joined = self.overlap_blocks(pooled).transpose(1, 2)
+        return torch.sigmoid(self.overlap_gate(joined))[..., 0]
 
     def _block_curves(self, hidden: Tensor, token_mask: Tensor) -> Tensor:
         """[B, N, blocks] curve values of each slot on each token (linear and slots)."""

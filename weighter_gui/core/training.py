@@ -175,6 +175,12 @@ class TrainResult:
     steps: int
 
 
+# What `weighter train --overlap-detector` adds (or puts in place of a detector of
+# another design): 64 channels, 3 dilated layers, one block of context each side.
+OVERLAP_DETECTOR = {"attractor_overlap": True, "overlap_channels": 64, "overlap_layers": 3, "overlap_context": 1}
+_DETECTOR_FIELDS = ("attractor_overlap", "overlap_channels", "overlap_layers", "overlap_context")
+
+
 def speech_model_config(input_dim: int, num_classes: int, **overrides) -> WeighterConfig:
     """The speech Weighter: 6 slots (conversations have up to 4 speakers here)."""
     base = dict(
@@ -393,8 +399,8 @@ def train(
     """Train on ``items``; yields ``TrainProgress`` per step, then one ``TrainResult``.
 
     ``init``: a checkpoint to fine-tune (its head grows by the manifest's new
-    speakers; ``model_overrides={"attractor_overlap": True}`` adds an overlap detector
-    to it). ``resume``: continue ``out`` from its ``.resume`` state.
+    speakers; ``model_overrides=OVERLAP_DETECTOR`` adds an overlap detector to it, or
+    puts it in place of one of another design). ``resume``: continue ``out`` from its ``.resume`` state.
     """
     from .frontend import FRAME_HOP_S, speech_frontend_id
 
@@ -442,8 +448,8 @@ def train(
     torch.manual_seed(config.seed)
     if base_model is not None:
         model = _grow_head(base_model, len(speakers))
-        if (model_overrides or {}).get("attractor_overlap") and not model.config.attractor_overlap:
-            model = _add_overlap_detector(model)
+        if (model_overrides or {}).get("attractor_overlap"):
+            model = _with_overlap_detector(model, model_overrides)
     else:
         dim = examples[0].features.shape[1]
         model = Weighter(speech_model_config(dim, len(speakers), **(model_overrides or {})))
@@ -555,13 +561,19 @@ def _grow_head(model: Weighter, num_classes: int) -> Weighter:
     return grown
 
 
-def _add_overlap_detector(model: Weighter) -> Weighter:
-    """A copy of ``model`` with a new (nearly closed) overlap detector, all else kept."""
+def _with_overlap_detector(model: Weighter, overrides: dict) -> Weighter:
+    """``model`` with the overlap detector that ``overrides`` asks for: its own if it
+    has that design already, else a new (nearly closed) one; all else kept."""
     if model.config.readout != "attractors":
         raise TrainError("the overlap detector needs the attractor read-out; this model has "
                          f"{model.config.readout!r}")
-    grown = Weighter(replace(model.config, attractor_overlap=True))
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    design = {k: v for k, v in overrides.items() if k in _DETECTOR_FIELDS}
+    config = replace(model.config, **design)
+    if model.config.attractor_overlap and config == model.config:
+        return model
+    grown = Weighter(config)
+    kept = {k: v for k, v in model.state_dict().items() if not k.startswith("overlap_")}
+    missing, unexpected = grown.load_state_dict(kept, strict=False)
     assert not unexpected and all(k.startswith("overlap_") for k in missing), (missing, unexpected)
     return grown
 
