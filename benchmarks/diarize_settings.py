@@ -3,7 +3,8 @@
     python benchmarks/diarize_settings.py MANIFEST... [--checkpoint C] [--offsets 0,0.2] [--out docs/results]
 
 Sweeps the claim-threshold offset (what ``weighter calibrate`` folds into a model),
-an offset on the overlap detector's logit and the read-out's competition rounds
+an offset on the overlap detector's logit, who gets an overlapped token's second share
+(``overlap_runner_up``) and the read-out's competition rounds
 (``attractor_compete_rounds``) against the linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``),
 the cosine that links a slot to a track (``link_similarity``), the cosine at which
@@ -43,6 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", help="default: the shipped model")
     parser.add_argument("--offsets", default="0,0.2", help="claim-threshold offsets added to the model's")
     parser.add_argument("--overlap-offsets", default="0", help="added to the overlap detector's logit")
+    parser.add_argument("--runner-up", help="overlap_runner_up values, e.g. share,single (default: the model's)")
     parser.add_argument("--compete-rounds", default="0,2")
     parser.add_argument("--min-slot-confidence", default="0.05,0.2")
     parser.add_argument("--min-speaker-seconds", default="0,1")
@@ -63,14 +65,15 @@ def main(argv=None) -> int:
     diarizer = Diarizer(args.checkpoint)
     diarizer.frontend = MemoFrontend(diarizer.frontend)
     rows = []
+    config = diarizer.model.config
     grid = itertools.product(
-        floats(args.offsets), floats(args.overlap_offsets), floats(args.compete_rounds), floats(args.min_slot_confidence),
+        floats(args.offsets), floats(args.overlap_offsets),
+        args.runner_up.split(",") if args.runner_up else [config.overlap_runner_up], floats(args.compete_rounds), floats(args.min_slot_confidence),
         floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
         floats(args.segment_padding),
     )
-    config = diarizer.model.config
-    for offset, gate, rounds, floor, seconds, link, merge, padding in grid:
-        diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds))
+    for offset, gate, runner_up, rounds, floor, seconds, link, merge, padding in grid:
+        diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds), overlap_runner_up=runner_up)
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link,
             merge_similarity=merge, segment_padding=padding,
@@ -82,14 +85,14 @@ def main(argv=None) -> int:
         truth = np.array(list(true_k.values()))
         t = report.total
         rows.append({
-            "claim_offset": offset, "overlap_offset": gate, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
+            "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
             "link_similarity": link, "merge_similarity": merge, "segment_padding": padding, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} overlap {gate:+.2f} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} padding {padding}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} padding {padding}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/diarize_settings.py", *sys.argv[1:]])
@@ -98,13 +101,13 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| claim offset | overlap offset | compete rounds | slot floor | min speaker s | link cosine | merge cosine | padding s | DER "
+        "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | padding s | DER "
         "| missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
+            f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
             f"{r['link_similarity']} | {r['merge_similarity']} | {r['segment_padding']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"

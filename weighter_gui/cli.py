@@ -265,7 +265,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     result = None
     try:
         for event in calibrate(args.checkpoint, args.manifest, offsets, device=resolve_device(args.device),
-                               compete_rounds=args.compete_rounds):
+                               compete_rounds=args.compete_rounds, runner_up=args.runner_up):
             if isinstance(event, CalibrationResult):
                 result = event
             else:
@@ -516,6 +516,11 @@ def _build_parser() -> argparse.ArgumentParser:
     calib.add_argument(
         "--compete-rounds", type=int, metavar="N",
         help="rounds in which the found speakers compete for each frame (default: the model's own)",
+    )
+    calib.add_argument(
+        "--runner-up", choices=("share", "single"),
+        help="who else gets a frame the overlap detector marks: the other speakers by their "
+        "closeness (share) or only the nearest of them (single); default: the model's own",
     )
     calib.set_defaults(func=_cmd_calibrate)
 

@@ -73,13 +73,16 @@ def test_cli_calibrate_writes_the_model_and_reports_bad_input(tiny_checkpoint, t
     torch.manual_seed(0)
     out = tmp_path / "cal.safetensors"
     code = main(["calibrate", str(tiny_corpus), "--checkpoint", str(tiny_checkpoint), "--out", str(out),
-                 "--offsets", "0,0.2", "--report", str(tmp_path / "cal.md"), "--compete-rounds", "2"])
+                 "--offsets", "0,0.2", "--report", str(tmp_path / "cal.md"), "--compete-rounds", "2",
+                 "--runner-up", "single"])
     assert code == 0
     assert "<- chosen" in (tmp_path / "cal.md").read_text() and "Command: `weighter calibrate" in (tmp_path / "cal.md").read_text()
     printed = capsys.readouterr().out
     assert "<- chosen" in printed and "3 files" in printed
     assert "calibration" in read_header(out).training
     assert read_header(out).model_config.attractor_compete_rounds == 2
+    assert read_header(out).model_config.overlap_runner_up == "single"
+    assert read_header(out).training["calibration"]["runner_up"] == "single"
     assert main(["calibrate", str(tmp_path / "missing.jsonl"), "--checkpoint", str(tiny_checkpoint),
                  "--out", str(tmp_path / "x.safetensors")]) != 0
     assert "missing.jsonl" in capsys.readouterr().err

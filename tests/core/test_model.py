@@ -511,6 +511,26 @@ def test_overlap_gate_lets_the_runner_up_share_a_token():
     assert torch.all(opened[0, 2] == 0)
 
 
+def test_a_single_runner_up_takes_the_whole_second_share():
+    """overlap_runner_up="single": an open gate gives the token's speech to the nearest
+    other live speaker only; "share" splits it among the others by softmax."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=2,
+                                 attractor_live_tokens=1.0, attractor_overlap=True)
+    z = torch.tensor([[[1.0, 0.0, 0.0], [0.7, 0.6, 0.39], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+    speech = torch.ones(1, 4)
+    found = torch.tensor([[[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]])
+    gate = torch.tensor([[0.0, 1.0, 0.0, 0.0]])
+    out = {}
+    for runner_up in ("share", "single"):
+        model = Weighter(dataclasses.replace(config, overlap_runner_up=runner_up)).eval()
+        out[runner_up] = model._compete(found, z, speech, torch.tensor(4.0), gate)[0, :, 1]
+    assert out["single"][0] > 0.5 and out["single"][1] == pytest.approx(1.0) and out["single"][2] < 0.2
+    assert 0.2 < out["share"][2] < out["share"][1] < 1.0  # the third speaker gets part of it
+    with pytest.raises(ValueError, match="overlap_runner_up"):
+        Weighter(dataclasses.replace(config, overlap_runner_up="both"))
+
+
 def test_overlap_probability_is_returned_per_frame():
     torch.manual_seed(0)
     config = dataclasses.replace(CONFIG, readout="attractors", attractor_compete_rounds=2,

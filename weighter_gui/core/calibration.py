@@ -65,6 +65,7 @@ class CalibrationResult:
     files: int
     minutes: float
     compete_rounds: int = 0  # the read-out's competition rounds the sweep ran with
+    runner_up: str = "share"  # who got an overlapped token's second share (overlap_runner_up)
 
     def table(self) -> str:
         rows = ["offset    DER   count right", "------  ------  -----------"]
@@ -77,6 +78,7 @@ class CalibrationResult:
         return {
             "claim_offset": self.offset,
             "compete_rounds": self.compete_rounds,
+            "runner_up": self.runner_up,
             "files": self.files,
             "minutes": round(self.minutes, 1),
             "der_by_offset": {f"{k:+.2f}": round(v, 4) for k, v in sorted(self.der.items())},
@@ -109,11 +111,13 @@ def calibrate(
     device: str | torch.device = "cpu",
     cancelled: Callable[[], bool] = lambda: False,
     compete_rounds: int | None = None,
+    runner_up: str | None = None,
 ) -> Iterator[CalibrationProgress | CalibrationResult]:
     """Yield progress per file diarized, then the ``CalibrationResult``.
 
-    ``compete_rounds`` sets the read-out's ``attractor_compete_rounds`` for the sweep
-    and the saved model (None: keep the model's own).
+    ``compete_rounds`` sets the read-out's ``attractor_compete_rounds`` and
+    ``runner_up`` its ``overlap_runner_up``, for the sweep and the saved model (None:
+    keep the model's own).
 
     ``manifests``: label manifests whose items carry an ``rttm`` (``weighter synth``
     writes them); use voices the model was not trained on. Raises
@@ -128,6 +132,10 @@ def calibrate(
         )
     if compete_rounds is not None:
         diarizer.model.config = replace(diarizer.model.config, attractor_compete_rounds=compete_rounds)
+    if runner_up is not None:
+        if runner_up not in ("share", "single"):
+            raise CalibrationError(f"the runner-up rule must be 'share' or 'single', got {runner_up!r}")
+        diarizer.model.config = replace(diarizer.model.config, overlap_runner_up=runner_up)
     items, references = [], {}
     for manifest in manifests:
         for item in read_manifest(manifest):
@@ -164,8 +172,9 @@ def calibrate(
     # lowest DER; among equals, the smallest change
     best = min(offsets, key=lambda o: (round(scores[o], 4), abs(o)))
     minutes = sum(item.duration or 0.0 for item in items) / 60
-    rounds = diarizer.model.config.attractor_compete_rounds
-    yield CalibrationResult(best, scores, counts, len(items), minutes, rounds)
+    config = diarizer.model.config
+    yield CalibrationResult(best, scores, counts, len(items), minutes, config.attractor_compete_rounds,
+                            config.overlap_runner_up)
 
 
 def save_calibrated(
@@ -175,12 +184,13 @@ def save_calibrated(
     corpus: str = "",
 ) -> Path:
     """Write the model with ``result.offset`` added to its claim threshold (and the
-    sweep's competition rounds in its config)."""
+    sweep's competition rounds and runner-up rule in its config)."""
     from .resources import default_checkpoint
 
     source = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     model, header = load_checkpoint(source)
-    model.config = replace(model.config, attractor_compete_rounds=result.compete_rounds)
+    model.config = replace(model.config, attractor_compete_rounds=result.compete_rounds,
+                           overlap_runner_up=result.runner_up)
     with torch.no_grad():
         model.attractor_threshold.bias += result.offset
     training = dict(header.training)

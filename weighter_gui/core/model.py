@@ -82,6 +82,9 @@ class WeighterConfig:
     overlap_channels: int = 32
     overlap_layers: int = 2
     overlap_context: int = 0
+    # Who gets an overlapped token's second share: "share" (the other live speakers,
+    # split by softmax of their cosines) or "single" (only the nearest of them).
+    overlap_runner_up: str = "share"
 
     @property
     def time_reduction(self) -> int:
@@ -196,6 +199,8 @@ class Weighter(nn.Module):
             raise ValueError("speaker_dim must be between 0 and input_dim")
         if config.attractor_overlap and config.readout != "attractors":
             raise ValueError("the overlap detector (attractor_overlap) needs readout='attractors'")
+        if config.overlap_runner_up not in ("share", "single"):
+            raise ValueError(f"overlap_runner_up must be 'share' or 'single', got {config.overlap_runner_up!r}")
         c = config.conv_channels
         # Per-channel input standardisation, set from training data (set_feature_stats)
         # and stored with the weights: log-mels and unit-norm speaker vectors differ in
@@ -421,7 +426,11 @@ class Weighter(nn.Module):
             logits = (scale * torch.einsum("bld,bnd->bnl", z, centre)).masked_fill(~live, -1e4)
             share = logits.softmax(1) * live * speech[:, None, :]
         if overlap is not None:
-            runner_up = logits.scatter(1, logits.argmax(1, keepdim=True), -1e4).softmax(1) * live
+            others = logits.scatter(1, logits.argmax(1, keepdim=True), -1e4)
+            if self.config.overlap_runner_up == "single":
+                runner_up = nn.functional.one_hot(others.argmax(1), logits.shape[1]).transpose(1, 2) * live
+            else:
+                runner_up = others.softmax(1) * live
             share = share + overlap[:, None, :] * runner_up * (speech[:, None, :] - share)
         return torch.where(live.any(1, keepdim=True), share, curves)  # no live attractor: as found
 
