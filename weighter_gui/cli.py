@@ -123,7 +123,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from weighter_gui.core.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training import FINE_TUNE_LR, OVERLAP_DETECTOR, TrainConfig, TrainError, TrainResult, fine_tune_config, train
+    from weighter_gui.core.training import FINE_TUNE_LR, OVERLAP_DETECTORS, TrainConfig, TrainError, TrainResult, fine_tune_config, train
 
     items = []
     try:
@@ -158,7 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device, jobs=args.jobs,
             model_overrides={
                 **({"readout": args.readout} if args.readout else {}),
-                **(OVERLAP_DETECTOR if args.overlap_detector else {}),
+                **(OVERLAP_DETECTORS[args.overlap_detector] if args.overlap_detector else {}),
             } or None,
             feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
         ):
@@ -470,9 +470,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="slot read-out of a new model (default: attractors; ignored with --init)",
     )
     train.add_argument(
-        "--overlap-detector", action="store_true",
+        "--overlap-detector", nargs="?", const="small", choices=("small", "wide"), metavar="DESIGN",
         help="give the model an overlap detector, trained on the timings, that lets a second "
-        "speaker share a frame (attractor read-out; with --init, added to that model)",
+        "speaker share a frame (attractor read-out; with --init, added to that model or put in "
+        "place of one of another design). DESIGN: small (the shipped model's, the default) or wide",
     )
     train.set_defaults(func=_cmd_train)
 

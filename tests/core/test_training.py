@@ -15,7 +15,7 @@ from weighter_gui.core.checkpoint import load_checkpoint, read_header
 from weighter_gui.core.frontend import speech_frontend_id
 from weighter_gui.core.manifest import read_manifest, write_manifest
 from weighter_gui.core.training import (
-    OVERLAP_DETECTOR,
+    OVERLAP_DETECTORS,
     TrainConfig,
     TrainError,
     TrainProgress,
@@ -147,34 +147,38 @@ def test_fine_tuning_can_add_the_overlap_detector(tiny_corpus, feature_cache, tm
     before = _state(load_checkpoint(base)[0])
     out = tmp_path / "overlap.safetensors"
     events = list(train(items, replace(CONFIG, steps=2), cache_dir=feature_cache, init=base, out=out,
-                        model_overrides=OVERLAP_DETECTOR))
+                        model_overrides=OVERLAP_DETECTORS["small"]))
     model = events[-1].model
     saved = read_header(out).model_config
     assert model.config.attractor_overlap and saved.attractor_overlap
-    assert (saved.overlap_channels, saved.overlap_layers, saved.overlap_context) == (64, 3, 1)
+    assert (saved.overlap_channels, saved.overlap_layers, saved.overlap_context) == (32, 2, 0)
     assert model.overlap_gate.weight.abs().sum() > 0
-    added = set(model.state_dict()) - set(before)
-    assert added and all(k.startswith("overlap_") for k in added)
-    assert {"overlap_frames.4.weight", "overlap_blocks.0.weight", "overlap_gate.weight"} <= added
+    assert set(model.state_dict()) - set(before) == {
+        "overlap_frames.0.weight", "overlap_frames.0.bias", "overlap_frames.2.weight",
+        "overlap_frames.2.bias", "overlap_gate.weight", "overlap_gate.bias",
+    }
     with torch.no_grad():
         assert model.eval()(torch.randn(1, 300, model.config.input_dim)).overlap.shape == (1, 300)
 
 
 def test_a_detector_of_another_design_is_replaced(tiny_corpus, feature_cache, tmp_path):
-    """--overlap-detector on a model whose detector is the older, smaller design: that
-    detector is replaced by a new one; every other weight is kept."""
+    """``weighter train --init M --overlap-detector wide --overlap-only`` on a model with
+    the small detector: that detector is replaced by a new wide one, which alone learns;
+    every other weight is kept."""
+    from weighter_gui.cli import main
+
     items = read_manifest(tiny_corpus)
     base = tmp_path / "base.safetensors"
-    list(train(items, CONFIG, cache_dir=feature_cache, out=base, model_overrides={**TINY, "attractor_overlap": True}))
-    old = load_checkpoint(base)[0]
-    assert (old.config.overlap_channels, old.config.overlap_context) == (32, 0)
-    before = _state(old)
+    list(train(items, CONFIG, cache_dir=feature_cache, out=base,
+               model_overrides={**TINY, **OVERLAP_DETECTORS["small"]}))
+    before = _state(load_checkpoint(base)[0])
     out = tmp_path / "wide.safetensors"
-    model = list(train(items, replace(CONFIG, steps=1, trainable="overlap"), cache_dir=feature_cache,
-                       init=base, out=out, model_overrides=OVERLAP_DETECTOR))[-1].model
+    assert main(["train", str(tiny_corpus), "--init", str(base), "--overlap-detector", "wide", "--overlap-only",
+                 "--out", str(out), "--steps", "1", "--batch-size", "2", "--cache", str(feature_cache)]) == 0
+    model = load_checkpoint(out)[0]
     assert (model.config.overlap_channels, model.config.overlap_layers, model.config.overlap_context) == (64, 3, 1)
     after = _state(model)
-    assert after["overlap_frames.0.weight"].shape[0] == 64
+    assert {"overlap_frames.4.weight", "overlap_blocks.0.weight"} <= set(after) - set(before)
     _assert_same({k: v for k, v in after.items() if not k.startswith("overlap_")},
                  {k: v for k, v in before.items() if not k.startswith("overlap_")})
 
