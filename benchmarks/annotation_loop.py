@@ -35,14 +35,14 @@ and DER (pyannote.metrics, collar 0.25 s). Writes ``<name>.json`` and ``.md`` un
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+from results import command_line, write_results
 
 # Eight pitch-shifted training voices: four men, four women, three engines.
 VOICES = (
@@ -251,7 +251,7 @@ def main(argv=None) -> int:
 
     speakers_used = sorted({s for item in items for s in item.likes})
     result = {
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/annotation_loop.py", *sys.argv[1:]]),
+        "command": command_line(),
         "speakers": speakers_used,
         "labelled_files": [item.id for item in labelled],
         "held_out_files": [item.id for item in held_out],
@@ -266,10 +266,7 @@ def main(argv=None) -> int:
         "after": after,
         "seconds": seconds,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{args.name}.md").write_text(markdown(result) + "\n")
+    write_results(args.out, args.name, result, markdown(result) + "\n", indent=2)
     print(markdown(result))
     return 0
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +30,8 @@ from weighter_gui.core.diarize import DiarizeConfig, Diarizer
 from weighter_gui.core.evaluation import der, read_rttm
 from weighter_gui.core.manifest import read_manifest
 from weighter_gui.core.model import claim_offset, overlap_offset
+
+from results import command_line, write_results
 
 
 def floats(text: str) -> list[float]:
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} padding {padding}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
-    command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/diarize_settings.py", *sys.argv[1:]])
+    command = command_line()
     minutes = sum(item.duration or 0 for item in items) / 60
     lines = [
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
@@ -115,10 +115,7 @@ def main(argv=None) -> int:
     lines += ["", f"Command: `{command}`", ""]
     text = "\n".join(lines)
     print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.md").write_text(text)
-    (out / f"{args.name}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    write_results(args.out, args.name, {"command": command, "rows": rows}, text)
     return 0
 
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
+
+from results import command_line, write_results
 
 
 def build_long_file(audio_dir: Path, minutes: float, out: Path) -> float:
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         speakers = len(json.loads((Path(tmp) / "out.json").read_text())[0]["speakers"])
     peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
     result = {
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/diarize_speed.py", *sys.argv[1:]]),
+        "command": command_line(),
         "audio_seconds": seconds,
         "wall_seconds": round(wall, 1),
         "real_time_factor": round(wall / seconds, 4),
@@ -80,9 +80,7 @@ def main(argv=None) -> int:
         "speakers_found": speakers,
     }
     print(json.dumps(result, indent=1))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"diarize-speed-{args.device.replace(':', '')}.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_results(args.out, f"diarize-speed-{args.device.replace(':', '')}", result)
     return 0
 
 

@@ -14,9 +14,7 @@ the runner-up speaker gets the block's speech in earnest). Writes
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +27,8 @@ from weighter_gui.core.diarize import DiarizeConfig, Diarizer
 from weighter_gui.core.evaluation import read_rttm
 from weighter_gui.core.frontend import FRAME_HOP_S, HOP_LENGTH
 from weighter_gui.core.manifest import read_manifest
+
+from results import command_line, write_results
 
 
 def reference_blocks(annotation, blocks: int, stride: int) -> np.ndarray:
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
             "precision": float(precision), "recall": float(recall), "f1": float(f1),
         }
 
-    command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/overlap_detection.py", *sys.argv[1:]])
+    command = command_line()
     minutes = sum(len(a) for a in audio.values()) / 16000 / 60
     lines = [
         f"Overlap detection on {len(items)} conversations ({minutes:.1f} min), 150 ms blocks; a block is "
@@ -112,10 +112,7 @@ def main(argv=None) -> int:
     lines += ["", f"Command: `{command}`", ""]
     text = "\n".join(lines)
     print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.md").write_text(text)
-    (out / f"{args.name}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    write_results(args.out, args.name, {"command": command, "rows": rows}, text)
     return 0
 
 

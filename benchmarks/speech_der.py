@@ -19,8 +19,6 @@ accuracy. Writes ``speech-der.json`` and ``speech-der.md`` under --out.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -30,6 +28,8 @@ import numpy as np
 from weighter_gui.core.diarize import Diarizer, FileDiarization, default_checkpoint
 from weighter_gui.core.evaluation import der, read_rttm
 from weighter_gui.core.manifest import read_manifest
+
+from results import command_line, write_results
 
 BASELINE_HOP = 10  # frames (100 ms) per baseline decision
 
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
             for k, v in report.files.items()
         }
 
-    command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/speech_der.py", *sys.argv[1:]])
+    command = command_line()
     table = [
         f"Evaluation set: {len(items)} conversations, {hours * 60:.1f} min, "
         f"{min(true_k.values())}-{max(true_k.values())} speakers, reserved voices only. "
@@ -135,10 +135,7 @@ def main(argv=None) -> int:
     table += ["", f"Command: `{command}`", ""]
     text = "\n".join(table)
     print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.md").write_text(text)
-    (out / f"{args.name}.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
+    write_results(args.out, args.name, {"command": command, "rows": rows}, text)
     return 0
 
 
