@@ -133,9 +133,10 @@ def calibrate(
     if compete_rounds is not None:
         diarizer.model.config = replace(diarizer.model.config, attractor_compete_rounds=compete_rounds)
     if runner_up is not None:
-        if runner_up not in ("share", "single"):
-            raise CalibrationError(f"the runner-up rule must be 'share' or 'single', got {runner_up!r}")
-        diarizer.model.config = replace(diarizer.model.config, overlap_runner_up=runner_up)
+        try:
+            diarizer.model.config = replace(diarizer.model.config, overlap_runner_up=runner_up)
+        except ValueError as e:
+            raise CalibrationError(str(e)) from None
     items, references = [], {}
     for manifest in manifests:
         for item in read_manifest(manifest):

@@ -86,6 +86,10 @@ class WeighterConfig:
     # split by softmax of their cosines) or "single" (only the nearest of them).
     overlap_runner_up: str = "share"
 
+    def __post_init__(self) -> None:
+        if self.overlap_runner_up not in ("share", "single"):
+            raise ValueError(f"overlap_runner_up must be 'share' or 'single', got {self.overlap_runner_up!r}")
+
     @property
     def time_reduction(self) -> int:
         return math.prod(self.time_strides)
@@ -199,8 +203,6 @@ class Weighter(nn.Module):
             raise ValueError("speaker_dim must be between 0 and input_dim")
         if config.attractor_overlap and config.readout != "attractors":
             raise ValueError("the overlap detector (attractor_overlap) needs readout='attractors'")
-        if config.overlap_runner_up not in ("share", "single"):
-            raise ValueError(f"overlap_runner_up must be 'share' or 'single', got {config.overlap_runner_up!r}")
         c = config.conv_channels
         # Per-channel input standardisation, set from training data (set_feature_stats)
         # and stored with the weights: log-mels and unit-norm speaker vectors differ in
