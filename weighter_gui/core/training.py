@@ -183,7 +183,7 @@ OVERLAP_DETECTORS = {
     "small": {"attractor_overlap": True, "overlap_channels": 32, "overlap_layers": 2, "overlap_context": 0},
     "wide": {"attractor_overlap": True, "overlap_channels": 64, "overlap_layers": 3, "overlap_context": 1},
 }
-_DETECTOR_FIELDS = ("attractor_overlap", "overlap_channels", "overlap_layers", "overlap_context")
+_DETECTOR_FIELDS = tuple(OVERLAP_DETECTORS["small"])
 
 
 def speech_model_config(input_dim: int, num_classes: int, **overrides) -> WeighterConfig:
@@ -405,7 +405,8 @@ def train(
 
     ``init``: a checkpoint to fine-tune (its head grows by the manifest's new
     speakers; ``model_overrides=OVERLAP_DETECTORS[design]`` adds that overlap detector
-    to it, or puts it in place of one of another design). ``resume``: continue ``out`` from its ``.resume`` state.
+    to it, or puts it in place of one of another design). ``resume``: continue ``out``
+    from its ``.resume`` state.
     """
     from .frontend import FRAME_HOP_S, speech_frontend_id
 
