@@ -8,8 +8,9 @@ an offset on the overlap detector's logit, who gets an overlapped token's second
 (``attractor_compete_rounds``) against the linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``),
 the cosine that links a slot to a track (``link_similarity``), the cosine at which
-a file's tracks are merged (``merge_similarity``) and the seconds added to
-both ends of each segment (``segment_padding``). Each row is the
+a file's tracks are merged (``merge_similarity``), the curve level that counts as
+speech (``activity``), the pauses filled inside one speaker's speech (``fill_gap``)
+and the seconds added to both ends of each segment (``segment_padding``). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
 """
@@ -50,6 +51,8 @@ def main(argv=None) -> int:
     parser.add_argument("--min-speaker-seconds", default="0,1")
     parser.add_argument("--link-similarity", default="0.6,0.7")
     parser.add_argument("--merge-similarity", default="1.0", help="cosine at which tracks merge (1: never)")
+    parser.add_argument("--activity", default="0.5", help="curve level that counts as speech")
+    parser.add_argument("--fill-gap", default="0.3", help="seconds of pause filled inside one speaker's speech")
     parser.add_argument("--segment-padding", default="0.075", help="seconds added to both ends of segments")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="diarize-settings")
@@ -70,13 +73,13 @@ def main(argv=None) -> int:
         floats(args.offsets), floats(args.overlap_offsets),
         args.runner_up.split(",") if args.runner_up else [config.overlap_runner_up], floats(args.compete_rounds), floats(args.min_slot_confidence),
         floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
-        floats(args.segment_padding),
+        floats(args.activity), floats(args.fill_gap), floats(args.segment_padding),
     )
-    for offset, gate, runner_up, rounds, floor, seconds, link, merge, padding in grid:
+    for offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding in grid:
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds), overlap_runner_up=runner_up)
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link,
-            merge_similarity=merge, segment_padding=padding,
+            merge_similarity=merge, activity=activity, fill_gap=gap, segment_padding=padding,
         )
         with claim_offset(diarizer.model, offset), overlap_offset(diarizer.model, gate):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -86,13 +89,13 @@ def main(argv=None) -> int:
         t = report.total
         rows.append({
             "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
-            "link_similarity": link, "merge_similarity": merge, "segment_padding": padding, "der": report.der, "missed": report.rate(t, "missed detection"),
+            "link_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} padding {padding}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     command = command_line()
@@ -101,14 +104,14 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | padding s | DER "
+        "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | DER "
         "| missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
-            f"{r['link_similarity']} | {r['merge_similarity']} | {r['segment_padding']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
+            f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )
