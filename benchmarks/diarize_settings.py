@@ -32,7 +32,7 @@ from weighter_gui.core.evaluation import der, read_rttm
 from weighter_gui.core.manifest import read_manifest
 from weighter_gui.core.model import claim_offset, overlap_offset
 
-from results import command_line, write_results
+from results import write_table
 
 
 def floats(text: str) -> list[float]:
@@ -98,7 +98,6 @@ def main(argv=None) -> int:
         print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
-    command = command_line()
     minutes = sum(item.duration or 0 for item in items) / 60
     lines = [
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
@@ -115,10 +114,7 @@ def main(argv=None) -> int:
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )
-    lines += ["", f"Command: `{command}`", ""]
-    text = "\n".join(lines)
-    print(text)
-    write_results(args.out, args.name, {"command": command, "rows": rows}, text)
+    write_table(args.out, args.name, lines, rows)
     return 0
 
 

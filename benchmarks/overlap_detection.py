@@ -28,7 +28,7 @@ from weighter_gui.core.evaluation import read_rttm
 from weighter_gui.core.frontend import FRAME_HOP_S, HOP_LENGTH
 from weighter_gui.core.manifest import read_manifest
 
-from results import command_line, write_results
+from results import write_table
 
 
 def reference_blocks(annotation, blocks: int, stride: int) -> np.ndarray:
@@ -95,7 +95,6 @@ def main(argv=None) -> int:
             "precision": float(precision), "recall": float(recall), "f1": float(f1),
         }
 
-    command = command_line()
     minutes = sum(len(a) for a in audio.values()) / 16000 / 60
     lines = [
         f"Overlap detection on {len(items)} conversations ({minutes:.1f} min), 150 ms blocks; a block is "
@@ -109,10 +108,7 @@ def main(argv=None) -> int:
             f"| {name} | {r['blocks']} | {r['overlapped']} | {r['fired']} | {r['average_precision']:.3f} | "
             f"{r['roc_auc']:.3f} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} |"
         )
-    lines += ["", f"Command: `{command}`", ""]
-    text = "\n".join(lines)
-    print(text)
-    write_results(args.out, args.name, {"command": command, "rows": rows}, text)
+    write_table(args.out, args.name, lines, rows)
     return 0
 
 

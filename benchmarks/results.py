@@ -21,3 +21,12 @@ def write_results(out: str | Path, name: str, data: dict, markdown: str | None =
     if markdown is not None:
         (out / f"{name}.md").write_text(markdown)
     (out / f"{name}.json").write_text(json.dumps(data, indent=indent) + "\n")
+
+
+def write_table(out: str | Path, name: str, lines: list[str], rows) -> None:
+    """A Markdown table (``lines``) with the command under it, printed and written to
+    ``out/name.md``; ``rows`` and the command to ``out/name.json``."""
+    command = command_line()
+    text = "\n".join([*lines, "", f"Command: `{command}`", ""])
+    print(text)
+    write_results(out, name, {"command": command, "rows": rows}, text)

@@ -29,7 +29,7 @@ from weighter_gui.core.diarize import Diarizer, FileDiarization, default_checkpo
 from weighter_gui.core.evaluation import der, read_rttm
 from weighter_gui.core.manifest import read_manifest
 
-from results import command_line, write_results
+from results import write_table
 
 BASELINE_HOP = 10  # frames (100 ms) per baseline decision
 
@@ -117,7 +117,6 @@ def main(argv=None) -> int:
             for k, v in report.files.items()
         }
 
-    command = command_line()
     table = [
         f"Evaluation set: {len(items)} conversations, {hours * 60:.1f} min, "
         f"{min(true_k.values())}-{max(true_k.values())} speakers, reserved voices only. "
@@ -132,10 +131,7 @@ def main(argv=None) -> int:
             f"| {name} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {count} | {r['seconds']:.0f} |"
         )
-    table += ["", f"Command: `{command}`", ""]
-    text = "\n".join(table)
-    print(text)
-    write_results(args.out, args.name, {"command": command, "rows": rows}, text)
+    write_table(args.out, args.name, table, rows)
     return 0
 
 
