@@ -21,15 +21,13 @@ import argparse
 import itertools
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from weighter_gui.core.calibration import MemoFrontend
+from weighter_gui.core.calibration import MemoFrontend, read_labelled
 from weighter_gui.core.diarize import DiarizeConfig, Diarizer
-from weighter_gui.core.evaluation import der, read_rttm
-from weighter_gui.core.manifest import read_manifest
+from weighter_gui.core.evaluation import der
 from weighter_gui.core.model import claim_offset, overlap_offset
 
 from results import write_table
@@ -59,11 +57,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
-    items, refs = [], {}
-    for manifest in args.manifest:
-        for item in read_manifest(manifest):
-            refs.update(read_rttm(Path(manifest).parent / item.extra["rttm"]))
-            items.append(item)
+    items, refs = read_labelled(args.manifest)
     true_k = {item.id: len(item.likes) for item in items}
     diarizer = Diarizer(args.checkpoint)
     diarizer.frontend = MemoFrontend(diarizer.frontend)

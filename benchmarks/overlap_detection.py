@@ -16,17 +16,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
 from weighter_gui.core.audio import load_audio
+from weighter_gui.core.calibration import read_labelled
 from weighter_gui.core.diarize import DiarizeConfig, Diarizer
-from weighter_gui.core.evaluation import read_rttm
 from weighter_gui.core.frontend import FRAME_HOP_S, HOP_LENGTH
-from weighter_gui.core.manifest import read_manifest
 
 from results import write_table
 
@@ -68,11 +66,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
-    items, refs = [], {}
-    for manifest in args.manifest:
-        for item in read_manifest(manifest):
-            refs.update(read_rttm(Path(manifest).parent / item.extra["rttm"]))
-            items.append(item)
+    items, refs = read_labelled(args.manifest)
     audio = {item.id: load_audio(item.audio) for item in items}
     checkpoints = [c.split("=", 1) for c in args.checkpoint] or [["shipped", None]]
     rows = {}

@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,8 +31,11 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .diarize import DiarizeConfig, Diarizer
 from .evaluation import RTTMError, der, read_rttm
-from .manifest import read_manifest
+from .manifest import ManifestItem, read_manifest
 from .model import claim_offset
+
+if TYPE_CHECKING:
+    from pyannote.core import Annotation
 
 __all__ = [
     "DEFAULT_OFFSETS",
@@ -40,6 +44,7 @@ __all__ = [
     "CalibrationResult",
     "MemoFrontend",
     "calibrate",
+    "read_labelled",
     "save_calibrated",
 ]
 
@@ -103,6 +108,25 @@ class MemoFrontend:
         return self._memo[key].float()
 
 
+def read_labelled(manifests: Iterable[str | os.PathLike[str]]) -> tuple[list[ManifestItem], dict[str, Annotation]]:
+    """The items of label manifests whose entries carry an ``rttm`` reference, and
+    those references by file id. Raises ``CalibrationError`` for an entry without
+    one, a bad RTTM or no files at all."""
+    items, references = [], {}
+    for manifest in manifests:
+        for item in read_manifest(manifest):
+            if "rttm" not in item.extra:
+                raise CalibrationError(f"{manifest}: {item.id} has no 'rttm' reference to score against")
+            try:
+                references.update(read_rttm(Path(manifest).parent / item.extra["rttm"]))
+            except RTTMError as e:
+                raise CalibrationError(str(e)) from None
+            items.append(item)
+    if not items:
+        raise CalibrationError("the labelled corpus has no files")
+    return items, references
+
+
 def calibrate(
     checkpoint: str | os.PathLike[str] | None,
     manifests: Iterable[str | os.PathLike[str]],
@@ -137,18 +161,7 @@ def calibrate(
             diarizer.model.config = replace(diarizer.model.config, overlap_runner_up=runner_up)
         except ValueError as e:
             raise CalibrationError(str(e)) from None
-    items, references = [], {}
-    for manifest in manifests:
-        for item in read_manifest(manifest):
-            if "rttm" not in item.extra:
-                raise CalibrationError(f"{manifest}: {item.id} has no 'rttm' reference to score against")
-            try:
-                references.update(read_rttm(Path(manifest).parent / item.extra["rttm"]))
-            except RTTMError as e:
-                raise CalibrationError(str(e)) from None
-            items.append(item)
-    if not items:
-        raise CalibrationError("the calibration corpus has no files")
+    items, references = read_labelled(manifests)
     offsets = sorted({round(float(o), 4) for o in offsets})
     diarizer.frontend = MemoFrontend(diarizer.frontend)
     true_count = {item.id: len(item.likes) for item in items}
