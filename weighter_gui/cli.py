@@ -183,6 +183,8 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     """Diarize files: speakers, curves, confidences, segments; RTTM and JSON out."""
     import json
 
+    from dataclasses import replace
+
     from weighter_gui.core.audio import AudioError
     from weighter_gui.core.checkpoint import CheckpointError
     from weighter_gui.core.diarize import DiarizeConfig, Diarizer, FileDiarization
@@ -196,6 +198,10 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
         except RTTMError as e:
             return _error(str(e))
     config = DiarizeConfig(threshold=args.threshold, channel=args.channel)
+    if args.edge_search is not None:
+        if args.edge_search < 0:
+            return _error(f"--edge-search must be 0 or more seconds, got {args.edge_search}")
+        config = replace(config, edge_search=args.edge_search)
     try:
         diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
     except (CheckpointError, TrainError) as e:
@@ -495,6 +501,11 @@ def _build_parser() -> argparse.ArgumentParser:
     diarize.add_argument("--collar", type=float, default=0.25, help="DER collar in seconds (default 0.25)")
     diarize.add_argument("--threshold", type=float, default=0.5, help="slot confidence to keep a speaker")
     diarize.add_argument("--channel", type=int, help="use this channel (0-based) instead of the downmix")
+    diarize.add_argument(
+        "--edge-search", type=float, metavar="SECONDS",
+        help="how far a segment edge may move to where the sound starts or stops (default 0.6; "
+        "0 keeps the curves' 150 ms edges, e.g. for references that do not follow the sound)",
+    )
     diarize.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
     diarize.set_defaults(func=_cmd_diarize)
 

@@ -19,7 +19,8 @@ slots' embeddings, i.e. the X-weighted average of the GE2E frame vectors). Track
 whose embeddings have cosine >= ``merge_similarity`` are first merged (one voice that
 two slots of a window shared). A track with under ``min_speaker_seconds`` of speech
 in the whole file is dropped; tracks with confidence >= ``threshold`` are the
-speakers; their segments are where their curve is >= ``activity``. A model that
+speakers; their segments are where their curve is >= ``activity``, with edges snapped
+to the sound's own starts and stops at 10 ms (``snap_edges``). A model that
 was taught names by fine-tuning (``checkpoint.taught_names``) names the tracks its
 classification head is sure of.
 
@@ -81,6 +82,15 @@ class DiarizeConfig:
     # half pause reads below ``activity``, so the curves' edges run short; measured on
     # the held-out voices (docs/results/diarize-settings.md) DER 7.29 -> 6.93 %.
     segment_padding: float = 0.075
+    # Segment edges snapped to where the sound starts and stops, found at 10 ms from the
+    # audio's own loudness: an edge moves at most ``edge_search`` seconds (0: off), to the
+    # end of the sound it sits in or back out of the quiet it sits in, and never into
+    # another speaker's segment. Sound is a frame louder than ``edge_level`` of the way
+    # from the file's quiet floor to its loud level (5th and 95th percentiles of the
+    # frames' dB). The curves move in 150 ms blocks; this gives their edges 10 ms.
+    # Chosen on the held-out calibration and overlap sets (docs/results/diarize-settings-edges-*.md).
+    edge_level: float = 0.05
+    edge_search: float = 0.6
     channel: int | None = None  # None: downmix
     # A taught name (one a fine-tune added to the head) is given to a track when the
     # head's softmax gives it at least this much. Chosen on the annotation loop's seed-11
@@ -233,6 +243,7 @@ class Diarizer:
         window_samples = window_blocks * block_samples
         linker = _Linker(cfg.link_similarity)
         curves: list[np.ndarray] = []  # per window [tracks_so_far, blocks]
+        levels: list[np.ndarray] = []  # per window, dB of each 10 ms frame (1.4 MB per hour)
         buffer = np.zeros(0, dtype=np.float32)
         index = 0
         blocks_iter = iter_audio_blocks(path, block_seconds=min(cfg.window_seconds, 30.0), channel=cfg.channel)
@@ -252,6 +263,7 @@ class Diarizer:
                 curves[-1] = np.pad(curves[-1], ((0, 0), (0, 1)), mode="edge")
                 break
             win = self._window(chunk)
+            levels.append(frame_levels(chunk))
             tracks = linker.link(win["embeddings"], win["confidences"], win["mass"], cfg.min_slot_confidence)
             curves.append((win["curves"], tracks))
             start = index * window_samples / SAMPLE_RATE
@@ -262,7 +274,7 @@ class Diarizer:
             index += 1
         if cancelled():
             return
-        yield self._assemble(path, info.duration, curves, linker)
+        yield self._assemble(path, info.duration, curves, linker, np.concatenate(levels))
 
     @torch.inference_mode()
     def _window(self, audio: np.ndarray) -> dict:
@@ -295,7 +307,9 @@ class Diarizer:
                 tracks[i].name, tracks[i].name_probability = self.header.speakers[k], float(probs[i, k])
                 given.add(k)
 
-    def _assemble(self, path: Path, duration: float, windows, linker: "_Linker") -> FileDiarization:
+    def _assemble(
+        self, path: Path, duration: float, windows, linker: "_Linker", levels: np.ndarray
+    ) -> FileDiarization:
         cfg = self.config
         hop = self.stride * FRAME_HOP_S
         groups = linker.merged(cfg.merge_similarity)
@@ -323,6 +337,14 @@ class Diarizer:
             # a slot that fired on a breath or a fragment is not a speaker to label
             if track.speech_seconds >= min(cfg.min_speaker_seconds, duration / 2):
                 tracks.append(track)
+        if cfg.edge_search > 0:
+            sound = sound_frames(levels, cfg.edge_level)
+            speakers = [t for t in tracks if t.confidence >= cfg.threshold]
+            # every track is snapped against the speakers' segments as the curves gave them
+            found = {id(t): list(t.segments) for t in speakers}
+            for track in tracks:
+                others = [s for t in speakers if t is not track for s in found[id(t)]]
+                track.segments = snap_edges(track.segments, sound, others, cfg.edge_search, duration)
         # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
@@ -406,3 +428,66 @@ def curve_segments(
         else:
             padded.append((a, b))
     return [(round(float(a), 3), round(float(b), 3)) for a, b in padded]
+
+
+def frame_levels(audio: np.ndarray) -> np.ndarray:
+    """[frames] loudness in dB of each whole 10 ms frame (power over 30 ms, centred)."""
+    frames = len(audio) // HOP_LENGTH
+    power = np.mean(audio[: frames * HOP_LENGTH].reshape(frames, HOP_LENGTH).astype(np.float64) ** 2, axis=1)
+    if frames >= 3:
+        power = np.convolve(np.pad(power, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    return (10 * np.log10(power + 1e-12)).astype(np.float32)
+
+
+def sound_frames(levels: np.ndarray, level: float, min_range_db: float = 10.0) -> np.ndarray | None:
+    """[frames] True where a frame is louder than ``level`` of the way from the file's
+    quiet floor to its loud level; None when the file has no quiet to tell apart (under
+    ``min_range_db`` between the two), so there is nothing to snap to."""
+    if len(levels) == 0:
+        return None
+    floor, loud = np.percentile(levels, [5, 95])
+    if loud - floor < min_range_db:
+        return None
+    return levels > floor + level * (loud - floor)
+
+
+def snap_edges(
+    segments: list[tuple[float, float]], sound: np.ndarray | None, others: list[tuple[float, float]],
+    search: float, duration: float,
+) -> list[tuple[float, float]]:
+    """Each segment's edges moved to the sound's own start and stop (10 ms frames of
+    ``sound``), at most ``search`` seconds: an edge inside sound moves out to where that
+    sound ends, but not into ``others`` (other speakers' segments); an edge in quiet
+    moves in to the nearest sound. Segments that come to touch are joined."""
+    if sound is None or not segments:
+        return segments
+    n, reach = len(sound), round(search / FRAME_HOP_S)
+    taken = np.zeros(n, dtype=bool)
+    for a, b in others:
+        taken[round(a / FRAME_HOP_S) : round(b / FRAME_HOP_S)] = True
+    free = sound & ~taken
+    snapped: list[tuple[float, float]] = []
+    for a, b in segments:
+        start, end = min(round(a / FRAME_HOP_S), n - 1), min(round(b / FRAME_HOP_S), n)
+        if sound[start]:  # back while the sound goes on and nobody else speaks
+            low = max(0, start - reach)
+            while start > low and free[start - 1]:
+                start -= 1
+        else:
+            ahead = np.flatnonzero(sound[start : min(n, start + reach)])
+            start = start + int(ahead[0]) if len(ahead) else start
+        if end > 0 and sound[end - 1]:  # on while the sound goes on and nobody else speaks
+            high = min(n, end + reach)
+            while end < high and free[end]:
+                end += 1
+        else:
+            behind = np.flatnonzero(sound[max(0, end - reach) : end])
+            end = max(0, end - reach) + int(behind[-1]) + 1 if len(behind) else end
+        if end <= start:
+            continue
+        a, b = start * FRAME_HOP_S, min(end * FRAME_HOP_S, duration)
+        if snapped and a <= snapped[-1][1]:
+            snapped[-1] = (min(a, snapped[-1][0]), max(b, snapped[-1][1]))
+        else:
+            snapped.append((a, b))
+    return [(round(float(a), 3), round(float(b), 3)) for a, b in snapped]
