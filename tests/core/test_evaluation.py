@@ -34,6 +34,18 @@ def test_overlap_is_scored(tmp_path):
     assert report.der == pytest.approx(5 / 15)
 
 
+def test_scoring_within_the_overlapped_regions(tmp_path):
+    # A talks 0-10, B 5-10 and 12-14; the hypothesis has A alone 0-10 and misses B at 12-14.
+    ref = read_rttm(_rttm(tmp_path, "r.rttm", [("f", 0, 10, "A"), ("f", 5, 5, "B"), ("f", 12, 2, "B"), ("g", 0, 3, "A")]))
+    hyp = read_rttm(_rttm(tmp_path, "h.rttm", [("f", 0, 10, "x"), ("g", 0, 3, "x")]))
+    overlapped = der(ref, hyp, collar=0.0, within={uri: r.get_overlap() for uri, r in ref.items()})
+    # Inside 5-10 both speak: 10 s of speech, B's 5 s missed; g has no overlap, so nothing to score.
+    assert overlapped.files["f"]["total"] == pytest.approx(10)
+    assert overlapped.files["f"]["missed detection"] == pytest.approx(5)
+    assert overlapped.files["g"]["total"] == 0
+    assert der(ref, hyp, collar=0.0).files["f"]["missed detection"] == pytest.approx(7)
+
+
 def test_write_then_read_round_trip(tmp_path):
     ref = read_rttm(_rttm(tmp_path, "r.rttm", [("f", 0, 1.5, "A"), ("h", 2, 1, "B")]))
     out = write_rttm(tmp_path / "out" / "all.rttm", ref.values())

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyannote.core import Annotation, Segment
+from pyannote.core import Annotation, Segment, Timeline
 
 from .files import atomic_write, read_text
 
@@ -93,9 +93,14 @@ class DERReport:
 
 
 def der(
-    references: Mapping[str, Annotation], hypotheses: Mapping[str, Annotation], collar: float = 0.25
+    references: Mapping[str, Annotation], hypotheses: Mapping[str, Annotation], collar: float = 0.25,
+    within: Mapping[str, Timeline] | None = None,
 ) -> DERReport:
-    """DER over the files of ``references``; a file missing from ``hypotheses`` counts as all missed."""
+    """DER over the files of ``references``; a file missing from ``hypotheses`` counts as all missed.
+
+    ``within`` scores each file only inside its timeline (pyannote's UEM), e.g. where the
+    reference has two or more speakers (``reference.get_overlap()``).
+    """
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
@@ -104,7 +109,8 @@ def der(
         warnings.simplefilter("ignore")  # 'uem was approximated': scoring the union is what we want
         for uri, ref in references.items():
             hyp = hypotheses.get(uri, Annotation(uri=uri))
-            files[uri] = dict(metric(ref, hyp, detailed=True))
+            uem = None if within is None else within.get(uri, Timeline(uri=uri))
+            files[uri] = dict(metric(ref, hyp, uem=uem, detailed=True))
     keys = ("missed detection", "false alarm", "confusion", "correct", "total")
     total = {k: sum(c[k] for c in files.values()) for k in keys}
     errors = total["missed detection"] + total["false alarm"] + total["confusion"]
