@@ -10,8 +10,9 @@ an offset on the overlap detector's logit, who gets an overlapped token's second
 the cosine that links a slot to a track (``link_similarity``), the cosine at which
 a file's tracks are merged (``merge_similarity``), the curve level that counts as
 speech (``activity``), the pauses filled inside one speaker's speech (``fill_gap``),
-the seconds added to both ends of each segment (``segment_padding``) and the snapping
-of segment edges to the sound (``edge_level``, ``edge_search``). Each row is the
+the seconds added to both ends of each segment (``segment_padding``), the snapping
+of segment edges to the sound (``edge_level``, ``edge_search``) and the slot confidence
+that makes a speaker (``threshold``). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
 """
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overlap-offsets", default="0", help="added to the overlap detector's logit")
     parser.add_argument("--runner-up", help="overlap_runner_up values, e.g. share,single (default: the model's)")
     parser.add_argument("--compete-rounds", default="0,2")
+    parser.add_argument("--threshold", default="0.5", help="slot confidence that makes a speaker")
     parser.add_argument("--min-slot-confidence", default="0.05,0.2")
     parser.add_argument("--min-speaker-seconds", default="0,1")
     parser.add_argument("--link-similarity", default="0.6,0.7")
@@ -71,14 +73,14 @@ def main(argv=None) -> int:
         args.runner_up.split(",") if args.runner_up else [config.overlap_runner_up], floats(args.compete_rounds), floats(args.min_slot_confidence),
         floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
         floats(args.activity), floats(args.fill_gap), floats(args.segment_padding),
-        floats(args.edge_level), floats(args.edge_search),
+        floats(args.edge_level), floats(args.edge_search), floats(args.threshold),
     )
-    for offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search in grid:
+    for offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold in grid:
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds), overlap_runner_up=runner_up)
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link,
             merge_similarity=merge, activity=activity, fill_gap=gap, segment_padding=padding,
-            edge_level=level, edge_search=search,
+            edge_level=level, edge_search=search, threshold=threshold,
         )
         with claim_offset(diarizer.model, offset), overlap_offset(diarizer.model, gate):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -89,13 +91,13 @@ def main(argv=None) -> int:
         rows.append({
             "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
             "link_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
-            "edge_level": level, "edge_search": search, "der": report.der, "missed": report.rate(t, "missed detection"),
+            "edge_level": level, "edge_search": search, "threshold": threshold, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     minutes = sum(item.duration or 0 for item in items) / 60
@@ -104,13 +106,13 @@ def main(argv=None) -> int:
         "DER collar 0.25 s, overlap scored.",
         "",
         "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
-        "| DER | missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| threshold | DER | missed | FA | confusion | count right | too few | too many |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
-            f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
+            f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )
