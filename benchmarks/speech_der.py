@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     hyp = {item.id: baseline_annotation(item, refs[item.id], cache) for item in items}
     seconds = time.perf_counter() - t0
-    rows["k-means on GE2E, true K, oracle speech"] = _row(refs, hyp, args.collar, None, seconds)
+    rows["k-means on GE2E, true K, oracle speech"], _ = _row(refs, hyp, args.collar, None, seconds)
 
     for name, path in checkpoints.items():
         diarizer = Diarizer(path)
@@ -111,10 +111,10 @@ def main(argv=None) -> int:
         print(file=sys.stderr)
         seconds = time.perf_counter() - t0
         count_ok = np.mean([len(r.speakers) == true_k[k] for k, r in results.items()])
-        row = _row(refs, {k: r.annotation() for k, r in results.items()}, args.collar, float(count_ok), seconds)
+        row, report = _row(refs, {k: r.annotation() for k, r in results.items()}, args.collar, float(count_ok), seconds)
         row["per_file"] = {
             k: {"der": v["diarization error rate"], "speakers": len(results[k].speakers), "true": true_k[k]}
-            for k, v in row.pop("files").items()
+            for k, v in report.files.items()
         }
         rows[f"Weighter ({name}), own speaker count"] = row
 
@@ -127,7 +127,6 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
-        r.pop("files", None)
         count = "n/a (given)" if r["count_accuracy"] is None else f"{100 * r['count_accuracy']:.0f} %"
         table.append(
             f"| {name} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | {100 * r['missed_overlapped']:.2f} % | "
@@ -142,7 +141,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def _row(refs, hyps, collar, count_accuracy, seconds) -> dict:
+def _row(refs, hyps, collar, count_accuracy, seconds):
+    """The table's row for one system, and its DER report."""
     report = der(refs, hyps, collar)
     overlapped = der(refs, hyps, collar, within={uri: ref.get_overlap() for uri, ref in refs.items()})
     t = report.total
@@ -150,12 +150,11 @@ def _row(refs, hyps, collar, count_accuracy, seconds) -> dict:
         "der": report.der,
         "missed": report.rate(t, "missed detection"),
         "missed_overlapped": overlapped.total["missed detection"] / t["total"] if t["total"] > 0 else 0.0,
-        "files": report.files,
         "false_alarm": report.rate(t, "false alarm"),
         "confusion": report.rate(t, "confusion"),
         "count_accuracy": count_accuracy,
         "seconds": seconds,
-    }
+    }, report
 
 
 if __name__ == "__main__":
