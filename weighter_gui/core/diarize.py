@@ -60,7 +60,9 @@ MIN_SECONDS = 0.5  # shorter files hold too little speech for a speaker vector
 @dataclass(frozen=True)
 class DiarizeConfig:
     window_seconds: float = 60.0
-    threshold: float = 0.5  # slot confidence that makes a speaker
+    # Slot confidence that makes a speaker; 0.6-0.8 were no better on held-out voices
+    # (docs/results/diarize-settings-threshold-*.md).
+    threshold: float = 0.5
     activity: float = 0.5  # curve level that counts as speech
     # Measured on held-out voices (docs/results/diarize-settings.md): without the
     # read-out's competition the two floors drop one-second stray tracks that spoil
