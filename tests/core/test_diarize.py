@@ -254,5 +254,10 @@ def test_shipped_model_on_the_shipped_sample_and_what_snapping_edges_gives(tmp_p
     diarize_cli = _build_parser()._subparsers._group_actions[0].choices["diarize"]
     (action,) = [a for a in diarize_cli._actions if a.dest == "edge_search"]
     assert f"default {DiarizeConfig().edge_search}" in action.help
+    # digital silence (a muted channel) holds no speaker, though the model finds one in it
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(3 * 16000, np.float32), 16000)
+    assert main(["diarize", str(silent), "--rttm", str(tmp_path / "silent.rttm")]) == 0
+    assert (tmp_path / "silent.rttm").read_text() == ""
     assert main(["diarize", str(sample_audio()), "--edge-search", "-1"]) == 2
     assert "--edge-search must be 0 or more" in capsys.readouterr().err

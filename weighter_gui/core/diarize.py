@@ -55,6 +55,10 @@ __all__ = [
 ]
 
 MIN_SECONDS = 0.5  # shorter files hold too little speech for a speaker vector
+# A file whose loud level (95th percentile of its 10 ms frames) is under this holds no
+# speech: the model, standardising its inputs, finds "speakers" even in digital silence
+# (a silent channel of a call, a muted recording).
+SILENT_DBFS = -70.0
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,8 @@ class Diarizer:
             # a slot that fired on a breath or a fragment is not a speaker to label
             if track.speech_seconds >= min(cfg.min_speaker_seconds, duration / 2):
                 tracks.append(track)
+        if len(levels) and np.percentile(levels, 95) < SILENT_DBFS:
+            tracks = []
         if cfg.edge_search > 0:
             sound = sound_frames(levels, cfg.edge_level)
             speakers = [t for t in tracks if t.confidence >= cfg.threshold]
