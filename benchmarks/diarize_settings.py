@@ -11,8 +11,9 @@ the cosine that links a slot to a track (``link_similarity``), the cosine at whi
 a file's tracks are merged (``merge_similarity``), the curve level that counts as
 speech (``activity``), the pauses filled inside one speaker's speech (``fill_gap``),
 the seconds added to both ends of each segment (``segment_padding``), the snapping
-of segment edges to the sound (``edge_level``, ``edge_search``) and the slot confidence
-that makes a speaker (``threshold``). Each row is the
+of segment edges to the sound (``edge_level``, ``edge_search``), the overlap kept at
+speaker changes (``change_overlap_level``, ``change_overlap_reach``) and the slot
+confidence that makes a speaker (``threshold``). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
 """
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--segment-padding", default="0.075", help="seconds added to both ends of segments")
     parser.add_argument("--edge-level", default="0.05", help="share of the loudness range that counts as sound")
     parser.add_argument("--edge-search", default="0.6", help="seconds an edge may move to the sound's (0: off)")
+    parser.add_argument("--change-level", default="0.2", help="overlap probability kept at speaker changes")
+    parser.add_argument("--change-reach", default="0.6", help="seconds each speaker may go on at a change (0: off)")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="diarize-settings")
     args = parser.parse_args(argv)
@@ -74,13 +77,22 @@ def main(argv=None) -> int:
         floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
         floats(args.activity), floats(args.fill_gap), floats(args.segment_padding),
         floats(args.edge_level), floats(args.edge_search), floats(args.threshold),
+        floats(args.change_level), floats(args.change_reach),
     )
-    for offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold in grid:
+    seen = set()
+    for setting in grid:
+        offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold, change_level, reach = setting
+        if reach == 0:  # the level does nothing when nothing may move: one row for all of them
+            setting = setting[:-2] + (None, 0)
+            if setting in seen:
+                continue
+        seen.add(setting)
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds), overlap_runner_up=runner_up)
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link,
             merge_similarity=merge, activity=activity, fill_gap=gap, segment_padding=padding,
             edge_level=level, edge_search=search, threshold=threshold,
+            change_overlap_level=change_level, change_overlap_reach=reach,
         )
         with claim_offset(diarizer.model, offset), overlap_offset(diarizer.model, gate):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -91,13 +103,14 @@ def main(argv=None) -> int:
         rows.append({
             "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
             "link_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
-            "edge_level": level, "edge_search": search, "threshold": threshold, "der": report.der, "missed": report.rate(t, "missed detection"),
+            "edge_level": level, "edge_search": search, "threshold": threshold,
+            "change_level": change_level if reach else None, "change_reach": reach, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     minutes = sum(item.duration or 0 for item in items) / 60
@@ -106,13 +119,14 @@ def main(argv=None) -> int:
         "DER collar 0.25 s, overlap scored.",
         "",
         "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
-        "| threshold | DER | missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| threshold | change level | change reach s | DER | missed | FA | confusion | count right | too few | too many |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
-            f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
+            f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
+            f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )

@@ -119,8 +119,8 @@ def main(argv=None) -> int:
         rows[f"Weighter ({name}), own speaker count"] = row
 
     table = [
-        f"Evaluation set: {len(items)} conversations, {hours * 60:.1f} min, "
-        f"{min(true_k.values())}-{max(true_k.values())} speakers, reserved voices only. "
+        f"`{args.manifest}`: {len(items)} conversations, {hours * 60:.1f} min, "
+        f"{min(true_k.values())}-{max(true_k.values())} speakers. "
         f"DER collar {args.collar} s (pyannote: total width), overlap scored.",
         "",
         "| system | DER | missed | of it where 2+ talk | false alarm | confusion | speaker count right | seconds |",

@@ -198,10 +198,14 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
         except RTTMError as e:
             return _error(str(e))
     config = DiarizeConfig(threshold=args.threshold, channel=args.channel)
-    if args.edge_search is not None:
-        if args.edge_search < 0:
-            return _error(f"--edge-search must be 0 or more seconds, got {args.edge_search}")
-        config = replace(config, edge_search=args.edge_search)
+    for flag, name, seconds in (
+        ("--edge-search", "edge_search", args.edge_search),
+        ("--change-overlap", "change_overlap_reach", args.change_overlap),
+    ):
+        if seconds is not None:
+            if seconds < 0:
+                return _error(f"{flag} must be 0 or more seconds, got {seconds}")
+            config = replace(config, **{name: seconds})
     try:
         diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
     except (CheckpointError, TrainError) as e:
@@ -505,6 +509,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--edge-search", type=float, metavar="SECONDS",
         help="how far a segment edge may move to where the sound starts or stops (default 0.6; "
         "0 keeps the curves' 150 ms edges, e.g. for references that do not follow the sound)",
+    )
+    diarize.add_argument(
+        "--change-overlap", type=float, metavar="SECONDS",
+        help="how far both speakers of a speaker change may go on into each other's turn where the "
+        "overlap detector hears two voices (default 0.6; 0 leaves overlap to the model's curves)",
     )
     diarize.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
     diarize.set_defaults(func=_cmd_diarize)

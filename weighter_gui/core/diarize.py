@@ -10,7 +10,7 @@ per window (the app draws them as they come) and then one ``FileDiarization``.
 
 Memory stays bounded: one window of audio and features at a time; the curves are
 kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
-per speaker-hour, and the loudness of each 10 ms frame (for the segment edges), 1.4 MB
+per speaker-hour, as is the overlap detector's output, and the loudness of each 10 ms frame (for the segment edges), 1.4 MB
 per hour.
 
 A track is a speaker *slot* as the user sees it: its curve over the whole file,
@@ -21,7 +21,9 @@ whose embeddings have cosine >= ``merge_similarity`` are first merged (one voice
 two slots of a window shared). A track with under ``min_speaker_seconds`` of speech
 in the whole file is dropped; tracks with confidence >= ``threshold`` are the
 speakers; their segments are where their curve is >= ``activity``, with edges snapped
-to the sound's own starts and stops at 10 ms (``snap_edges``). A model that
+to the sound's own starts and stops at 10 ms (``snap_edges``), and at each speaker
+change both speakers go on through the blocks the overlap detector marks
+(``overlap_at_changes``). A model that
 was taught names by fine-tuning (``checkpoint.taught_names``) names the tracks its
 classification head is sure of.
 
@@ -99,6 +101,18 @@ class DiarizeConfig:
     # -edges-*.md): DER 4.01 -> 3.47 % and 6.08 -> 5.36 %; 0.9 s ties with 0.6 s.
     edge_level: float = 0.05
     edge_search: float = 0.6
+    # At a speaker change both speakers are kept talking through the blocks around it whose
+    # overlap probability (the model's detector) is at least ``change_overlap_level``, each
+    # at most ``change_overlap_reach`` seconds (0: off). Most overlapped speech in
+    # conversation is at turn changes (the next speaker starts before the last one stops):
+    # there a weaker detector output is trusted, and the overlap goes to the change's own
+    # two speakers, not to the nearest voice by cosine. A change: one speaker's segment
+    # starts at most ``change_before`` s before another's ends, or ``change_after`` s after.
+    # Chosen on the held-out calibration and overlap sets (docs/results/diarize-settings-change-overlap-*.md).
+    change_overlap_level: float = 0.2
+    change_overlap_reach: float = 0.6
+    change_before: float = 0.8
+    change_after: float = 0.1
     channel: int | None = None  # None: downmix
     # A taught name (one a fine-tune added to the head) is given to a track when the
     # head's softmax gives it at least this much. Chosen on the annotation loop's seed-11
@@ -252,6 +266,7 @@ class Diarizer:
         linker = _Linker(cfg.link_similarity)
         curves: list[np.ndarray] = []  # per window [tracks_so_far, blocks]
         levels: list[np.ndarray] = []  # per window, dB of each 10 ms frame (1.4 MB per hour)
+        overlaps: list[np.ndarray] = []  # per window, the detector's overlap probability per block
         buffer = np.zeros(0, dtype=np.float32)
         index = 0
         blocks_iter = iter_audio_blocks(path, block_seconds=min(cfg.window_seconds, 30.0), channel=cfg.channel)
@@ -268,10 +283,12 @@ class Diarizer:
             if len(chunk) == 0:
                 break
             if len(chunk) <= 400 and index > 0:  # a few ms left over: too short to frame
-                curves[-1] = np.pad(curves[-1], ((0, 0), (0, 1)), mode="edge")
+                curves[-1] = (np.pad(curves[-1][0], ((0, 0), (0, 1)), mode="edge"), curves[-1][1])
+                overlaps[-1] = np.pad(overlaps[-1], (0, 1), mode="edge")
                 break
             win = self._window(chunk)
             levels.append(frame_levels(chunk))
+            overlaps.append(win["overlap"])
             tracks = linker.link(win["embeddings"], win["confidences"], win["mass"], cfg.min_slot_confidence)
             curves.append((win["curves"], tracks))
             start = index * window_samples / SAMPLE_RATE
@@ -282,7 +299,7 @@ class Diarizer:
             index += 1
         if cancelled():
             return
-        yield self._assemble(path, info.duration, curves, linker, np.concatenate(levels))
+        yield self._assemble(path, info.duration, curves, linker, np.concatenate(levels), np.concatenate(overlaps))
 
     @torch.inference_mode()
     def _window(self, audio: np.ndarray) -> dict:
@@ -292,8 +309,11 @@ class Diarizer:
         curves = out.curves[0].cpu().numpy()
         blocks = math.ceil(curves.shape[1] / self.stride)
         block_curves = curves[:, :: self.stride][:, :blocks].astype(np.float32)
+        # a model without the overlap detector reads as "never overlapped"
+        overlap = out.overlap[0, :: self.stride][:blocks].cpu().numpy() if out.overlap is not None else np.zeros(blocks)
         return {
             "curves": block_curves,
+            "overlap": overlap.astype(np.float32),
             "confidences": out.confidences[0].cpu().numpy(),
             "embeddings": out.embeddings[0].cpu().numpy(),
             "mass": curves.sum(1),
@@ -316,7 +336,7 @@ class Diarizer:
                 given.add(k)
 
     def _assemble(
-        self, path: Path, duration: float, windows, linker: "_Linker", levels: np.ndarray
+        self, path: Path, duration: float, windows, linker: "_Linker", levels: np.ndarray, overlap: np.ndarray
     ) -> FileDiarization:
         cfg = self.config
         hop = self.stride * FRAME_HOP_S
@@ -355,6 +375,14 @@ class Diarizer:
             for track in tracks:
                 others = [s for t in speakers if t is not track for s in found[id(t)]]
                 track.segments = snap_edges(track.segments, sound, others, cfg.edge_search, duration)
+        speakers = [t for t in tracks if t.confidence >= cfg.threshold]
+        if cfg.change_overlap_reach > 0 and len(speakers) > 1:
+            grown = overlap_at_changes(
+                [t.segments for t in speakers], overlap, hop, cfg.change_overlap_level, cfg.change_overlap_reach,
+                cfg.change_before, cfg.change_after, duration,
+            )
+            for track, segments in zip(speakers, grown):
+                track.segments = segments
         # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
@@ -501,3 +529,48 @@ def snap_edges(
         else:
             snapped.append((a, b))
     return [(round(float(a), 3), round(float(b), 3)) for a, b in snapped]
+
+
+def overlap_at_changes(
+    tracks: list[list[tuple[float, float]]], overlap: np.ndarray, hop: float, level: float, reach: float,
+    before: float, after: float, duration: float,
+) -> list[list[tuple[float, float]]]:
+    """Each track's segments with both speakers of every speaker change kept talking
+    through the change's overlapped blocks.
+
+    A change is a segment of one track that starts at most ``before`` seconds before
+    another track's segment ends, or at most ``after`` seconds after it. From the first
+    speaker's end onward and from the second speaker's start backward, each moves over
+    the blocks whose ``overlap`` probability (one per ``hop`` seconds) is at least
+    ``level``, at most ``reach`` seconds, and never past the other's segment.
+    """
+    n, steps = len(overlap), round(reach / hop)
+    grown = [list(segments) for segments in tracks]
+    for first, ending in enumerate(tracks):
+        for i, (a1, b1) in enumerate(ending):
+            for second, starting in enumerate(tracks):
+                if second == first:
+                    continue
+                for j, (a2, b2) in enumerate(starting):
+                    if not (b1 - before <= a2 <= b1 + after and b2 > b1):
+                        continue
+                    k = k0 = min(int(b1 / hop), n)
+                    while k < n and k - k0 < steps and overlap[k] >= level:
+                        k += 1
+                    if k > k0:
+                        grown[first][i] = (grown[first][i][0], max(grown[first][i][1], min(k * hop, b2, duration)))
+                    k = k0 = min(int(a2 / hop), n) - 1
+                    while k >= 0 and k0 - k < steps and overlap[k] >= level:
+                        k -= 1
+                    if k < k0:
+                        grown[second][j] = (min(grown[second][j][0], max((k + 1) * hop, a1)), grown[second][j][1])
+    joined = []
+    for segments in grown:
+        out: list[tuple[float, float]] = []
+        for a, b in sorted(segments):
+            if out and a <= out[-1][1]:
+                out[-1] = (out[-1][0], max(b, out[-1][1]))
+            else:
+                out.append((a, b))
+        joined.append([(round(float(a), 3), round(float(b), 3)) for a, b in out])
+    return joined
