@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     from weighter_gui.core.manifest import read_manifest
     from weighter_gui.core.project import ProjectSession
     from weighter_gui.core.resources import default_checkpoint
-    from weighter_gui.core.synth import build_corpus
+    from weighter_gui.core.synth import PITCH_SHIFTS, build_corpus
     from weighter_gui.core.training import TrainResult, fine_tune_config, train
 
     torch.set_num_threads(args.threads)
@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     if not corpus.exists() or len(read_manifest(corpus)) != total:
         print(f"synthesising {total} conversations of {len(VOICES)} new speakers…", file=sys.stderr)
         build_corpus(corpus.parent, conversations=total, split="train", seed=args.seed, min_speakers=2,
-                     max_speakers=3, duration_s=(40, 70), overlap=0.1, pitch_shift=True,
+                     max_speakers=3, duration_s=(40, 70), overlap=0.1, pitch_shift=PITCH_SHIFTS,
                      voice_names=VOICES, cache_dir=work / "tts_cache")
     items = read_manifest(corpus)
     refs = {}

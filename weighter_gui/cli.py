@@ -94,6 +94,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     """A synthetic conversation corpus from the installed text-to-speech voices."""
     from weighter_gui.core import synth
 
+    try:
+        cents = [int(c) for c in args.pitch_shift.split(",") if c.strip()]
+    except ValueError:
+        return _error(f"--pitch-shift takes whole cents separated by commas, got {args.pitch_shift!r}")
     bar = _ProgressBar()
     try:
         manifest = synth.build_corpus(
@@ -105,7 +109,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             max_speakers=args.speakers[1],
             duration_s=tuple(args.duration),
             overlap=args.overlap,
-            pitch_shift=args.pitch_shift,
+            pitch_shift=cents,
             engines=args.engines.split(",") if args.engines else None,
             hook=lambda done, total, conv: bar.update("synth", done, total, {"file": conv}),
         )
@@ -432,7 +436,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated engines to draw voices from: espeak-ng, flite, festival (default: all installed)",
     )
     synth.add_argument(
-        "--pitch-shift", action="store_true", help="add +-400 cent pitch-shifted pseudo-speakers"
+        "--pitch-shift", nargs="?", const="400,-400", default="", metavar="CENTS",
+        help="add pitch-shifted pseudo-speakers, one per voice and shift (default shifts: +400,-400 "
+        "cents; e.g. --pitch-shift=-700,-200,200,700)",
     )
     synth.set_defaults(func=_cmd_synth)
 

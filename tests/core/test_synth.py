@@ -151,11 +151,23 @@ def test_reserved_voices_split():
 
 @needs_espeak
 def test_pitch_shifted_reserved_stay_reserved():
-    voices = synth.available_voices(engines=["espeak-ng"], pitch_shift=True)
+    voices = synth.available_voices(engines=["espeak-ng"], pitch_shift=synth.PITCH_SHIFTS)
     by_name = {v.name: v for v in voices}
     assert by_name["espeak-m7+400c"].reserved and by_name["espeak-m7-400c"].reserved
     assert not by_name["espeak-m3+400c"].reserved
     assert by_name["espeak-m3+400c"].identity != by_name["espeak-m3"].identity
+    others = {v.name for v in synth.available_voices(engines=["espeak-ng"], pitch_shift=(-700, 200))}
+    assert {"espeak-m3-700c", "espeak-m3+200c"} <= others and "espeak-m3+400c" not in others
+
+
+def test_cli_pitch_shift_defaults_to_the_held_out_shifts(tmp_path, capsys):
+    from weighter_gui.cli import _build_parser, main
+
+    synth_cli = _build_parser()._subparsers._group_actions[0].choices["synth"]
+    (action,) = [a for a in synth_cli._actions if a.dest == "pitch_shift"]
+    assert tuple(int(c) for c in action.const.split(",")) == synth.PITCH_SHIFTS
+    assert main(["synth", str(tmp_path / "c"), "--pitch-shift=up,down"]) == 2
+    assert "--pitch-shift takes whole cents" in capsys.readouterr().err
 
 
 @needs_espeak

@@ -2,8 +2,8 @@
 
 Public API::
 
-    available_voices(engines=None, pitch_shift=False) -> list[Voice]
-    voices_for_split(split, engines=None, pitch_shift=False) -> list[Voice]
+    available_voices(engines=None, pitch_shift=()) -> list[Voice]
+    voices_for_split(split, engines=None, pitch_shift=()) -> list[Voice]
     missing_engines() -> dict[str, str]         # engine -> apt package(s) to install
     text_pool() -> list[str]                    # >= 200 distinct English sentences
     build_corpus(out_dir, *, conversations, split="train", seed=0, ...) -> manifest path
@@ -101,7 +101,7 @@ _FESTIVAL_ENCODING = (
     ("lp_", "iso-8859-1"),
     ("upc_ca_", "iso-8859-15"),
 )
-PITCH_SHIFTS = (400, -400)
+PITCH_SHIFTS = (400, -400)  # cents: the pseudo-speakers of the held-out sets
 _ENGINE_TIMEOUT_S = 60
 
 
@@ -214,12 +214,13 @@ def _festival_voices() -> list[str]:
 
 
 def available_voices(
-    engines: Sequence[str] | None = None, pitch_shift: bool = False
+    engines: Sequence[str] | None = None, pitch_shift: Sequence[int] = ()
 ) -> list[Voice]:
     """Every usable voice of the installed engines (train and eval), sorted by name.
 
-    With ``pitch_shift`` each voice also gets +400 and -400 cent versions (new
-    speakers; reserved when their base voice is reserved). Needs sox for those.
+    ``pitch_shift``: each voice also gets a version shifted by each of these cents
+    (``PITCH_SHIFTS``: +400 and -400), a new speaker, reserved when its base voice is
+    reserved. Needs sox for those.
     """
     engines = list(ENGINES if engines is None else engines)
     unknown = set(engines) - set(ENGINES)
@@ -268,12 +269,12 @@ def available_voices(
     if pitch_shift:
         if _which("sox") is None:
             raise SynthError("pitch_shift needs sox; apt-get install sox")
-        voices += [v.shifted(c) for v in list(voices) for c in PITCH_SHIFTS]
+        voices += [v.shifted(int(c)) for v in list(voices) for c in pitch_shift if c]
     return sorted(voices, key=lambda v: v.name)
 
 
 def voices_for_split(
-    split: str, engines: Sequence[str] | None = None, pitch_shift: bool = False
+    split: str, engines: Sequence[str] | None = None, pitch_shift: Sequence[int] = ()
 ) -> list[Voice]:
     """``"train"``: the unreserved voices; ``"eval"``: exactly the reserved ones."""
     if split not in ("train", "eval"):
@@ -689,7 +690,7 @@ def build_corpus(
     duration_s: tuple[float, float] = (60, 180),
     overlap: float = 0.1,
     noise_db: tuple[float, float] = (-45, -30),
-    pitch_shift: bool = False,
+    pitch_shift: Sequence[int] = (),
     hook: Callable[[int, int, str], object] | None = None,
     engines: Sequence[str] | None = None,
     voice_names: Sequence[str] | None = None,
