@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from weighter_gui.core.checkpoint import load_checkpoint, read_header
+from weighter_gui.core.checkpoint import load_checkpoint, read_header, taught_names
 from weighter_gui.core.frontend import speech_frontend_id
 from weighter_gui.core.manifest import read_manifest, write_manifest
 from weighter_gui.core.training import (
@@ -201,6 +201,25 @@ def test_overlap_only_trains_the_detector_and_nothing_else(tiny_corpus, feature_
     _assert_same({k: v for k, v in after.items() if not k.startswith("overlap_")},
                  {k: v for k, v in before.items() if not k.startswith("overlap_")})
     assert not torch.equal(after["overlap_gate.bias"], before["overlap_gate.bias"])
+
+
+def test_overlap_only_on_new_voices_teaches_no_names(tiny_corpus, feature_cache, tmp_path):
+    """New voices in an overlap-only fine-tune get head rows while it trains (the set
+    matching needs them), but the checkpoint keeps the init's speakers and head."""
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    list(train(items, CONFIG, cache_dir=feature_cache, out=base, model_overrides={**TINY, "attractor_overlap": True}))
+    base_model, base_header = load_checkpoint(base)
+    old = items[0].likes[0]
+    renamed = replace(items[0], likes=tuple("newcomer" if s == old else s for s in items[0].likes),
+                      segments=tuple((a, b, "newcomer" if s == old else s) for a, b, s in items[0].segments))
+    out = tmp_path / "detector.safetensors"
+    events = list(train([renamed] + items[1:], replace(CONFIG, trainable="overlap"), cache_dir=feature_cache,
+                        out=out, init=base))
+    assert isinstance(events[-1], TrainResult)
+    model, header = load_checkpoint(out)
+    assert header.speakers == base_header.speakers and "newcomer" not in taught_names(header.training)
+    assert torch.equal(model.classifier.weight, base_model.classifier.weight)
 
 
 def test_training_only_a_part_the_model_lacks_is_refused(tiny_corpus, feature_cache, tmp_path):

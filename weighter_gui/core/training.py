@@ -440,8 +440,11 @@ def train(
         base_speakers = header.speakers
         taught = list(taught_names(header.training))
     names = sorted({s for item in items for s in item.likes} - set(base_speakers))
-    if init is not None and not resume:  # a fine-tune's new names are ones users taught
+    if init is not None and not resume and config.trainable != "overlap":  # a fine-tune's new names are ones users taught
         taught += names
+    # An overlap-only fine-tune leaves the head as it was: new voices get head rows for
+    # the set matching while it trains, but the checkpoint keeps only the init's speakers.
+    kept_speakers = len(base_speakers) if config.trainable == "overlap" and base_speakers else None
     speakers = tuple(base_speakers) + tuple(names)
     index = {s: i for i, s in enumerate(speakers)}
 
@@ -453,7 +456,7 @@ def train(
 
     torch.manual_seed(config.seed)
     if base_model is not None:
-        model = _grow_head(base_model, len(speakers))
+        model = _resize_head(base_model, len(speakers))
         if (model_overrides or {}).get("attractor_overlap"):
             model = _with_overlap_detector(model, model_overrides)
     else:
@@ -532,7 +535,8 @@ def train(
         written = None
         if rank == 0 and out_path is not None and (step % config.checkpoint_every == 0 or step == config.steps):
             model.eval()
-            save_checkpoint(out_path, model, frontend=frontend_id, speakers=speakers,
+            saved = model if kept_speakers is None else _resize_head(model, kept_speakers)
+            save_checkpoint(out_path, saved, frontend=frontend_id, speakers=speakers[: saved.config.num_classes],
                             training={**training_info, "steps": step})
             model.train()
             _save_resume(out_path, opt, rng, step, config, speakers)
@@ -552,19 +556,21 @@ def _load(path: Path):
         raise TrainError(str(e)) from None
 
 
-def _grow_head(model: Weighter, num_classes: int) -> Weighter:
-    """A copy of ``model`` whose classification head has ``num_classes`` rows (old ones kept)."""
+def _resize_head(model: Weighter, num_classes: int) -> Weighter:
+    """A copy of ``model`` whose classification head has ``num_classes`` rows (the
+    first ones kept, new ones initialised as a new model's)."""
     old = model.config.num_classes
     if num_classes == old:
         return model
-    grown = Weighter(replace(model.config, num_classes=num_classes))
+    resized = Weighter(replace(model.config, num_classes=num_classes))
     state = model.state_dict()
-    weight = grown.classifier.weight.detach().clone()
-    if old:
-        weight[:old] = state["classifier.weight"]
+    weight = resized.classifier.weight.detach().clone()
+    keep = min(old, num_classes)
+    if keep:
+        weight[:keep] = state["classifier.weight"][:keep]
     state["classifier.weight"] = weight
-    grown.load_state_dict(state)
-    return grown
+    resized.load_state_dict(state)
+    return resized.to(next(model.parameters()).device)
 
 
 def _with_overlap_detector(model: Weighter, overrides: dict) -> Weighter:
