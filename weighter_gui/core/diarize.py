@@ -10,8 +10,8 @@ per window (the app draws them as they come) and then one ``FileDiarization``.
 
 Memory stays bounded: one window of audio and features at a time; the curves are
 kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
-per speaker-hour, as is the overlap detector's output, and the loudness of each 10 ms frame (for the segment edges), 1.4 MB
-per hour.
+per speaker-hour, as is the overlap detector's output; the loudness of each 10 ms
+frame (for the segment edges) takes 1.4 MB per hour.
 
 A track is a speaker *slot* as the user sees it: its curve over the whole file,
 its confidence (the highest of its windows' slot confidences, each
@@ -546,13 +546,19 @@ def overlap_at_changes(
     """
     n, steps = len(overlap), round(reach / hop)
     grown = [list(segments) for segments in tracks]
+    starts = [np.array([a for a, _ in segments]) for segments in tracks]  # sorted: segments do not overlap
     for first, ending in enumerate(tracks):
         for i, (a1, b1) in enumerate(ending):
             for second, starting in enumerate(tracks):
                 if second == first:
                     continue
-                for j, (a2, b2) in enumerate(starting):
-                    if not (b1 - before <= a2 <= b1 + after and b2 > b1):
+                near = range(
+                    int(np.searchsorted(starts[second], b1 - before, side="left")),
+                    int(np.searchsorted(starts[second], b1 + after, side="right")),
+                )
+                for j in near:
+                    a2, b2 = starting[j]
+                    if b2 <= b1:
                         continue
                     k = k0 = min(int(b1 / hop), n)
                     while k < n and k - k0 < steps and overlap[k] >= level:
