@@ -220,6 +220,11 @@ def test_overlap_only_on_new_voices_teaches_no_names(tiny_corpus, feature_cache,
     model, header = load_checkpoint(out)
     assert header.speakers == base_header.speakers and "newcomer" not in taught_names(header.training)
     assert torch.equal(model.classifier.weight, base_model.classifier.weight)
+    # saving more often changes nothing that is learned
+    often = tmp_path / "often.safetensors"
+    list(train([renamed] + items[1:], replace(CONFIG, trainable="overlap", checkpoint_every=1),
+               cache_dir=feature_cache, out=often, init=base))
+    _assert_same(_state(load_checkpoint(often)[0]), _state(model))
 
 
 def test_training_only_a_part_the_model_lacks_is_refused(tiny_corpus, feature_cache, tmp_path):

@@ -535,7 +535,8 @@ def train(
         written = None
         if rank == 0 and out_path is not None and (step % config.checkpoint_every == 0 or step == config.steps):
             model.eval()
-            saved = model if kept_speakers is None else _resize_head(model, kept_speakers)
+            with torch.random.fork_rng(devices=[]):  # a resized copy's init draws nothing from training's stream
+                saved = model if kept_speakers is None else _resize_head(model, kept_speakers)
             save_checkpoint(out_path, saved, frontend=frontend_id, speakers=speakers[: saved.config.num_classes],
                             training={**training_info, "steps": step})
             model.train()
