@@ -17,7 +17,10 @@ from weighter_gui.core.diarize import (
     WindowResult,
     _Linker,
     curve_segments,
+    Track,
+    covered_seconds,
     frame_levels,
+    merge_shadows,
     overlap_at_changes,
     snap_edges,
     sound_frames,
@@ -101,6 +104,41 @@ def test_overlap_at_changes_keeps_both_speakers_where_the_detector_hears_two():
     assert overlap_at_changes(apart, everywhere, hop, 0.2, 0.6, 0.8, 0.1, 12.0) == apart
     alone = [[(0.0, 5.0), (5.05, 8.0)], []]
     assert overlap_at_changes(alone, everywhere, hop, 0.2, 0.6, 0.8, 0.1, 12.0) == alone
+
+
+def test_covered_seconds_counts_only_the_shared_time():
+    cover = [(1.0, 2.0), (3.0, 5.0)]
+    assert covered_seconds([(0.0, 1.5), (1.8, 3.5), (4.5, 6.0)], cover) == pytest.approx(0.5 + 0.2 + 0.5 + 0.5)
+    assert covered_seconds([(2.0, 3.0)], cover) == 0.0
+    assert covered_seconds([(0.0, 9.0)], []) == 0.0
+
+
+def _track(label, direction, segments, blocks=80):
+    unit = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+    curve = np.zeros(blocks, dtype=np.float32)
+    for a, b in segments:
+        curve[int(a / 0.15) : int(b / 0.15)] = 0.9
+    return Track(label, 0.9, unit, curve, list(segments))
+
+
+def test_merge_shadows_gives_a_voice_heard_only_over_another_to_the_one_it_sounds_like():
+    a = _track("A", [1.0, 0.0, 0.0], [(0.0, 4.0), (6.0, 10.0)])
+    b = _track("B", [0.0, 1.0, 0.0], [(4.0, 6.0)])
+    # sounds like A (cosine 0.92) and 1.5 of its 2 s are heard while A talks
+    shadow = _track("C", [0.92, 0.0, 0.392], [(3.0, 4.0), (4.5, 5.0), (9.5, 10.0)])
+    kept = merge_shadows([a, b, shadow], 0.5, 0.85)
+    assert sorted(t.label for t in kept) == ["A", "B"]
+    assert a.segments == [(0.0, 4.0), (4.5, 5.0), (6.0, 10.0)]  # its segments are A's now
+    assert np.linalg.norm(a.embedding) == pytest.approx(1.0)
+    assert b.segments == [(4.0, 6.0)]
+    # a voice unlike the others is a speaker, however much it overlaps
+    c = _track("C", [0.0, 0.0, 1.0], [(3.0, 4.0)])
+    assert len(merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)]), c], 0.5, 0.85)) == 2
+    # a like voice that mostly talks alone is a speaker too
+    d = _track("D", [0.92, 0.0, 0.392], [(3.5, 4.0), (11.0, 11.5)])
+    assert len(merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)]), d], 0.6, 0.85)) == 2
+    # a lone speaker has no one to shadow
+    assert merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)])], 0.5, 0.85)[0].label == "A"
 
 
 def test_linker_keeps_a_speaker_on_one_track_across_windows():
