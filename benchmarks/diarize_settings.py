@@ -13,7 +13,8 @@ speech (``activity``), the pauses filled inside one speaker's speech (``fill_gap
 the seconds added to both ends of each segment (``segment_padding``), the snapping
 of segment edges to the sound (``edge_level``, ``edge_search``), the overlap kept at
 speaker changes (``change_overlap_level``, ``change_overlap_reach``), the merging of
-shadow speakers (``shadow_overlap``, ``shadow_similarity``) and the slot
+shadow speakers (``shadow_overlap``, ``shadow_similarity``), the dropping of weak
+segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``) and the slot
 confidence that makes a speaker (``threshold``). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
@@ -63,6 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument("--change-reach", default="0.6", help="seconds each speaker may go on at a change (0: off)")
     parser.add_argument("--shadow-overlap", default="1.0", help="share of a shadow's speech heard while others talk (1: off)")
     parser.add_argument("--shadow-similarity", default="0.85", help="cosine of a shadow to the speaker it joins")
+    parser.add_argument("--enclosed-seconds", default="0", help="shorter weak segments inside others' are dropped (0: off)")
+    parser.add_argument("--enclosed-level", default="0.8", help="curve level that keeps such a segment")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="diarize-settings")
     args = parser.parse_args(argv)
@@ -82,16 +85,19 @@ def main(argv=None) -> int:
         floats(args.edge_level), floats(args.edge_search), floats(args.threshold),
         floats(args.change_level), floats(args.change_reach),
         floats(args.shadow_overlap), floats(args.shadow_similarity),
+        floats(args.enclosed_seconds), floats(args.enclosed_level),
     )
     seen = set()
     for setting in grid:
-        offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos = setting
+        offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level = setting
         # a level or a cosine does nothing when its rule is off: one row for all of them
         if reach == 0:
             change_level = None
         if shadow >= 1.0:
             shadow_cos = None
-        setting = setting[:-4] + (change_level, reach, shadow, shadow_cos)
+        if enclosed == 0:
+            enclosed_level = None
+        setting = setting[:-6] + (change_level, reach, shadow, shadow_cos, enclosed, enclosed_level)
         if setting in seen:
             continue
         seen.add(setting)
@@ -102,6 +108,7 @@ def main(argv=None) -> int:
             edge_level=level, edge_search=search, threshold=threshold,
             change_overlap_level=change_level or 0.0, change_overlap_reach=reach,
             shadow_overlap=shadow, shadow_similarity=shadow_cos or 1.0,
+            enclosed_seconds=enclosed, enclosed_level=enclosed_level or 0.0,
         )
         with claim_offset(diarizer.model, offset), overlap_offset(diarizer.model, gate):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -113,13 +120,14 @@ def main(argv=None) -> int:
             "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
             "link_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
             "edge_level": level, "edge_search": search, "threshold": threshold,
-            "change_level": change_level, "change_reach": reach, "shadow_overlap": shadow, "shadow_similarity": shadow_cos, "der": report.der, "missed": report.rate(t, "missed detection"),
+            "change_level": change_level, "change_reach": reach, "shadow_overlap": shadow, "shadow_similarity": shadow_cos,
+            "enclosed_seconds": enclosed, "enclosed_level": enclosed_level, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos}: DER {100 * r['der']:.2f} %,"
+        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     minutes = sum(item.duration or 0 for item in items) / 60
@@ -128,14 +136,15 @@ def main(argv=None) -> int:
         "DER collar 0.25 s, overlap scored.",
         "",
         "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
-        "| threshold | change level | change reach s | shadow overlap | shadow cosine | DER | missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| threshold | change level | change reach s | shadow overlap | shadow cosine | enclosed s | enclosed level | DER | missed | FA | confusion | count right | too few | too many |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
             f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
-            f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {r['shadow_overlap']} | {'-' if r['shadow_similarity'] is None else r['shadow_similarity']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
+            f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {r['shadow_overlap']} | {'-' if r['shadow_similarity'] is None else r['shadow_similarity']} | "
+            f"{r['enclosed_seconds']} | {'-' if r['enclosed_level'] is None else r['enclosed_level']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )

@@ -19,6 +19,7 @@ from weighter_gui.core.diarize import (
     curve_segments,
     Track,
     covered_seconds,
+    drop_enclosed,
     frame_levels,
     merge_shadows,
     overlap_at_changes,
@@ -108,9 +109,9 @@ def test_overlap_at_changes_keeps_both_speakers_where_the_detector_hears_two():
 
 def test_covered_seconds_counts_only_the_shared_time():
     cover = [(1.0, 2.0), (3.0, 5.0)]
-    assert covered_seconds([(0.0, 1.5), (1.8, 3.5), (4.5, 6.0)], cover) == pytest.approx(0.5 + 0.2 + 0.5 + 0.5)
-    assert covered_seconds([(2.0, 3.0)], cover) == 0.0
-    assert covered_seconds([(0.0, 9.0)], []) == 0.0
+    assert covered_seconds([(0.0, 1.5), (1.8, 3.5), (4.5, 6.0)], cover) == pytest.approx([0.5, 0.2 + 0.5, 0.5])
+    assert covered_seconds([(2.0, 3.0)], cover) == [0.0]
+    assert covered_seconds([(0.0, 9.0)], []) == [0.0]
 
 
 def _track(label, direction, segments, blocks=80):
@@ -139,6 +140,23 @@ def test_merge_shadows_gives_a_voice_heard_only_over_another_to_the_one_it_sound
     assert len(merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)]), d], 0.6, 0.85)) == 2
     # a lone speaker has no one to shadow
     assert merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)])], 0.5, 0.85)[0].label == "A"
+
+
+def test_drop_enclosed_drops_weak_short_segments_inside_another_speakers_turn():
+    a = _track("A", [1.0, 0.0], [(0.0, 6.0)])
+    b = _track("B", [0.0, 1.0], [(2.0, 2.6), (4.0, 4.5), (5.5, 8.0), (9.0, 9.5)])
+    b.curve[int(2.0 / 0.15) : int(2.6 / 0.15)] = 0.6  # weak, inside A: dropped
+    b.curve[int(4.0 / 0.15) : int(4.5 / 0.15)] = 0.9  # strong, inside A (a backchannel): kept
+    b.curve[int(9.0 / 0.15) : int(9.5 / 0.15)] = 0.6  # weak but alone: kept
+    # (5.5, 8.0) starts inside A's turn but goes on after it: a turn change, kept
+    drop_enclosed([a, b], 0.15, 2.0, 0.8)
+    assert b.segments == [(4.0, 4.5), (5.5, 8.0), (9.0, 9.5)]
+    assert a.segments == [(0.0, 6.0)]
+    # not shorter than the limit: kept
+    c = _track("C", [0.0, 1.0], [(1.0, 3.5)])
+    c.curve[:] = 0.6
+    drop_enclosed([_track("A", [1.0, 0.0], [(0.0, 6.0)]), c], 0.15, 2.0, 0.8)
+    assert c.segments == [(1.0, 3.5)]
 
 
 def test_linker_keeps_a_speaker_on_one_track_across_windows():
