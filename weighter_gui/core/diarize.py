@@ -409,6 +409,9 @@ class Diarizer:
             )
         if cfg.enclosed_seconds > 0:
             drop_enclosed([t for t in tracks if t.confidence >= cfg.threshold], hop, cfg.enclosed_seconds, cfg.enclosed_level)
+            # a speaker left with only a fragment is no speaker, as above
+            floor = min(cfg.min_speaker_seconds, duration / 2)
+            tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= floor]
         # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
