@@ -117,7 +117,8 @@ class DiarizeConfig:
     # other speakers talk, and whose voice is at least ``shadow_similarity`` (cosine) like
     # one of theirs, is that one's shadow: one voice split over two slots, the second
     # heard mostly where two people talk at once (on the overlap sets most extra
-    # speakers were such). Its segments go to the speaker it sounds like (1.0: off). Chosen on the held-out calibration and overlap sets
+    # speakers were such). Its segments go to the speaker it sounds like (1.0: off).
+    # Chosen on the held-out calibration and overlap sets
     # (docs/results/diarize-settings-shadow-*.md): DER 3.44 -> 3.44 % and 4.95 -> 4.32 %;
     # 0.25 gave 3.37 % and 4.32 %, but 0.2 gave 5.28 % on the overlap sets (real speakers
     # merged), so the shipped share keeps a margin from that edge.
