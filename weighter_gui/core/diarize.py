@@ -372,6 +372,8 @@ class Diarizer:
                         curve[t, offset : offset + c.shape[1]], c[slot]
                     )
             offset += c.shape[1]
+        # a slot that fired on a breath or a fragment is not a speaker to label
+        min_speech = min(cfg.min_speaker_seconds, duration / 2)
         tracks = []
         for group in groups:
             summed = np.sum([linker.sums[t] for t in group], axis=0)
@@ -383,8 +385,7 @@ class Diarizer:
             )
             confidence = max(linker.confidence[t] for t in group)
             track = Track("", float(confidence), emb, merged_curve, segs)
-            # a slot that fired on a breath or a fragment is not a speaker to label
-            if track.speech_seconds >= min(cfg.min_speaker_seconds, duration / 2):
+            if track.speech_seconds >= min_speech:
                 tracks.append(track)
         if len(levels) and np.percentile(levels, 95) < SILENT_DBFS:
             tracks = []
@@ -411,8 +412,7 @@ class Diarizer:
         if cfg.enclosed_seconds > 0:
             drop_enclosed([t for t in tracks if t.confidence >= cfg.threshold], hop, cfg.enclosed_seconds, cfg.enclosed_level)
             # a speaker left with only a fragment is no speaker, as above
-            floor = min(cfg.min_speaker_seconds, duration / 2)
-            tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= floor]
+            tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
         # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
