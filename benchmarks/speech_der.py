@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     hyp = {item.id: baseline_annotation(item, refs[item.id], cache) for item in items}
     seconds = time.perf_counter() - t0
-    rows["k-means on GE2E, true K, oracle speech"], _ = _row(refs, hyp, args.collar, None, seconds)
+    rows["k-means on GE2E, true K, oracle speech"], _ = der_row(refs, hyp, args.collar, None, seconds)
 
     for name, path in checkpoints.items():
         diarizer = Diarizer(path)
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         print(file=sys.stderr)
         seconds = time.perf_counter() - t0
         count_ok = np.mean([len(r.speakers) == true_k[k] for k, r in results.items()])
-        row, report = _row(refs, {k: r.annotation() for k, r in results.items()}, args.collar, float(count_ok), seconds)
+        row, report = der_row(refs, {k: r.annotation() for k, r in results.items()}, args.collar, float(count_ok), seconds)
         row["per_file"] = {
             k: {"der": v["diarization error rate"], "speakers": len(results[k].speakers), "true": true_k[k]}
             for k, v in report.files.items()
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _row(refs, hyps, collar, count_accuracy, seconds):
+def der_row(refs, hyps, collar, count_accuracy, seconds):
     """The table's row for one system, and its DER report."""
     report = der(refs, hyps, collar)
     overlapped = der(refs, hyps, collar, within={uri: ref.get_overlap() for uri, ref in refs.items()})

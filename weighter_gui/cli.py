@@ -91,7 +91,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    """A synthetic conversation corpus from the installed text-to-speech voices."""
+    """A synthetic conversation corpus from text-to-speech voices and/or real speakers."""
     from weighter_gui.core import synth
 
     try:
@@ -111,14 +111,25 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             overlap=args.overlap,
             pitch_shift=cents,
             engines=args.engines.split(",") if args.engines else None,
+            real=args.real or (),
+            augment=_augment_config(args),
             hook=lambda done, total, conv: bar.update("synth", done, total, {"file": conv}),
         )
-    except (synth.SynthError, ValueError) as e:
+    except (synth.SynthError, ValueError, OSError) as e:
         return _error(str(e))
     finally:
         bar.close()
     print(f"wrote {manifest}")
     return EXIT_OK
+
+
+def _augment_config(args: argparse.Namespace):
+    """``--augment``: the default AugmentConfig; None (no augmentation) otherwise."""
+    if not args.augment:
+        return None
+    from weighter_gui.core.augment import AugmentConfig
+
+    return AugmentConfig()
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -201,7 +212,7 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
             references = read_rttm(args.reference)
         except RTTMError as e:
             return _error(str(e))
-    config = DiarizeConfig(threshold=args.threshold, channel=args.channel)
+    config = DiarizeConfig(threshold=args.threshold, channel=args.channel, speech_gate=not args.no_speech_detection)
     for flag, name, seconds in (
         ("--edge-search", "edge_search", args.edge_search),
         ("--change-overlap", "change_overlap_reach", args.change_overlap),
@@ -210,10 +221,24 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
             if seconds < 0:
                 return _error(f"{flag} must be 0 or more seconds, got {seconds}")
             config = replace(config, **{name: seconds})
-    try:
-        diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
-    except (CheckpointError, TrainError) as e:
-        return _error(str(e))
+    if args.pipeline == "classic":
+        if args.checkpoint:
+            return _error("--checkpoint is for --pipeline weighter; the classic pipeline has no model to choose")
+        from weighter_gui.core.classic import ClassicConfig, ClassicDiarizer
+        from weighter_gui.core.frontend import FrontendWeightsError
+        from weighter_gui.core.vad import VadError
+
+        try:
+            diarizer = ClassicDiarizer(ClassicConfig(channel=args.channel))
+        except (FrontendWeightsError, VadError) as e:
+            return _error(str(e))
+    else:
+        from weighter_gui.core.vad import VadError
+
+        try:
+            diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
+        except (CheckpointError, TrainError, VadError) as e:
+            return _error(str(e))
     files = _expand_audio_args(args.audio)
     if not files:
         return _error("no audio files found in " + ", ".join(args.audio))
@@ -412,16 +437,31 @@ def _build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser(
         "synth",
-        help="build a synthetic conversation corpus from text-to-speech voices",
+        help="build a simulated conversation corpus from text-to-speech voices and/or real speakers",
         description=(
-            "Write conversations of 2-4 text-to-speech speakers (espeak-ng, flite, festival "
-            "where installed) with exact RTTMs and a label manifest of likes. The train "
-            "split never uses the voices reserved for evaluation; the eval split uses only them."
+            "Write conversations of 2-4 speakers with exact RTTMs and a label manifest of likes. "
+            "Speakers are text-to-speech voices (espeak-ng, flite, festival where installed) "
+            "and/or real recorded speakers (--real: a folder of speaker folders, or a folder of "
+            "such datasets). The train split never uses the voices reserved for evaluation; the "
+            "eval split uses only them; dev (real voices only) is held out for calibration."
         ),
     )
     synth.add_argument("out", metavar="OUT_DIR", help="folder for audio/, rttm/ and manifest.jsonl")
     synth.add_argument("--conversations", type=int, default=20, help="how many (default 20)")
-    synth.add_argument("--split", choices=("train", "eval"), default="train")
+    synth.add_argument(
+        "--split", choices=("train", "dev", "eval"), default="train",
+        help="which speakers: train (default), dev (real voices only, held out) or eval",
+    )
+    synth.add_argument(
+        "--real", action="append", metavar="DIR",
+        help="folder of real speaker folders (one folder per person), e.g. "
+        "shared/data/real/speakers/librispeech-train-clean-100 or shared/data/real/speakers; "
+        "repeatable. With --real, TTS voices join only if --engines is given",
+    )
+    synth.add_argument(
+        "--augment", action="store_true",
+        help="augment each conversation: rooms (reverb), noise, telephone/codecs, EQ, level, clipping",
+    )
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument(
         "--speakers", type=int, nargs=2, default=(2, 4), metavar=("MIN", "MAX"), help="default 2 4"
@@ -433,7 +473,8 @@ def _build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--overlap", type=float, default=0.1, help="chance a turn overlaps the last")
     synth.add_argument(
         "--engines", metavar="LIST",
-        help="comma-separated engines to draw voices from: espeak-ng, flite, festival (default: all installed)",
+        help="comma-separated engines to draw voices from: espeak-ng, flite, festival, or none "
+        "(default: all installed, or none with --real)",
     )
     synth.add_argument(
         "--pitch-shift", nargs="?", const="400,-400", default="", metavar="CENTS",
@@ -505,6 +546,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     diarize.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files or folders")
     diarize.add_argument("--checkpoint", help="model to use (default: the shipped default model)")
+    diarize.add_argument(
+        "--pipeline", choices=("weighter", "classic"), default="weighter",
+        help="weighter (default): the Weighter model; classic: the standard comparator, speech "
+        "detection (silero-vad) + GE2E embeddings of 1.5 s windows + clustering with an estimated "
+        "speaker count (no model options apply)",
+    )
     diarize.add_argument("--rttm", metavar="OUT", help="write one RTTM for all files (file id = audio stem)")
     diarize.add_argument("--json", metavar="OUT", help="write everything (curves, embeddings, ...) as JSON")
     diarize.add_argument("--reference", metavar="RTTM", help="score against this reference RTTM")
@@ -520,6 +567,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--change-overlap", type=float, metavar="SECONDS",
         help="how far both speakers of a speaker change may go on into each other's turn where the "
         "overlap detector hears two voices (default 0.6; 0 leaves overlap to the model's curves)",
+    )
+    diarize.add_argument(
+        "--no-speech-detection", action="store_true",
+        help="let the model's curves alone decide where speech is (by default what the speech "
+        "detector, silero-vad, does not hear as speech is no speaker's)",
     )
     diarize.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
     diarize.set_defaults(func=_cmd_diarize)

@@ -335,6 +335,7 @@ def test_shipped_model_on_the_shipped_sample_and_what_its_edges_and_change_overl
         "curves": ["--edge-search", "0", "--change-overlap", "0"],  # the curves' own 150 ms edges
         "snapped": ["--change-overlap", "0"],  # edges snapped to the sound
         "default": [],  # and both speakers of a change kept where the detector hears two
+        "no speech detection": ["--no-speech-detection"],
     }
     scores = {}
     for name, extra in settings.items():
@@ -343,8 +344,11 @@ def test_shipped_model_on_the_shipped_sample_and_what_its_edges_and_change_overl
         hypothesis = read_rttm(out)
         assert len(hypothesis["sample"].labels()) == len(reference["sample"].labels())
         scores[name] = der(reference, hypothesis).der
-    # Measured 3.35 % with the curves' edges, 2.55 % snapped, 1.67 % with change overlap.
-    assert scores["default"] < scores["snapped"] < min(scores["curves"], 0.03)
+    # Without speech detection, measured 3.35 % with the curves' edges, 2.55 % snapped,
+    # 1.67 % with change overlap. Speech detection cuts the curves' edges at 10 ms too
+    # (2.52 %), so snapping them to the sound adds nothing on this file.
+    assert scores["default"] < min(scores["snapped"], scores["curves"], 0.03)
+    assert scores["no speech detection"] < 0.03
     # the CLI's help names the diarizer's own defaults
     diarize_cli = _build_parser()._subparsers._group_actions[0].choices["diarize"]
     helps = {a.dest: a.help for a in diarize_cli._actions}

@@ -252,3 +252,116 @@ def test_synth_command_names_an_unknown_engine(tmp_path, capsys):
     assert cli.main(["synth", str(tmp_path / "c"), "--conversations", "1", "--engines", "espeak-ng,sapi"]) != 0
     err = capsys.readouterr().err
     assert "unknown engines" in err and "sapi" in err
+
+
+# --------------------------------------------------------------------------- real voices
+
+from pathlib import Path  # noqa: E402
+
+from weighter_gui.core import real_voices  # noqa: E402
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "speakers"
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"no real speakers at {REAL}")
+REAL_TINY = {
+    "conversations": 2,
+    "min_speakers": 2,
+    "max_speakers": 3,
+    "duration_s": (20, 20),
+    "overlap": 0.0,
+    "noise_db": (-120, -119),  # (almost) digital silence between turns
+    "real": [REAL / "librispeech-test-other"],
+    "split": "eval",
+}
+
+
+@pytest.fixture(scope="module")
+def real_tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("real")
+    return (
+        synth.build_corpus(root / "a", seed=5, **REAL_TINY),
+        synth.build_corpus(root / "b", seed=5, **REAL_TINY),
+    )
+
+
+def test_phrases_are_cut_at_pauses_and_trimmed():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    x = 1e-4 * rng.standard_normal(8 * sr)
+    for a, b in ((0.5, 2.0), (2.6, 5.0), (5.5, 7.2)):  # 0.6 s and 0.5 s pauses
+        x[int(a * sr) : int(b * sr)] += 0.3 * np.sin(np.arange(int((b - a) * sr)) * 0.1)
+    spans = real_voices._spans(x.astype(np.float32))
+    assert len(spans) == 3
+    for (s, e), (a, b) in zip(spans, ((0.5, 2.0), (2.6, 5.0), (5.5, 7.2))):
+        assert abs(s / sr - a) <= 0.011 and abs(e / sr - b) <= 0.011
+        assert s % synth.GRID == 0 and e % synth.GRID == 0
+
+
+@needs_real
+def test_real_split_is_speaker_disjoint_and_fixed():
+    found = real_voices.find_speakers([REAL])
+    by_split = {s: {x.identity for x in found if x.split == s} for s in real_voices.SPLITS}
+    assert not by_split["train"] & by_split["dev"]
+    assert not by_split["train"] & by_split["eval"] and not by_split["dev"] & by_split["eval"]
+    assert len(by_split["eval"]) == 10 and all(i.startswith("ls-") for i in by_split["eval"])
+    ls100 = sorted(int(x.folder) for x in found if x.dataset == "librispeech-train-clean-100")
+    assert {f"ls-{i}" for i in ls100[:30]} <= by_split["dev"]
+    assert {f"ls-{i}" for i in ls100[30:]} <= by_split["train"]
+    assert {"vctk-p225", "vctk-p226", "vctk-p227", "vctk-p228"} <= by_split["dev"]
+    cv = [x for x in found if x.dataset == "common-voice"]
+    assert cv and {x.split for x in cv} == {"train", "dev"}
+    assert "cv-ar-0cae0344c4bc" in {x.identity for x in cv}
+    # the same split from a dataset folder as from the parent
+    alone = real_voices.speakers_for_split([REAL / "librispeech-train-clean-100"], "dev")
+    assert {x.identity for x in alone} == {f"ls-{i}" for i in ls100[:30]}
+
+
+@needs_real
+def test_real_voice_corpus_builds_with_exact_segments(real_tiny):
+    manifest, _ = real_tiny
+    items = _read_manifest(manifest)
+    assert len(items) == 2
+    eval_ids = {x.identity for x in real_voices.speakers_for_split([REAL], "eval")}
+    for item in items:
+        x, sr = sf.read(manifest.parent / item["audio"])
+        assert abs(len(x) / sr - item["duration"]) < 1e-3
+        assert set(item["likes"]) <= eval_ids and len(item["likes"]) >= 2
+        rows = _read_rttm(manifest.parent / item["rttm"])
+        assert [(r[1], r[3]) for r in rows] == [(s[0], s[2]) for s in item["segments"]]
+        ms = sr // 100
+        for start, end, _ in item["segments"]:
+            a, b = round(start * sr), round(end * sr)
+            assert b - a >= 0.3 * sr
+            first, last = np.abs(x[a : a + ms]).max(), np.abs(x[b - ms : b]).max()
+            before, after = np.abs(x[a - ms : a]).max(), np.abs(x[b : b + ms]).max()
+            # the sound starts at the segment start and ends at its end (no overlap here)
+            assert first > 5 * before and last > 5 * after
+
+
+@needs_real
+def test_real_voice_corpus_same_seed_same_manifest(real_tiny):
+    a, b = real_tiny
+    assert a.read_bytes() == b.read_bytes()
+
+
+@needs_real
+def test_real_voices_alone_unless_engines_given(monkeypatch):
+    monkeypatch.setattr(synth, "voices_for_split", lambda *a, **k: pytest.fail("no TTS wanted"))
+    speakers = synth._corpus_speakers("dev", None, (), [REAL / "vctk"], None)
+    assert {s.identity for s in speakers} == {"vctk-p225", "vctk-p226", "vctk-p227", "vctk-p228"}
+    with pytest.raises(ValueError, match="no 'dev' split"):
+        synth._corpus_speakers("dev", ["espeak-ng"], (), [REAL / "vctk"], None)
+
+
+@needs_real
+def test_synth_command_with_real_voices(tmp_path, capsys):
+    from weighter_gui import cli
+
+    out = tmp_path / "corpus"
+    code = cli.main(
+        ["synth", str(out), "--real", str(REAL / "vctk"), "--split", "dev",
+         "--conversations", "1", "--speakers", "2", "2", "--duration", "8", "10"]
+    )
+    assert code == 0, capsys.readouterr().err
+    item = _read_manifest(out / "manifest.jsonl")[0]
+    assert all(name.startswith("vctk-") for name in item["likes"])
+    assert not (out / "tts_cache").exists()

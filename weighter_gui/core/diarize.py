@@ -47,6 +47,7 @@ from .checkpoint import CheckpointError, load_checkpoint, taught_names
 from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend
 from .resources import default_checkpoint
 from .model import Weighter
+from .vad import SpeechDetector, SpeechStream
 
 __all__ = [
     "DiarizeConfig",
@@ -134,6 +135,13 @@ class DiarizeConfig:
     # and 4.12 %, but these corpora have no backchannels to lose.
     enclosed_seconds: float = 2.0
     enclosed_level: float = 0.8
+    # Speech detection (silero-vad, ``vad.py``): what it does not hear as speech is no
+    # speaker's. Curves are zeroed in blocks without a speech frame, and segments are cut
+    # to the speech frames widened by ``speech_pad`` seconds; a file with under
+    # ``min_speaker_seconds`` of speech has no speakers. False: the curves alone decide.
+    speech_gate: bool = True
+    speech_threshold: float = 0.5  # silero's own default
+    speech_pad: float = 0.1
     channel: int | None = None  # None: downmix
     # A taught name (one a fine-tune added to the head) is given to a track when the
     # head's softmax gives it at least this much. Chosen on the annotation loop's seed-11
@@ -151,6 +159,7 @@ class WindowResult:
     curves: np.ndarray  # [N, blocks] float32: the window's slot curves at block rate
     confidences: np.ndarray  # [N]
     tracks: np.ndarray  # [N] int: the track each slot joined, -1 if too weak
+    speech: np.ndarray | None = None  # [blocks] share of each block's 10 ms frames that hold speech
 
 
 @dataclass
@@ -177,6 +186,7 @@ class FileDiarization:
     threshold: float
     checkpoint: str = ""
     frontend: str = ""
+    speech: np.ndarray | None = None  # [blocks] share of speech frames per curve value; None: not detected
 
     @property
     def uri(self) -> str:
@@ -250,6 +260,7 @@ class Diarizer:
         self.config = config
         self.device = torch.device(device)
         self.model.to(self.device).eval()
+        self.speech_detector = SpeechDetector() if config.speech_gate else None
 
     @property
     def stride(self) -> int:
@@ -288,6 +299,7 @@ class Diarizer:
         curves: list[np.ndarray] = []  # per window [tracks_so_far, blocks]
         levels: list[np.ndarray] = []  # per window, dB of each 10 ms frame (1.4 MB per hour)
         overlaps: list[np.ndarray] = []  # per window, the detector's overlap probability per block
+        speech = SpeechStream(self.speech_detector) if self.speech_detector is not None else None
         buffer = np.zeros(0, dtype=np.float32)
         index = 0
         blocks_iter = iter_audio_blocks(path, block_seconds=min(cfg.window_seconds, 30.0), channel=cfg.channel)
@@ -309,18 +321,27 @@ class Diarizer:
                 break
             win = self._window(chunk)
             levels.append(frame_levels(chunk))
+            window_speech = None
+            if speech is not None:
+                speech.push(chunk)
+                frames = speech.frames()[index * window_samples // HOP_LENGTH :][: len(chunk) // HOP_LENGTH]
+                window_speech = block_speech(frames, cfg.speech_threshold, self.stride, win["curves"].shape[1])
+                win["curves"] = gate_curves(win["curves"], window_speech)
             overlaps.append(win["overlap"])
             tracks = linker.link(win["embeddings"], win["confidences"], win["mass"], cfg.min_slot_confidence)
             curves.append((win["curves"], tracks))
             start = index * window_samples / SAMPLE_RATE
             yield WindowResult(
                 index, count, start, start + len(chunk) / SAMPLE_RATE,
-                win["curves"], win["confidences"], tracks,
+                win["curves"], win["confidences"], tracks, window_speech,
             )
             index += 1
         if cancelled():
             return
-        yield self._assemble(path, info.duration, curves, linker, np.concatenate(levels), np.concatenate(overlaps))
+        frames = speech.frames() if speech is not None else None
+        yield self._assemble(
+            path, info.duration, curves, linker, np.concatenate(levels), np.concatenate(overlaps), frames
+        )
 
     @torch.inference_mode()
     def _window(self, audio: np.ndarray) -> dict:
@@ -357,7 +378,8 @@ class Diarizer:
                 given.add(k)
 
     def _assemble(
-        self, path: Path, duration: float, windows, linker: "_Linker", levels: np.ndarray, overlap: np.ndarray
+        self, path: Path, duration: float, windows, linker: "_Linker", levels: np.ndarray, overlap: np.ndarray,
+        speech_probs: np.ndarray | None = None,
     ) -> FileDiarization:
         cfg = self.config
         hop = self.stride * FRAME_HOP_S
@@ -389,6 +411,9 @@ class Diarizer:
                 tracks.append(track)
         if len(levels) and np.percentile(levels, 95) < SILENT_DBFS:
             tracks = []
+        speech_frames = None if speech_probs is None else speech_probs >= cfg.speech_threshold
+        if speech_frames is not None and speech_frames.sum() * FRAME_HOP_S < min_speech:
+            tracks = []  # noise, music, room tone: nobody speaks
         if cfg.edge_search > 0:
             sound = sound_frames(levels, cfg.edge_level)
             speakers = [t for t in tracks if t.confidence >= cfg.threshold]
@@ -413,13 +438,21 @@ class Diarizer:
             drop_enclosed([t for t in tracks if t.confidence >= cfg.threshold], hop, cfg.enclosed_seconds, cfg.enclosed_level)
             # a speaker left with only a fragment is no speaker, as above
             tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
+        if speech_frames is not None:
+            allowed = speech_regions_padded(speech_frames, cfg.speech_pad, duration)
+            for track in tracks:
+                track.segments = intersect(track.segments, allowed, cfg.min_segment)
+            tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
         # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
             tr.label = f"S{i + 1}"
         self._name(tracks)
+        speech_share = None
+        if speech_frames is not None:
+            speech_share = block_speech(speech_probs, cfg.speech_threshold, self.stride, total_blocks)
         return FileDiarization(
-            path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend
+            path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend, speech_share
         )
 
 
@@ -496,6 +529,46 @@ def curve_segments(
         else:
             padded.append((a, b))
     return [(round(float(a), 3), round(float(b), 3)) for a, b in padded]
+
+
+def block_speech(probs: np.ndarray, threshold: float, stride: int, blocks: int) -> np.ndarray:
+    """[blocks] share of each block's ``stride`` 10 ms frames whose speech probability
+    is at least ``threshold`` (a missing tail counts as no speech)."""
+    flags = np.zeros(blocks * stride, np.float32)
+    n = min(len(probs), len(flags))
+    flags[:n] = np.asarray(probs[:n]) >= threshold
+    return flags.reshape(blocks, stride).mean(1)
+
+
+def gate_curves(curves: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """[N, blocks] curves zeroed in the blocks where no frame holds speech."""
+    return curves * (speech > 0)[None, : curves.shape[1]].astype(curves.dtype)
+
+
+def speech_regions_padded(speech: np.ndarray, pad: float, duration: float) -> list[tuple[float, float]]:
+    """Runs of True 10 ms frames as (start, end) seconds, each widened by ``pad``, joined where they meet."""
+    active = np.concatenate([[False], speech, [False]])
+    edges = np.flatnonzero(np.diff(active.astype(np.int8)))
+    runs = [(max(0.0, s * FRAME_HOP_S - pad), min(duration, e * FRAME_HOP_S + pad)) for s, e in zip(edges[::2], edges[1::2])]
+    return _union(runs)
+
+
+def intersect(
+    segments: list[tuple[float, float]], allowed: list[tuple[float, float]], min_len: float
+) -> list[tuple[float, float]]:
+    """The parts of ``segments`` inside ``allowed`` (both sorted, non-overlapping), pieces
+    shorter than ``min_len`` dropped."""
+    out, j = [], 0
+    for a, b in segments:
+        while j < len(allowed) and allowed[j][1] <= a:
+            j += 1
+        k = j
+        while k < len(allowed) and allowed[k][0] < b:
+            lo, hi = max(a, allowed[k][0]), min(b, allowed[k][1])
+            if hi - lo >= min_len - 1e-9:
+                out.append((round(float(lo), 3), round(float(hi), 3)))
+            k += 1
+    return out
 
 
 def frame_levels(audio: np.ndarray) -> np.ndarray:

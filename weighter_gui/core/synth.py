@@ -1,4 +1,4 @@
-"""Synthetic conversation corpora from the installed text-to-speech engines.
+"""Synthetic conversation corpora from text-to-speech voices and real recorded speakers.
 
 Public API::
 
@@ -6,7 +6,7 @@ Public API::
     voices_for_split(split, engines=None, pitch_shift=()) -> list[Voice]
     missing_engines() -> dict[str, str]         # engine -> apt package(s) to install
     text_pool() -> list[str]                    # >= 200 distinct English sentences
-    build_corpus(out_dir, *, conversations, split="train", seed=0, ...) -> manifest path
+    build_corpus(out_dir, *, conversations, split="train", seed=0, real=(), ...) -> manifest path
 
 ``build_corpus`` writes, under ``out_dir``::
 
@@ -21,6 +21,19 @@ Speakers and splits: the voices reserved for evaluation (flite
 ``belinda``, ``norbert``) and every pitch-shifted version of them are used only by
 ``split="eval"``; ``split="train"`` never uses them.
 
+Real voices (``real=[folder, ...]``): recorded speakers from
+:mod:`weighter_gui.core.real_voices`, one folder per person, labelled by a stable
+identity (``ls-1234``, ``cv-ar-0cae0344c4bc``, ``vctk-p225``); a turn is one or two
+of their phrases (cut at pauses, trimmed). Their split (train / dev / eval,
+speaker-disjoint) is fixed in that module. With ``real`` given, TTS voices join only
+when ``engines`` is given too; TTS voices have no ``dev`` split.
+
+Augmentation (``augment=AugmentConfig()``, :mod:`weighter_gui.core.augment`): rooms,
+noise, channels and levels drawn from a second generator
+``default_rng([seed, split, index, 1])``, so the turns and the RTTM are those of the
+un-augmented corpus with the same seed (unless the config perturbs speakers' pitch
+or tempo, which makes new identities and new timings).
+
 Who speaks next comes from :func:`weighter_gui.core.simulation.walk_turns` (bounded
 random walks with hysteresis) run over fine steps and collapsed into turns, so some
 speakers dominate and the hand-over pattern is not uniform. Each turn is one or two
@@ -29,7 +42,8 @@ sentences; every utterance is resampled to 16 kHz with
 before it is placed, so the RTTM times are exact. All placements are on a 1 ms grid
 (16 samples), so the 3-decimal times in the RTTM and the manifest are exact.
 
-Everything random comes from ``numpy.random.default_rng([seed, split, index])``; the
+Everything random comes from ``numpy.random.default_rng([seed, split, index])``
+(split 0 = train, 1 = eval, 2 = dev); the
 same seed gives the same RTTM and manifest (and identical audio: espeak-ng, flite and
 ``sox -R`` are deterministic on one machine). The corpus depends on the voices
 installed: a machine with other engines gives another corpus.
@@ -51,6 +65,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
+from weighter_gui.core import augment as augment_mod
+from weighter_gui.core import real_voices
+from weighter_gui.core.augment import AugmentConfig
 from weighter_gui.core.audio import load_audio
 from weighter_gui.core.files import atomic_path, atomic_write, file_sha256
 from weighter_gui.core.simulation import walk_turns
@@ -588,10 +605,28 @@ def _say(voice: Voice, pool: list[str], rng: np.random.Generator, cache_dir: Pat
     raise AssertionError("unreachable")
 
 
+def _utterance(
+    speaker: Voice | real_voices.RealSpeaker,
+    pool: list[str],
+    rng: np.random.Generator,
+    cache_dir: Path,
+) -> np.ndarray:
+    """One utterance of a TTS voice (a sentence) or a real speaker (a phrase)."""
+    if isinstance(speaker, real_voices.RealSpeaker):
+        return real_voices.say(speaker, rng)
+    return _say(speaker, pool, rng, cache_dir)
+
+
+def _others(voices: list, speakers: list) -> list[real_voices.RealSpeaker]:
+    """Real speakers of the corpus who are not in this conversation (for babble)."""
+    taken = {getattr(v, "files", None) for v in speakers}
+    return [v for v in voices if isinstance(v, real_voices.RealSpeaker) and v.files not in taken]
+
+
 def _assemble(
     conv_id: str,
     rng: np.random.Generator,
-    voices: list[Voice],
+    voices: list[Voice | real_voices.RealSpeaker],
     pool: list[str],
     cache_dir: Path,
     *,
@@ -600,6 +635,8 @@ def _assemble(
     duration_s: tuple[float, float],
     overlap: float,
     noise_db: tuple[float, float],
+    augment: AugmentConfig | None = None,
+    aug_rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
     identities = sorted({v.identity for v in voices})
     k = int(rng.integers(min_speakers, max_speakers + 1))
@@ -612,6 +649,8 @@ def _assemble(
     for i in chosen_ids:
         same = [v for v in voices if v.identity == identities[i]]
         speakers.append(same[int(rng.integers(len(same)))])
+    if augment is not None:
+        speakers = [augment_mod.perturb_speaker(v, aug_rng, augment) for v in speakers]
     gains = 10 ** (rng.uniform(-6, 6, k) / 20)
     target = _ms(rng.uniform(*duration_s))
     order = _turn_order(k, rng, min_turns=max(8, int(target / SAMPLE_RATE / 2)))
@@ -634,7 +673,7 @@ def _assemble(
         for j in range(n_sent):
             if j:
                 parts.append(np.zeros(_ms(rng.uniform(0.1, 0.25)), np.float32))
-            parts.append(_say(speakers[s], pool, rng, cache_dir))
+            parts.append(_utterance(speakers[s], pool, rng, cache_dir))
         audio = np.concatenate(parts) * np.float32(gains[s])
         if prev_end is None:
             start = cursor
@@ -659,14 +698,25 @@ def _assemble(
             raise SynthError("conversation assembly did not terminate")
 
     total = max(p[0] + len(p[1]) for p in pieces) + _ms(rng.uniform(0.3, 0.8))
-    mix = np.zeros(total, np.float64)
-    for start, audio, _ in pieces:
-        mix[start : start + len(audio)] += audio
+    if augment is None:
+        mix = np.zeros(total, np.float64)
+        for start, audio, _ in pieces:
+            mix[start : start + len(audio)] += audio
+    else:  # each speaker in its own place in the room
+        tracks = np.zeros((k, total), np.float64)
+        for start, audio, s in pieces:
+            tracks[s, start : start + len(audio)] += audio
+        mix = augment_mod.reverberate(tracks, aug_rng, augment).sum(axis=0)
     noise = lfilter([1.0], [1.0, -0.7], rng.standard_normal(total))
     noise *= 10 ** (rng.uniform(*noise_db) / 20) / max(
         float(np.sqrt(np.mean(noise**2))), 1e-12
     )
     mix += noise
+    if augment is not None:
+        active = np.zeros(total, bool)
+        for start, audio, _ in pieces:
+            active[start : start + len(audio)] = True
+        mix = augment_mod.degrade(mix, active, aug_rng, augment, babble_from=_others(voices, speakers))
     peak = float(np.max(np.abs(mix)))
     if peak > 0.95:
         mix *= 0.95 / peak
@@ -677,6 +727,50 @@ def _assemble(
 
 def _t(samples: int) -> float:
     return round(samples / SAMPLE_RATE, 3)
+
+
+SPLIT_CODES = {"train": 0, "eval": 1, "dev": 2}
+
+
+def _corpus_speakers(
+    split: str,
+    engines: Sequence[str] | None,
+    pitch_shift: Sequence[int],
+    real: Sequence[str | os.PathLike[str]],
+    voice_names: Sequence[str] | None,
+) -> list[Voice | real_voices.RealSpeaker]:
+    """The speakers of a corpus: TTS voices and/or real speakers of ``split``.
+
+    Without ``real``: the TTS voices (all installed engines when ``engines`` is None).
+    With ``real``: its speakers of the split, plus TTS voices only if ``engines`` is
+    given (an empty list or ["none"] means none).
+    """
+    if split not in SPLIT_CODES:
+        raise ValueError(f"split must be one of {sorted(SPLIT_CODES)}, got {split!r}")
+    engines = None if engines is None else [e for e in engines if e and e != "none"]
+    use_tts = engines is None and not real or bool(engines)
+    speakers: list[Voice | real_voices.RealSpeaker] = []
+    if use_tts:
+        if split == "dev":
+            raise ValueError("TTS voices have no 'dev' split (only real voices do); use --engines none")
+        speakers += voices_for_split(split, engines, pitch_shift)
+    if real:
+        found = real_voices.speakers_for_split(real, split)
+        if not found:
+            raise SynthError(f"no {split!r} speakers under {', '.join(map(str, real))}")
+        speakers += found
+        if pitch_shift and _which("sox") is None:
+            raise SynthError("pitch_shift needs sox; apt-get install sox")
+        speakers += [r.shifted(int(c)) for r in found for c in pitch_shift if c]
+    if not speakers:
+        raise SynthError("no speakers: give --real folders and/or TTS --engines")
+    if voice_names is not None:
+        by_name = {v.name: v for v in speakers}
+        unknown = sorted(set(voice_names) - set(by_name))
+        if unknown:
+            raise SynthError(f"not voices of the {split!r} split here: {', '.join(unknown)}")
+        speakers = [by_name[n] for n in voice_names]
+    return speakers
 
 
 def build_corpus(
@@ -695,6 +789,8 @@ def build_corpus(
     engines: Sequence[str] | None = None,
     voice_names: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    real: Sequence[str | os.PathLike[str]] = (),
+    augment: AugmentConfig | None = None,
 ) -> Path:
     """Write ``conversations`` synthetic conversations and return the manifest path.
 
@@ -705,6 +801,10 @@ def build_corpus(
     ``engines`` restricts the TTS engines (default: all installed); ``voice_names``
     restricts the speakers to these voices of the split (``Voice.name``, e.g.
     ``"flite-kal+400c"``). ``cache_dir`` defaults to ``out_dir/tts_cache``.
+    ``real``: folders of real speakers (see :mod:`weighter_gui.core.real_voices`);
+    with it, TTS voices are used only when ``engines`` is given. ``split`` is
+    "train" or "eval" (TTS and real) or "dev" (real voices only). ``augment``: an
+    :class:`~weighter_gui.core.augment.AugmentConfig` (None: no augmentation).
     """
     if conversations < 0:
         raise ValueError("conversations must be >= 0")
@@ -715,20 +815,15 @@ def build_corpus(
     lo, hi = (float(x) for x in duration_s)
     if not 0 < lo <= hi:
         raise ValueError("duration_s must be (min, max) with 0 < min <= max")
-    voices = voices_for_split(split, engines, pitch_shift)
-    if voice_names is not None:
-        by_name = {v.name: v for v in voices}
-        unknown = sorted(set(voice_names) - set(by_name))
-        if unknown:
-            raise SynthError(f"not voices of the {split!r} split here: {', '.join(unknown)}")
-        voices = [by_name[n] for n in voice_names]
+    voices = _corpus_speakers(split, engines, pitch_shift, real, voice_names)
     pool = text_pool()
     out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     (out / "rttm").mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir is not None else out / "tts_cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    split_code = 0 if split == "train" else 1
+    if any(isinstance(v, Voice) for v in voices):
+        cache.mkdir(parents=True, exist_ok=True)
+    split_code = SPLIT_CODES[split]
     lines = []
     for i in range(conversations):
         conv_id = f"{split}_s{seed}_{i:05d}"
@@ -744,6 +839,8 @@ def build_corpus(
             duration_s=(lo, hi),
             overlap=overlap,
             noise_db=tuple(noise_db),
+            augment=augment,
+            aug_rng=np.random.default_rng([int(seed), split_code, i, 1]),
         )
         audio_path = out / "audio" / f"{conv_id}.flac"
         with atomic_path(audio_path, suffix=".tmp.flac") as tmp_audio:

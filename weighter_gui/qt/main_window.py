@@ -740,6 +740,7 @@ class MainWindow(QMainWindow):
     def _redraw_tracks(self, record: FileRecord) -> None:
         threshold = record.effective_threshold
         self.timeline.set_tracks(record.tracks, threshold)
+        self.timeline.set_speech(*_speech_lane(record))
         self.speaker_panel.set_threshold(threshold)
         states, suggestions = {}, {}
         key = self._key_for(record.path)
@@ -2116,3 +2117,14 @@ def _audio_files_in(folder: Path) -> list[Path]:
         return []
     return [p for p in entries if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS]
 
+
+
+def _speech_lane(record: FileRecord) -> tuple[object, float]:
+    """What the speech lane shows for ``record``: the finished analysis's speech, else
+    the live windows' so far; (None, hop) when neither detected speech."""
+    done = getattr(record.diarization, "speech", None)
+    if done is not None:
+        return done, float(record.diarization.hop)
+    if record.live is not None and record.live.hop is not None:
+        return record.live.speech(), record.live.hop
+    return None, 0.15

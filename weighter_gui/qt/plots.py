@@ -8,6 +8,7 @@ signals (``seek_requested``, ``selection_changed``) and the main window acts.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
@@ -24,7 +25,11 @@ TIME_STEPS = (
 TIME_LABEL_PIXELS = 90  # about one label per this many pixels
 MIN_VISIBLE_SECONDS = 0.2  # the deepest zoom
 FOLLOW_MARGIN = 0.1  # follow mode puts the playhead this far into the new page
-CURVE_Y_RANGE = (-0.03, 1.05)
+# The speech lane (what the speech detector heard) is a band under the curves; its
+# height is the share of each 150 ms block that holds speech.
+SPEECH_LANE = (-0.17, -0.05)
+SPEECH_COLOUR = (90, 200, 120)
+CURVE_Y_RANGE = (SPEECH_LANE[0] - 0.02, 1.05)
 TRACK_LANE_COLOUR = "#b0b0b0"  # reference segments
 
 
@@ -140,7 +145,15 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.spectrogram_plot.setLabel("left", "Hz")
         self.curves_plot.setLabel("left", "weight")
         self.curves_plot.setYRange(*CURVE_Y_RANGE, padding=0)
-        self.curves_plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")]])
+        self.curves_plot.getAxis("left").setTicks(
+            [[(sum(SPEECH_LANE) / 2, "speech"), (0, "0"), (0.5, "0.5"), (1, "1")]]
+        )
+        self.speech_item = pg.PlotDataItem(
+            stepMode="center", fillLevel=SPEECH_LANE[0], brush=pg.mkBrush(*SPEECH_COLOUR, 150),
+            pen=pg.mkPen(*SPEECH_COLOUR, 220),
+        )
+        self.speech_item.setToolTip("speech: where the speech detector hears someone speaking")
+        self.curves_plot.addItem(self.speech_item)
         self.curves_plot.showGrid(x=True, y=False, alpha=0.15)
         self.spectrogram_plot.setXRange(0, 10, padding=0)
 
@@ -295,6 +308,15 @@ class TimelineView(pg.GraphicsLayoutWidget):
         for key in list(self.curve_items):
             if key not in seen:
                 self.curves_plot.removeItem(self.curve_items.pop(key))
+
+    def set_speech(self, share: np.ndarray | None, hop: float) -> None:
+        """The speech lane: ``share`` of each ``hop``-second block that holds speech (None: none known)."""
+        if share is None or len(share) == 0:
+            self.speech_item.setData([], [])
+            return
+        share = np.asarray(share, dtype=np.float32)
+        edges = np.arange(len(share) + 1, dtype=np.float64) * hop
+        self.speech_item.setData(edges, SPEECH_LANE[0] + (SPEECH_LANE[1] - SPEECH_LANE[0]) * share)
 
     def select_track(self, label: str | None) -> None:
         """Draw ``label``'s curve thicker (the slot selected for labelling)."""

@@ -66,6 +66,7 @@ class LiveTracks:
         self._curves: list[np.ndarray] = []  # per linker track id
         self._confidence: list[float] = []
         self._filled = 0  # blocks covered so far
+        self._speech = np.zeros(0, dtype=np.float32)  # share of speech per block (the speech lane)
         self._capacity = 0
         self.windows_done = 0
         self.window_count = 0
@@ -91,6 +92,10 @@ class LiveTracks:
             segment = self._curves[track][offset:needed]
             np.maximum(segment, window.curves[slot], out=segment)
             self._confidence[track] = max(self._confidence[track], float(window.confidences[slot]))
+        if getattr(window, "speech", None) is not None:
+            if len(self._speech) < self._capacity:
+                self._speech = np.pad(self._speech, (0, self._capacity - len(self._speech)))
+            self._speech[offset:needed] = window.speech[:blocks]
         self._filled = max(self._filled, needed)
         self.windows_done = window.index + 1
         self.window_count = window.count
@@ -102,6 +107,10 @@ class LiveTracks:
 
     def __len__(self) -> int:
         return len(self._curves)
+
+    def speech(self) -> np.ndarray | None:
+        """The speech lane so far (None when the analysis detects no speech)."""
+        return self._speech[: self._filled] if len(self._speech) else None
 
     def views(self) -> list[TrackView]:
         if self.hop is None:
