@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({front_s / max(minutes, 1e-9):.2f} s per minute of audio, 1 thread). DER with collar 0.25 s, "
         "overlap scored (there is none in this set). Count: share of files with the right number "
         "of speakers, and the mean absolute error of the count. The reference marks each slice whole, "
-        "pauses inside the read sentences included, so about 15 % missed speech is the reference's, "
-        "the same at every setting: compare the confusion and the count.",
+        "pauses inside the read sentences included, so most of the missed speech (10-15 %) is the reference's, "
+        "nearly the same at every clustering setting: compare the confusion and the count.",
         "",
         "| clustering | value | DER % | missed % | false al. % | confusion % | count exact | mean abs count err |",
         "|---|---|---|---|---|---|---|---|",

@@ -63,8 +63,9 @@ BLOCK_HOP_S = 0.15  # the curves' rate, as the Weighter's 15-frame blocks
 # count on simulated conversations of LibriSpeech train-clean-100 speakers
 # (benchmarks/classic_calibration.py, docs/results/classic-calibration.md; checked on
 # 15-40 s and 150-240 s conversations, docs/results/classic-calibration-short.md and
-# -long.md): DER 17.9 % (of which 15.4 % is the reference's pauses, confusion 2.4 %),
-# 73 % of counts exact; best or within 1.5 points of the best at all three lengths.
+# -long.md): DER 13.6 % (missed 11.0 %, mostly the reference's pauses; confusion 2.5 %),
+# 73 % of counts exact; the best DER at 40-90 s and 15-40 s (12.8 %, 87 % exact), 1.3
+# points over the best (0.35) at 150-240 s (14.9 %, 56 % exact).
 # AHC is the default because spectral clustering's best p moved with the file's length
 # (0.25-0.3 at 40-90 s, 0.15 at 150-240 s) while this cut stayed put.
 AHC_THRESHOLD = 0.375
@@ -76,7 +77,7 @@ AHC_THRESHOLD = 0.375
 FILL_GAP = 0.9
 # Spectral clustering (``method="spectral"``): fraction of each row's neighbours kept
 # when the affinity is p-pruned; 0 chooses it per file (NME-SC). Same calibration: 0.25
-# gave DER 18.6 %, 83 % of counts exact on 40-90 s conversations.
+# gave DER 13.8 % (confusion 3.2 %), 83 % of counts exact on 40-90 s conversations.
 SPECTRAL_PRUNE = 0.25
 
 
