@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +13,16 @@ UI_TIMEOUT_MS = 15_000
 
 
 def write_conversation(path: Path, seconds: float = 12.0, seed: int = 0) -> Path:
-    """Two alternating harmonic 'voices' (120 Hz and 210 Hz, 2 s turns) over soft noise."""
+    """``seconds`` of the shipped sample conversation (real speech detection hears it),
+    starting at a ``seed``-dependent second, over soft noise."""
+    from weighter_gui.core.audio import load_audio
+    from weighter_gui.core.resources import sample_audio
+
     rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    audio = 0.01 * rng.standard_normal(len(t))
-    for turn in range(math.ceil(seconds / 2)):
-        f0 = 120.0 if turn % 2 == 0 else 210.0
-        mask = (t >= 2 * turn) & (t < 2 * turn + 1.8)
-        syllables = 0.5 * (1 + np.sin(2 * np.pi * 4 * t[mask]))  # 4 Hz amplitude wobble
-        voice = sum(np.sin(2 * np.pi * f0 * k * t[mask]) / k for k in range(1, 8))
-        audio[mask] += 0.15 * syllables * voice
+    speech = load_audio(sample_audio())
+    start = int((seed % 4) * 2 * SAMPLE_RATE)
+    audio = speech[start : start + int(seconds * SAMPLE_RATE)]
+    audio = audio + 0.003 * rng.standard_normal(len(audio)).astype(np.float32)
     sf.write(str(path), audio.astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
     return path
 
