@@ -2,10 +2,13 @@
 
     python benchmarks/annotation_loop.py --work data/loop --out docs/results [--steps 400] [--batch-size 4]
                                          [--train-body --lr 5e-5 --regime likes --name NAME]
+                                         [--real ../shared/data/real/speakers --checkpoint MODEL]
 
 The speakers are new to the shipped model: +-400 cent pitch-shifted versions of
 training voices (a speaker encoder treats them as new people; the voices reserved
-for evaluation are never used). ``weighter synth``'s corpus code writes
+for evaluation are never used); with ``--real``, the ten real people of
+``librispeech-test-other`` (the real-voice eval split, never trained on), in simulated
+rooms, noise and channels (``weighter synth --augment``). ``weighter synth``'s corpus code writes
 ``--labelled`` conversations to label and ``--held-out`` conversations of the same
 speakers to test on (2-3 speakers each, 40-70 s).
 
@@ -191,6 +194,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--collar", type=float, default=0.25)
+    parser.add_argument("--real", metavar="DIR", help="real speakers (their eval split) instead of TTS voices")
+    parser.add_argument("--checkpoint", help="the model the loop starts from (default: the shipped one)")
     args = parser.parse_args(argv)
 
     import torch
@@ -200,6 +205,7 @@ def main(argv=None) -> int:
     from weighter_gui.core.manifest import read_manifest
     from weighter_gui.core.project import ProjectSession
     from weighter_gui.core.resources import default_checkpoint
+    from weighter_gui.core.augment import AugmentConfig
     from weighter_gui.core.synth import PITCH_SHIFTS, build_corpus
     from weighter_gui.core.training import TrainResult, fine_tune_config, train
 
@@ -209,9 +215,14 @@ def main(argv=None) -> int:
     corpus = work / "corpus" / "manifest.jsonl"
     if not corpus.exists() or len(read_manifest(corpus)) != total:
         print(f"synthesising {total} conversations of {len(VOICES)} new speakers…", file=sys.stderr)
-        build_corpus(corpus.parent, conversations=total, split="train", seed=args.seed, min_speakers=2,
-                     max_speakers=3, duration_s=(40, 70), overlap=0.1, pitch_shift=PITCH_SHIFTS,
-                     voice_names=VOICES, cache_dir=work / "tts_cache")
+        if args.real:
+            build_corpus(corpus.parent, conversations=total, split="eval", seed=args.seed, min_speakers=2,
+                         max_speakers=3, duration_s=(40, 70), overlap=0.1, real=[args.real],
+                         augment=AugmentConfig().without_speaker_changes())
+        else:
+            build_corpus(corpus.parent, conversations=total, split="train", seed=args.seed, min_speakers=2,
+                         max_speakers=3, duration_s=(40, 70), overlap=0.1, pitch_shift=PITCH_SHIFTS,
+                         voice_names=VOICES, cache_dir=work / "tts_cache")
     items = read_manifest(corpus)
     refs = {}
     for item in items:
@@ -221,7 +232,7 @@ def main(argv=None) -> int:
     project_path = work / f"{args.name}.weighter"
     session = ProjectSession.create(project_path, overwrite=True)
     session.add_files([item.audio for item in labelled])
-    shipped = default_checkpoint()
+    shipped = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     t0 = time.perf_counter()
     print("before: the shipped model", file=sys.stderr)
     for key, d in diarize(shipped, labelled).items():

@@ -14,8 +14,9 @@ the seconds added to both ends of each segment (``segment_padding``), the snappi
 of segment edges to the sound (``edge_level``, ``edge_search``), the overlap kept at
 speaker changes (``change_overlap_level``, ``change_overlap_reach``), the merging of
 shadow speakers (``shadow_overlap``, ``shadow_similarity``), the dropping of weak
-segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``) and the slot
-confidence that makes a speaker (``threshold``). Each row is the
+segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``), the slot
+confidence that makes a speaker (``threshold``) and the speech detector's gate
+(``speech_pad``, ``speech_threshold``; pad -1: no speech detection). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
 """
@@ -66,6 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shadow-similarity", default="0.85", help="cosine of a shadow to the speaker it joins")
     parser.add_argument("--enclosed-seconds", default="0", help="shorter weak segments inside others' are dropped (0: off)")
     parser.add_argument("--enclosed-level", default="0.8", help="curve level that keeps such a segment")
+    parser.add_argument("--speech-pad", default="0.1", help="seconds speech regions are widened by (-1: no speech detection)")
+    parser.add_argument("--speech-threshold", default="0.5", help="speech probability that counts as speech")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="diarize-settings")
     args = parser.parse_args(argv)
@@ -78,7 +81,7 @@ def main(argv=None) -> int:
     rows = []
     config = diarizer.model.config
     grid = itertools.product(
-        floats(args.offsets), floats(args.overlap_offsets),
+        floats(args.speech_pad), floats(args.speech_threshold), floats(args.offsets), floats(args.overlap_offsets),
         args.runner_up.split(",") if args.runner_up else [config.overlap_runner_up], floats(args.compete_rounds), floats(args.min_slot_confidence),
         floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
         floats(args.activity), floats(args.fill_gap), floats(args.segment_padding),
@@ -89,7 +92,7 @@ def main(argv=None) -> int:
     )
     seen = set()
     for setting in grid:
-        offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level = setting
+        speech_pad, speech_threshold, offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level = setting
         # a level or a cosine does nothing when its rule is off: one row for all of them
         if reach == 0:
             change_level = None
@@ -97,7 +100,9 @@ def main(argv=None) -> int:
             shadow_cos = None
         if enclosed == 0:
             enclosed_level = None
-        setting = setting[:-6] + (change_level, reach, shadow, shadow_cos, enclosed, enclosed_level)
+        if speech_pad < 0:
+            speech_threshold = None
+        setting = (speech_pad, speech_threshold) + setting[2:-6] + (change_level, reach, shadow, shadow_cos, enclosed, enclosed_level)
         if setting in seen:
             continue
         seen.add(setting)
@@ -109,6 +114,7 @@ def main(argv=None) -> int:
             change_overlap_level=change_level or 0.0, change_overlap_reach=reach,
             shadow_overlap=shadow, shadow_similarity=shadow_cos or 1.0,
             enclosed_seconds=enclosed, enclosed_level=enclosed_level or 0.0,
+            speech_gate=speech_pad >= 0, speech_pad=max(speech_pad, 0.0), speech_threshold=speech_threshold or 0.5,
         )
         with claim_offset(diarizer.model, offset), overlap_offset(diarizer.model, gate):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -117,7 +123,7 @@ def main(argv=None) -> int:
         truth = np.array(list(true_k.values()))
         t = report.total
         rows.append({
-            "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
+            "speech_pad": speech_pad, "speech_threshold": speech_threshold, "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
             "link_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
             "edge_level": level, "edge_search": search, "threshold": threshold,
             "change_level": change_level, "change_reach": reach, "shadow_overlap": shadow, "shadow_similarity": shadow_cos,
@@ -127,7 +133,7 @@ def main(argv=None) -> int:
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level}: DER {100 * r['der']:.2f} %,"
+        print(f"speech {speech_pad}/{speech_threshold} offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     minutes = sum(item.duration or 0 for item in items) / 60
@@ -135,13 +141,13 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
+        "| speech pad s | speech threshold | claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
         "| threshold | change level | change reach s | shadow overlap | shadow cosine | enclosed s | enclosed level | DER | missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
+            f"| {'off' if r['speech_pad'] < 0 else r['speech_pad']} | {'-' if r['speech_threshold'] is None else r['speech_threshold']} | {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
             f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
             f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {r['shadow_overlap']} | {'-' if r['shadow_similarity'] is None else r['shadow_similarity']} | "
             f"{r['enclosed_seconds']} | {'-' if r['enclosed_level'] is None else r['enclosed_level']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "real" / "conversations"
 WHEEL = ROOT / "data" / "wheels" / "pyannote_audio-4.0.7-py3-none-any.whl"
 AUDIO = (".flac", ".wav")
+PER_FILE_COLUMNS = 8
 
 
 def folder_set(folder: Path) -> list[tuple[Path, Path]]:
@@ -111,7 +112,8 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
         rows[system] = row
         per_file[system] = row["per_file"]
         print(f"{name}: {system}: {100 * row['der']:.1f} %", file=sys.stderr)
-    uris = list(next(iter(per_file.values())).keys())
+    # a column per file for small sets (the real ones); every file is in the JSON
+    uris = list(next(iter(per_file.values())).keys()) if len(pairs) <= PER_FILE_COLUMNS else []
     table = [
         f"Set `{name}`: {len(pairs)} files, {minutes:.1f} min. DER collar {args.collar} s (pyannote: total width), "
         "overlap scored; each system's own speaker count.",
@@ -126,7 +128,8 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
             f"| {system} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | {100 * r['false_alarm']:.2f} % | "
             f"{100 * r['confusion']:.2f} % | {100 * r['count_accuracy']:.0f} % | " + " | ".join(cells) + " |"
         )
-    table += ["", "Per file: DER (speakers found / true)."]
+    if uris:
+        table += ["", "Per file: DER (speakers found / true)."]
     write_table(args.out, f"{args.name}-{name}", table, rows)
 
 

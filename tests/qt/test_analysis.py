@@ -13,6 +13,7 @@ from qt_helpers import UI_TIMEOUT_MS, FakeDiarizer, wait_for_state
 
 from weighter_gui.qt.files import FileState
 from weighter_gui.qt.messages import AnalysisDone, AnalysisProgress
+from weighter_gui.qt.plots import SPEECH_LANE
 
 DONE = {FileState.DONE}
 ENDED = {FileState.DONE, FileState.FAILED, FileState.CANCELLED}
@@ -319,3 +320,28 @@ def test_analysis_of_a_missing_file_fails_in_plain_words(make_window, qtbot, fak
     assert window.file_list.state_text(missing) == "failed: file not found"
     assert any(m.startswith("Analysis failed: ") and "file not found" in m for m in messages)
     assert record.error_kind == "audio"
+
+
+def test_noise_has_no_speaker_and_an_empty_speech_lane_with_the_shipped_model(make_window, qtbot, tmp_path):
+    import soundfile as sf
+
+    noise = tmp_path / "white-noise.wav"
+    sf.write(noise, (0.05 * np.random.default_rng(5).standard_normal(16000 * 15)).astype(np.float32), 16000)
+    window = make_window()  # the shipped model and its speech detection, as a user gets them
+    window.open_paths([noise])
+    record = wait_for_state(qtbot, window, noise, DONE)
+    assert record.diarization.speakers == []
+    assert window.file_list.state_text(noise) == "done (0 speakers)"
+    assert window.timeline.visible_curves() == []
+    _, heights = window.timeline.speech_item.getOriginalDataset()
+    assert heights is not None and len(heights) > 0 and float(np.max(heights)) == pytest.approx(SPEECH_LANE[0])
+
+
+def test_the_speech_lane_follows_the_speech(make_window, qtbot, conversation):
+    window = make_window()
+    window.open_paths([conversation])
+    record = wait_for_state(qtbot, window, conversation, DONE)
+    edges, heights = window.timeline.speech_item.getOriginalDataset()
+    assert len(edges) == len(heights) + 1 and edges[-1] == pytest.approx(record.diarization.duration, abs=0.2)
+    spoken = heights > SPEECH_LANE[0] + 1e-6
+    assert 0.3 < spoken.mean() < 1.0  # the sample's speech with its pauses
