@@ -118,7 +118,7 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
         f"Set `{name}`: {len(pairs)} files, {minutes:.1f} min. DER collar {args.collar} s (pyannote: total width), "
         "overlap scored; each system's own speaker count.",
         "",
-        "| system | DER | missed | false alarm | confusion | speaker count right | " + " | ".join(uris) + " |",
+        "| system | DER | missed | false alarm | confusion | speaker count right |" + "".join(f" {u} |" for u in uris),
         "|---|---|---|---|---|---|" + "---|" * len(uris),
     ]
     for system, r in rows.items():
@@ -126,7 +126,7 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
                  for u in uris]
         table.append(
             f"| {system} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | {100 * r['false_alarm']:.2f} % | "
-            f"{100 * r['confusion']:.2f} % | {100 * r['count_accuracy']:.0f} % | " + " | ".join(cells) + " |"
+            f"{100 * r['confusion']:.2f} % | {100 * r['count_accuracy']:.0f} % |" + "".join(f" {c} |" for c in cells)
         )
     if uris:
         table += ["", "Per file: DER (speakers found / true)."]
