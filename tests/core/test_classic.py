@@ -15,7 +15,7 @@ from weighter_gui.core.evaluation import der, read_rttm
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "sample" / "sample.flac"
 SAMPLE_RTTM = ROOT / "resources" / "sample" / "sample.rttm"
-TEST_SPEAKERS = Path("/work/shared/data/real/speakers/librispeech-test-other")
+TEST_SPEAKERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "speakers" / "librispeech-test-other"
 
 
 @pytest.fixture(scope="module")
