@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioTooShortError, load_audio, probe
-from .diarize import MIN_SECONDS, FileDiarization, Track
+from .audio import load_audio
+from .diarize import FileDiarization, Track, probe_long_enough
 from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, GE2EEncoder
 
 __all__ = [
@@ -346,12 +346,7 @@ class ClassicDiarizer:
 
     def diarize(self, path: str | os.PathLike[str]) -> FileDiarization:
         path = Path(path)
-        info = probe(path)
-        if info.duration < MIN_SECONDS:
-            raise AudioTooShortError(
-                path, f"too short ({info.duration:.2f} s; at least {MIN_SECONDS} s needed)",
-                "use a longer recording",
-            )
+        info = probe_long_enough(path)
         audio = load_audio(path, channel=self.config.channel, min_duration=0)
         return self.diarize_audio(audio, path, duration=info.duration)
 

@@ -235,6 +235,17 @@ class FileDiarization:
         }
 
 
+def probe_long_enough(path: Path):
+    """The file's ``AudioInfo``; an ``AudioError`` for a bad file or one too short to diarize."""
+    info = probe(path)
+    if info.duration < MIN_SECONDS:
+        raise AudioTooShortError(
+            path, f"too short ({info.duration:.2f} s; at least {MIN_SECONDS} s needed)",
+            "use a longer recording",
+        )
+    return info
+
+
 class Diarizer:
     """Owns a model, its front-end and a device; diarizes files one after another."""
 
@@ -285,12 +296,7 @@ class Diarizer:
         header shows it). Stops quietly, yielding nothing more, when ``cancelled()``.
         """
         path = Path(path)
-        info = probe(path)
-        if info.duration < MIN_SECONDS:
-            raise AudioTooShortError(
-                path, f"too short ({info.duration:.2f} s; at least {MIN_SECONDS} s needed)",
-                "use a longer recording",
-            )
+        info = probe_long_enough(path)
         cfg = self.config
         block_samples = HOP_LENGTH * self.stride
         total_samples = math.ceil(info.duration * SAMPLE_RATE)
