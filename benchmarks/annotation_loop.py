@@ -214,7 +214,8 @@ def main(argv=None) -> int:
     total = args.labelled + args.held_out
     corpus = work / "corpus" / "manifest.jsonl"
     if not corpus.exists() or len(read_manifest(corpus)) != total:
-        print(f"synthesising {total} conversations of {len(VOICES)} new speakers…", file=sys.stderr)
+        who = "real people of the eval split" if args.real else f"{len(VOICES)} new speakers"
+        print(f"synthesising {total} conversations of {who}…", file=sys.stderr)
         if args.real:
             build_corpus(corpus.parent, conversations=total, split="eval", seed=args.seed, min_speakers=2,
                          max_speakers=3, duration_s=(40, 70), overlap=0.1, real=[args.real],
@@ -264,6 +265,8 @@ def main(argv=None) -> int:
     result = {
         "command": command_line(),
         "speakers": speakers_used,
+        "voices": "real people (LibriSpeech test-other), rooms, noise and channels" if args.real
+                  else "pitch-shifted training voices",
         "labelled_files": [item.id for item in labelled],
         "held_out_files": [item.id for item in held_out],
         "labelled_minutes": sum(item.duration or 0 for item in labelled) / 60,
@@ -288,7 +291,7 @@ def markdown(r: dict) -> str:
     lines = [
         f"Annotation loop: {len(r['labelled_files'])} labelled conversations ({r['labelled_minutes']:.1f} min), "
         f"{len(r['held_out_files'])} held-out conversations ({r['held_out_minutes']:.1f} min) of "
-        f"{len(r['speakers'])} speakers the shipped model never heard (pitch-shifted training voices). "
+        f"{len(r['speakers'])} speakers the model never heard ({r.get('voices', 'pitch-shifted training voices')}). "
         f"The annotator named {named} slots and added {by_hand} likes by hand; retraining: "
         f"{r['train']['steps']} steps, batch {r['train']['batch_size']}, "
         f"{'the whole model, regime ' + repr(r['train']['regime']) if r['train']['train_body'] else 'the head alone'}, "
