@@ -93,6 +93,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     """A synthetic conversation corpus from text-to-speech voices and/or real speakers."""
     from weighter_gui.core import synth
+    from weighter_gui.core.audio import AudioError
 
     try:
         cents = [int(c) for c in args.pitch_shift.split(",") if c.strip()]
@@ -115,7 +116,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             augment=_augment_config(args),
             hook=lambda done, total, conv: bar.update("synth", done, total, {"file": conv}),
         )
-    except (synth.SynthError, ValueError, OSError) as e:
+    except (synth.SynthError, ValueError, OSError, AudioError) as e:
         return _error(str(e))
     finally:
         bar.close()

@@ -127,6 +127,19 @@ def test_no_overlap_when_zero(tmp_path, tiny):
 
 
 @needs_espeak
+def test_a_monologue_is_one_speaker_taking_turns(tmp_path, tiny):
+    a, _ = tiny
+    m = synth.build_corpus(
+        tmp_path, seed=2, cache_dir=a.parent.parent / "cache",
+        **{**TINY, "min_speakers": 1, "max_speakers": 1, "conversations": 1},
+    )
+    (item,) = _read_manifest(m)
+    segs = sorted(item["segments"])
+    assert len(item["likes"]) == 1 and len(segs) >= 2
+    assert all(s2[0] >= s1[1] for s1, s2 in itertools.pairwise(segs))  # never over itself
+
+
+@needs_espeak
 def test_reserved_voices_split():
     train = synth.voices_for_split("train", engines=["espeak-ng", "flite"])
     evals = synth.voices_for_split("eval", engines=["espeak-ng", "flite"])
@@ -365,3 +378,19 @@ def test_synth_command_with_real_voices(tmp_path, capsys):
     item = _read_manifest(out / "manifest.jsonl")[0]
     assert all(name.startswith("vctk-") for name in item["likes"])
     assert not (out / "tts_cache").exists()
+
+
+def test_synth_command_names_a_real_voice_file_it_cannot_read(tmp_path, capsys):
+    from weighter_gui.cli import main
+    from weighter_gui.core.real_voices import find_speakers, split_of
+
+    root = tmp_path / "people"
+    for name in ("anna", "bert", "carl", "dora"):
+        (root / name).mkdir(parents=True)
+        (root / name / "take1.wav").write_text("not audio")
+    train = [s for s in find_speakers([root]) if split_of(s) == "train"]
+    assert train, "at least one of the four names falls in the train split"
+    out = tmp_path / "corpus"
+    assert main(["synth", str(out), "--real", str(root), "--speakers", "1", "1", "--conversations", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "take1.wav" in err and "not an audio file" in err

@@ -562,6 +562,8 @@ def text_pool() -> list[str]:
 
 def _turn_order(k: int, rng: np.random.Generator, min_turns: int) -> list[int]:
     """Speaker index per turn: walk_turns over fine steps, runs collapsed to turns."""
+    if k == 1:  # a monologue: one walk never hands over, so it would make no turns
+        return [0] * min_turns
     turns: list[int] = []
     while len(turns) < min_turns:
         labels = walk_turns(np.array([k]), 40 * min_turns, 0.08, 0.15, rng)[0]
