@@ -47,7 +47,7 @@ from .checkpoint import CheckpointError, load_checkpoint, taught_names
 from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend
 from .resources import default_checkpoint
 from .model import Weighter
-from .vad import SpeechDetector, SpeechStream
+from .vad import SpeechDetector, SpeechStream, speech_regions
 
 __all__ = [
     "DiarizeConfig",
@@ -448,7 +448,11 @@ class Diarizer:
             # a speaker left with only a fragment is no speaker, as above
             tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
         if speech_frames is not None:
-            allowed = speech_regions_padded(speech_frames, cfg.speech_pad, duration)
+            pad = cfg.speech_pad
+            allowed = _union([
+                (max(0.0, a - pad), min(duration, b + pad))
+                for a, b in speech_regions(speech_probs, cfg.speech_threshold, min_speech=0.0, min_silence=0.0)
+            ])
             for track in tracks:
                 track.segments = intersect(track.segments, allowed, cfg.min_segment)
             tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
@@ -552,14 +556,6 @@ def block_speech(probs: np.ndarray, threshold: float, stride: int, blocks: int) 
 def gate_curves(curves: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """[N, blocks] curves zeroed in the blocks where no frame holds speech."""
     return curves * (speech > 0)[None, : curves.shape[1]].astype(curves.dtype)
-
-
-def speech_regions_padded(speech: np.ndarray, pad: float, duration: float) -> list[tuple[float, float]]:
-    """Runs of True 10 ms frames as (start, end) seconds, each widened by ``pad``, joined where they meet."""
-    active = np.concatenate([[False], speech, [False]])
-    edges = np.flatnonzero(np.diff(active.astype(np.int8)))
-    runs = [(max(0.0, s * FRAME_HOP_S - pad), min(duration, e * FRAME_HOP_S + pad)) for s, e in zip(edges[::2], edges[1::2])]
-    return _union(runs)
 
 
 def intersect(

@@ -2118,7 +2118,6 @@ def _audio_files_in(folder: Path) -> list[Path]:
     return [p for p in entries if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS]
 
 
-
 def _speech_lane(record: FileRecord) -> tuple[object, float]:
     """What the speech lane shows for ``record``: the finished analysis's speech, else
     the live windows' so far; (None, hop) when neither detected speech."""
