@@ -7,7 +7,7 @@ an offset on the overlap detector's logit, who gets an overlapped token's second
 (``overlap_runner_up``) and the read-out's competition rounds
 (``attractor_compete_rounds``) against the linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``),
-the cosine that links a slot to a track (``link_similarity``), the cosine at which
+the file-level clustering's cosine (``cluster_similarity``; ``link_similarity`` in results written before it), the cosine at which
 a file's tracks are merged (``merge_similarity``), the curve level that counts as
 speech (``activity``), the pauses filled inside one speaker's speech (``fill_gap``),
 the seconds added to both ends of each segment (``segment_padding``), the snapping
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threshold", default="0.5", help="slot confidence that makes a speaker")
     parser.add_argument("--min-slot-confidence", default="0.05,0.2")
     parser.add_argument("--min-speaker-seconds", default="0,1")
-    parser.add_argument("--link-similarity", default="0.6,0.7")
+    parser.add_argument("--cluster-similarity", default="0.85")
     parser.add_argument("--merge-similarity", default="1.0", help="cosine at which tracks merge (1: never)")
     parser.add_argument("--activity", default="0.5", help="curve level that counts as speech")
     parser.add_argument("--fill-gap", default="0.3", help="seconds of pause filled inside one speaker's speech")
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     grid = itertools.product(
         floats(args.speech_pad), floats(args.speech_threshold), floats(args.offsets), floats(args.overlap_offsets),
         args.runner_up.split(",") if args.runner_up else [config.overlap_runner_up], floats(args.compete_rounds), floats(args.min_slot_confidence),
-        floats(args.min_speaker_seconds), floats(args.link_similarity), floats(args.merge_similarity),
+        floats(args.min_speaker_seconds), floats(args.cluster_similarity), floats(args.merge_similarity),
         floats(args.activity), floats(args.fill_gap), floats(args.segment_padding),
         floats(args.edge_level), floats(args.edge_search), floats(args.threshold),
         floats(args.change_level), floats(args.change_reach),
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
         seen.add(setting)
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds), overlap_runner_up=runner_up)
         diarizer.config = replace(
-            DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, link_similarity=link,
+            DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, cluster_similarity=link,
             merge_similarity=merge, activity=activity, fill_gap=gap, segment_padding=padding,
             edge_level=level, edge_search=search, threshold=threshold,
             change_overlap_level=change_level or 0.0, change_overlap_reach=reach,
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         t = report.total
         rows.append({
             "speech_pad": speech_pad, "speech_threshold": speech_threshold, "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
-            "link_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
+            "cluster_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
             "edge_level": level, "edge_search": search, "threshold": threshold,
             "change_level": change_level, "change_reach": reach, "shadow_overlap": shadow, "shadow_similarity": shadow_cos,
             "enclosed_seconds": enclosed, "enclosed_level": enclosed_level, "der": report.der, "missed": report.rate(t, "missed detection"),
@@ -141,14 +141,14 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| speech pad s | speech threshold | claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | link cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
+        "| speech pad s | speech threshold | claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | cluster cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
         "| threshold | change level | change reach s | shadow overlap | shadow cosine | enclosed s | enclosed level | DER | missed | FA | confusion | count right | too few | too many |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {'off' if r['speech_pad'] < 0 else r['speech_pad']} | {'-' if r['speech_threshold'] is None else r['speech_threshold']} | {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
-            f"{r['link_similarity']} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
+            f"{r.get('cluster_similarity', r.get('link_similarity'))} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
             f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {r['shadow_overlap']} | {'-' if r['shadow_similarity'] is None else r['shadow_similarity']} | "
             f"{r['enclosed_seconds']} | {'-' if r['enclosed_level'] is None else r['enclosed_level']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "

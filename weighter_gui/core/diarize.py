@@ -1,17 +1,20 @@
-"""Diarization of whole files with a trained Weighter: windows, linking, segments.
+"""Diarization of whole files with a trained Weighter: windows, speakers, segments.
 
-Read top-down: ``Diarizer(checkpoint).run(path)`` is a generator. It streams the
-file in equal windows of at most ``window_seconds`` (the length the model was
-trained on), computes front-end features per window, runs the Weighter, and links
-each window's slots to the file's speaker *tracks* by embedding similarity
-(Hungarian matching on cosine similarity, threshold ``link_similarity``), so a
-speaker keeps one label through an hour-long file. It yields one ``WindowResult``
-per window (the app draws them as they come) and then one ``FileDiarization``.
+Read top-down: ``Diarizer(checkpoint).run(path)`` is a generator. The window pass
+(``windows``) streams the file in equal windows of at most ``window_seconds`` (the
+length the model was trained on), computes front-end features per window, runs the
+Weighter, and joins each window's slots to provisional tracks as they come
+(``clustering.StreamLinker``); it yields one ``WindowResult`` per window (the app
+draws them as they come). The file-level pass (``assemble``) then clusters every
+window's slots by their embeddings at once (``clustering.cluster_slots``: two slots
+of one window are never one speaker), so a speaker keeps one label through an
+hour-long file, and yields one ``FileDiarization``.
 
 Memory stays bounded: one window of audio and features at a time; the curves are
 kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
 per speaker-hour, as is the overlap detector's output; the loudness of each 10 ms
-frame (for the segment edges) takes 1.4 MB per hour.
+frame (for the segment edges) takes 1.4 MB per hour, and the live slots' embeddings
+(``clustering.SlotStore``, for the file-level pass) at most 0.37 MB per hour.
 
 A track is a speaker *slot* as the user sees it: its curve over the whole file,
 its confidence (the highest of its windows' slot confidences, each
@@ -40,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from .audio import AudioTooShortError, iter_audio_blocks, probe
 from .checkpoint import CheckpointError, load_checkpoint, taught_names
+from .clustering import SlotStore, StreamLinker, cluster_slots, merged_groups
 from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend
 from .resources import default_checkpoint
 from .model import Weighter
@@ -74,7 +77,12 @@ class DiarizeConfig:
     # Measured on held-out voices (docs/results/diarize-settings.md): without the
     # read-out's competition the two floors drop one-second stray tracks that spoil
     # the speaker count; with it they change nothing there and stay as a guard.
-    link_similarity: float = 0.7  # cosine of embeddings to join a slot to a track
+    link_similarity: float = 0.7  # cosine to join a slot to a provisional track while windows come
+    # The file-level clustering's threshold (average cosine between two clusters' slots).
+    # Chosen on long files of held-out voices whose speakers come back (benchmarks/
+    # long_recordings.py on data/longdev_tts and data/longdev_real, docs/results/long-calibration.md):
+    # mean DER 61.0 % with the window-by-window linking, 58.0 % at 0.7, 42.9 % at 0.85, 42.3 % at 0.9.
+    cluster_similarity: float = 0.85
     # Tracks of the whole file whose embeddings are at least this close are one voice
     # that two slots of one window shared (linking cannot join those: it is one-to-one).
     # Measured on held-out voices (docs/results/diarize-settings-overlap.md); the shipped
@@ -163,6 +171,22 @@ class WindowResult:
     confidences: np.ndarray  # [N]
     tracks: np.ndarray  # [N] int: the track each slot joined, -1 if too weak
     speech: np.ndarray | None = None  # [blocks] share of each block's 10 ms frames that hold speech
+
+
+@dataclass
+class FileWindows:
+    """What the window pass keeps of a file for the file-level pass: per window the
+    slot curves at block rate, the overlap probability per block and the loudness of
+    each 10 ms frame; the live slots (``SlotStore``); the speech probability per frame.
+    About 2 MB per hour."""
+
+    path: Path
+    duration: float
+    curves: list[np.ndarray] = field(default_factory=list)  # per window [slots, blocks]
+    overlaps: list[np.ndarray] = field(default_factory=list)  # per window [blocks]
+    levels: list[np.ndarray] = field(default_factory=list)  # per window, dB of each 10 ms frame
+    slots: SlotStore = field(default_factory=SlotStore)
+    speech: np.ndarray | None = None  # [frames] speech probability; None: not detected
 
 
 @dataclass
@@ -295,6 +319,25 @@ class Diarizer:
         Raises an ``AudioError`` for a bad file (before the first window where the
         header shows it). Stops quietly, yielding nothing more, when ``cancelled()``.
         """
+        windows = yield from self.windows(path, cancelled)
+        if windows is not None and not cancelled():
+            yield self.assemble(windows)
+
+    def analyse(self, path: str | os.PathLike[str]) -> "FileWindows":
+        """The window pass alone, for callers that assemble it more than one way."""
+        events = self.windows(path)
+        while True:
+            try:
+                next(events)
+            except StopIteration as done:
+                return done.value
+
+    def windows(
+        self, path: str | os.PathLike[str], cancelled: Callable[[], bool] = lambda: False
+    ) -> Iterator[WindowResult]:
+        """The window pass: yield each window's result (slots joined to provisional
+        tracks as they come); return what the file-level pass needs (``FileWindows``),
+        or None when cancelled."""
         path = Path(path)
         info = probe_long_enough(path)
         cfg = self.config
@@ -304,10 +347,8 @@ class Diarizer:
         # Equal windows of whole blocks, so no window is a sliver and blocks tile the file.
         window_blocks = math.ceil(total_samples / block_samples / count)
         window_samples = window_blocks * block_samples
-        linker = _Linker(cfg.link_similarity)
-        curves: list[np.ndarray] = []  # per window [tracks_so_far, blocks]
-        levels: list[np.ndarray] = []  # per window, dB of each 10 ms frame (1.4 MB per hour)
-        overlaps: list[np.ndarray] = []  # per window, the detector's overlap probability per block
+        linker = StreamLinker(cfg.link_similarity)
+        result = FileWindows(path, info.duration)
         speech = SpeechStream(self.speech_detector) if self.speech_detector is not None else None
         buffer = np.zeros(0, dtype=np.float32)
         index = 0
@@ -320,37 +361,37 @@ class Diarizer:
                 except StopIteration:
                     exhausted = True
             if cancelled():
-                return
+                return None
             chunk, buffer = buffer[:window_samples], buffer[window_samples:]
             if len(chunk) == 0:
                 break
             if len(chunk) <= 400 and index > 0:  # a few ms left over: too short to frame
-                curves[-1] = (np.pad(curves[-1][0], ((0, 0), (0, 1)), mode="edge"), curves[-1][1])
-                overlaps[-1] = np.pad(overlaps[-1], (0, 1), mode="edge")
+                result.curves[-1] = np.pad(result.curves[-1], ((0, 0), (0, 1)), mode="edge")
+                result.overlaps[-1] = np.pad(result.overlaps[-1], (0, 1), mode="edge")
                 break
             win = self._window(chunk)
-            levels.append(frame_levels(chunk))
+            result.levels.append(frame_levels(chunk))
             window_speech = None
             if speech is not None:
                 speech.push(chunk)
                 frames = speech.frames()[index * window_samples // HOP_LENGTH :][: len(chunk) // HOP_LENGTH]
                 window_speech = block_speech(frames, cfg.speech_threshold, self.stride, win["curves"].shape[1])
                 win["curves"] = gate_curves(win["curves"], window_speech)
-            overlaps.append(win["overlap"])
-            tracks = linker.link(win["embeddings"], win["confidences"], win["mass"], cfg.min_slot_confidence)
-            curves.append((win["curves"], tracks))
+            result.overlaps.append(win["overlap"])
+            result.curves.append(win["curves"])
+            live = win["confidences"] >= cfg.min_slot_confidence
+            weights = win["mass"] * win["confidences"]
+            result.slots.add(index, win["embeddings"], weights, win["confidences"], live)
+            tracks = linker.link(win["embeddings"], weights, live)
             start = index * window_samples / SAMPLE_RATE
             yield WindowResult(
                 index, count, start, start + len(chunk) / SAMPLE_RATE,
                 win["curves"], win["confidences"], tracks, window_speech,
             )
             index += 1
-        if cancelled():
-            return
-        frames = speech.frames() if speech is not None else None
-        yield self._assemble(
-            path, info.duration, curves, linker, np.concatenate(levels), np.concatenate(overlaps), frames
-        )
+        if speech is not None:
+            result.speech = speech.frames()
+        return result
 
     @torch.inference_mode()
     def _window(self, audio: np.ndarray) -> dict:
@@ -386,36 +427,39 @@ class Diarizer:
                 tracks[i].name, tracks[i].name_probability = self.header.speakers[k], float(probs[i, k])
                 given.add(k)
 
-    def _assemble(
-        self, path: Path, duration: float, windows, linker: "_Linker", levels: np.ndarray, overlap: np.ndarray,
-        speech_probs: np.ndarray | None = None,
-    ) -> FileDiarization:
-        cfg = self.config
+    def assemble(self, windows: "FileWindows", config: DiarizeConfig | None = None) -> FileDiarization:
+        """The file's speakers from its window pass: the slots clustered over the whole
+        file (``cluster_slots``), then segments (``config`` defaults to this diarizer's)."""
+        cfg = config or self.config
+        duration, levels = windows.duration, np.concatenate(windows.levels)
+        overlap, speech_probs = np.concatenate(windows.overlaps), windows.speech
         hop = self.stride * FRAME_HOP_S
-        groups = linker.merged(cfg.merge_similarity)
-        total_blocks = sum(c.shape[1] for c, _ in windows)
-        curve = np.zeros((len(linker.sums), total_blocks), dtype=np.float32)
-        offset = 0
-        for c, tracks in windows:
-            for slot, t in enumerate(tracks):
-                if t >= 0:
-                    curve[t, offset : offset + c.shape[1]] = np.maximum(
-                        curve[t, offset : offset + c.shape[1]], c[slot]
-                    )
-            offset += c.shape[1]
+        store = windows.slots
+        cluster = cluster_slots(store.windows, store.embeddings, store.weights, cfg.cluster_similarity)
+        count = int(cluster.max()) + 1 if len(cluster) else 0
+        sums = np.zeros((count, store.embeddings.shape[1] if len(store) else 0))
+        np.add.at(sums, cluster, store.embeddings * store.weights[:, None])
+        confidence = np.zeros(count)
+        np.maximum.at(confidence, cluster, store.confidences)
+        offsets = np.concatenate([[0], np.cumsum([c.shape[1] for c in windows.curves])])
+        curve = np.zeros((count, offsets[-1]), dtype=np.float32)
+        for window, slot, t in zip(store.windows, store.slots, cluster):
+            part = curve[t, offsets[window] : offsets[window + 1]]
+            np.maximum(part, windows.curves[window][slot], out=part)
+        total_blocks = int(offsets[-1])
+        groups = merged_groups(sums, cfg.merge_similarity)
         # a slot that fired on a breath or a fragment is not a speaker to label
         min_speech = min(cfg.min_speaker_seconds, duration / 2)
         tracks = []
         for group in groups:
-            summed = np.sum([linker.sums[t] for t in group], axis=0)
+            summed = sums[group].sum(0)
             emb = summed / max(np.linalg.norm(summed), 1e-12)
             # the slots shared the voice's speech between them: their curves add up
             merged_curve = np.minimum(curve[group].sum(0), 1.0)
             segs = curve_segments(
                 merged_curve, hop, cfg.activity, cfg.min_segment, cfg.fill_gap, duration, cfg.segment_padding
             )
-            confidence = max(linker.confidence[t] for t in group)
-            track = Track("", float(confidence), emb, merged_curve, segs)
+            track = Track("", float(confidence[group].max()), emb, merged_curve, segs)
             if track.speech_seconds >= min_speech:
                 tracks.append(track)
         if len(levels) and np.percentile(levels, 95) < SILENT_DBFS:
@@ -465,56 +509,8 @@ class Diarizer:
         if speech_frames is not None:
             speech_share = block_speech(speech_probs, cfg.speech_threshold, self.stride, total_blocks)
         return FileDiarization(
-            path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend, speech_share
+            windows.path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend, speech_share
         )
-
-
-class _Linker:
-    """Joins each window's slots to the file's tracks by cosine similarity of embeddings."""
-
-    def __init__(self, similarity: float) -> None:
-        self.similarity = similarity
-        self.sums: list[np.ndarray] = []  # mass-weighted embedding sums
-        self.confidence: list[float] = []
-        self.speech_mass: list[float] = []
-
-    def link(self, embeddings: np.ndarray, confidences: np.ndarray, mass: np.ndarray, floor: float) -> np.ndarray:
-        tracks = np.full(len(confidences), -1, dtype=np.int64)
-        live = np.flatnonzero(confidences >= floor)
-        if len(live) == 0:
-            return tracks
-        unit = embeddings[live] / np.maximum(np.linalg.norm(embeddings[live], axis=1, keepdims=True), 1e-12)
-        if self.sums:
-            centres = np.stack(self.sums)
-            centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-            sim = unit @ centres.T
-            rows, cols = linear_sum_assignment(-sim)
-            for r, c in zip(rows, cols):
-                if sim[r, c] >= self.similarity:
-                    tracks[live[r]] = c
-        for i, slot in enumerate(live):
-            if tracks[slot] < 0:
-                tracks[slot] = len(self.sums)
-                self.sums.append(np.zeros(embeddings.shape[1]))
-                self.confidence.append(0.0)
-                self.speech_mass.append(0.0)
-            t = tracks[slot]
-            weight = float(mass[slot]) * float(confidences[slot])
-            self.sums[t] = self.sums[t] + weight * unit[i]
-            self.confidence[t] = max(self.confidence[t], float(confidences[slot]))
-            self.speech_mass[t] += weight
-        return tracks
-
-    def merged(self, similarity: float) -> list[list[int]]:
-        """Tracks grouped by average linkage on embedding cosine, stopping below ``similarity``."""
-        groups = [[t] for t in range(len(self.sums))]
-        if len(groups) < 2 or similarity > 1.0 - 1e-9:
-            return groups
-        from scipy.cluster.hierarchy import fcluster, linkage
-
-        unit = np.stack(self.sums) / np.maximum(np.linalg.norm(self.sums, axis=1, keepdims=True), 1e-12)
-        labels = fcluster(linkage(unit, method="average", metric="cosine"), 1.0 - similarity, "distance")
-        return [list(np.flatnonzero(labels == k)) for k in np.unique(labels)]
 
 
 def curve_segments(

@@ -5,17 +5,20 @@ same way ``Diarizer`` assembles the final ones (max over the slots that joined a
 track), so the curves can be drawn while a long file is still being analysed.
 
 Each track has a ``key``: the order in which it first appeared. Colours follow the
-key, and when the final ``FileDiarization`` arrives its tracks (relabelled S1,
-S2, ... by confidence and speech) are matched back to the live ones by their
-curves, so a curve keeps its colour when the analysis finishes.
+key, and when the final ``FileDiarization`` arrives its tracks (regrouped by the
+file-level clustering and relabelled S1, S2, ... by confidence and speech) are
+matched back to the live ones by how much of their curves they share, so a speaker
+keeps its colour when the analysis finishes.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+MIN_SHARED = 0.3  # a final track sharing less of its curve with every live one is new
 
 # Distinct on a dark spectrogram and on white: Okabe-Ito plus a few Tableau colours.
 # The model has 6 slots: the first six are the most distinct from each other.
@@ -121,31 +124,35 @@ class LiveTracks:
         ]
 
     def match_keys(self, final_curves: list[np.ndarray]) -> list[int]:
-        """For each final track's curve, the key of the live track with the same curve.
+        """For each final track's curve, the key of the live track it settles.
 
-        Unmatched tracks get fresh keys after all live ones.
+        The file-level pass may regroup the live tracks' windows (a provisional track
+        split, or two joined): each final track takes the key of the live track its
+        curve shares the most with (weighted Jaccard, sum of minima over sum of
+        maxima, at least ``MIN_SHARED``), each key at most once, so a speaker keeps
+        the colour it had while the file was analysed. Unmatched tracks get fresh keys
+        after all live ones.
         """
         live = [c[: self._filled] for c in self._curves]
-        keys: list[int] = []
-        used: set[int] = set()
-        spare = len(live)
-        for curve in final_curves:
-            best, best_error = None, math.inf
-            for key, candidate in enumerate(live):
-                if key in used:
-                    continue
+        keys = list(range(len(live), len(live) + len(final_curves)))
+        if not live or not final_curves:
+            return keys
+        shared = np.zeros((len(final_curves), len(live)))
+        for i, curve in enumerate(final_curves):
+            for k, candidate in enumerate(live):
                 n = min(len(candidate), len(curve))
-                if n == 0:
-                    continue
-                error = float(np.max(np.abs(candidate[:n] - curve[:n])))
-                if error < best_error:
-                    best, best_error = key, error
-            if best is not None and best_error < 1e-4:
-                keys.append(best)
-                used.add(best)
-            else:
-                keys.append(spare)
-                spare += 1
+                a, b = np.asarray(curve[:n], np.float64), np.asarray(candidate[:n], np.float64)
+                union = np.maximum(a, b).sum()
+                shared[i, k] = np.minimum(a, b).sum() / union if union > 0 else 0.0
+        rows, cols = linear_sum_assignment(-shared)
+        spare = len(live)
+        keys = [-1] * len(final_curves)
+        for i, k in zip(rows, cols):
+            if shared[i, k] >= MIN_SHARED:
+                keys[i] = int(k)
+        for i in range(len(keys)):
+            if keys[i] < 0:
+                keys[i], spare = spare, spare + 1
         return keys
 
 

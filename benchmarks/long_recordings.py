@@ -1,0 +1,243 @@
+"""Long recordings whose speakers come back: DER, speaker count, seconds and peak memory
+of one long file, against the same conversations diarized one by one.
+
+    python benchmarks/long_recordings.py MANIFEST --name NAME [--minutes 10 60 240]
+        [--similarity 0.85 ...] [--checkpoint C] [--before DIR] [--work data/long]
+        [--reuse-windows] [--out docs/results] [--threads 2]
+
+Each long file is the manifest's conversations (``weighter synth``) one after another,
+in manifest order, repeated until it is at least ``--minutes`` long (whole
+conversations), with the exact reference: each conversation's RTTM moved to its
+offset, speakers named by their voice, so a voice that comes back is the same speaker.
+Files are written once under ``--work`` and reused.
+
+Each long file is diarized in a child process (its wall time and peak resident
+memory, model included, from ``wait4``): the window pass once, then the file-level
+assembly at each ``--similarity`` (the clustering's cosine threshold; the first is
+what the timing includes). ``--before DIR`` also scores the RTTMs in DIR named
+``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
+conversations alone are diarized once each (``weighter diarize`` as shipped) and
+scored as often as they occur. DER with pyannote.metrics, collar 0.25 s, overlap
+scored. Writes ``long-NAME.md`` / ``.json`` under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from weighter_gui.core.evaluation import der, read_rttm, write_rttm
+from weighter_gui.core.manifest import read_manifest
+
+from results import write_table
+
+RATE = 16000
+
+
+def build_long_file(manifest: Path, minutes: float, out: Path) -> None:
+    """``out`` (FLAC) and ``out.with_suffix('.rttm')``: whole conversations of the
+    manifest in order, repeated, until at least ``minutes`` long."""
+    from pyannote.core import Annotation, Segment
+
+    items = list(read_manifest(manifest))
+    if not items:
+        raise SystemExit(f"{manifest}: no conversations")
+    reference = Annotation(uri=out.stem)
+    offset, i = 0, 0
+    partial = out.with_suffix(".partial.flac")
+    with sf.SoundFile(partial, "w", samplerate=RATE, channels=1, subtype="PCM_16", format="FLAC") as f:
+        while offset < minutes * 60 * RATE:
+            item = items[i % len(items)]
+            audio, rate = sf.read(item.audio, dtype="float32")
+            if rate != RATE or audio.ndim != 1:
+                raise SystemExit(f"{item.audio}: expected 16 kHz mono")
+            for ref in read_rttm(manifest.parent / item.extra["rttm"]).values():
+                for segment, _, speaker in ref.itertracks(yield_label=True):
+                    reference[Segment(segment.start + offset / RATE, segment.end + offset / RATE)] = speaker
+            f.write(audio)
+            offset += len(audio)
+            i += 1
+    write_rttm(out.with_suffix(".rttm"), [reference])
+    partial.rename(out)
+    (out.with_suffix(".json")).write_text(json.dumps({"conversations": [items[k % len(items)].id for k in range(i)]}))
+
+
+def analyse_child(args) -> int:
+    """In the child: the window pass once, then each similarity's assembly to an RTTM."""
+    import torch
+
+    from weighter_gui.core.diarize import Diarizer
+
+    torch.set_num_threads(args.threads)
+    diarizer = Diarizer(args.checkpoint)
+    saved = args.child.with_suffix(".windows.pkl")  # the window pass, for --reuse-windows
+    start = time.perf_counter()
+    if args.reuse_windows and saved.exists():
+        windows = pickle.loads(saved.read_bytes())
+    else:
+        windows = diarizer.analyse(args.child)
+        saved.write_bytes(pickle.dumps(windows))
+    timings = {}
+    for similarity in args.similarity:
+        begin = time.perf_counter()
+        result = diarizer.assemble(windows, replace(diarizer.config, cluster_similarity=similarity))
+        timings[str(similarity)] = time.perf_counter() - begin
+        write_rttm(args.child.with_name(f"{args.child.stem}.sim{similarity}.rttm"), [result.annotation()])
+    first = timings[str(args.similarity[0])]
+    timing = args.child.with_suffix(".timing.json")
+    if args.reuse_windows and timing.exists():
+        result = json.loads(timing.read_text())
+    else:
+        windows_seconds = time.perf_counter() - start - sum(timings.values())
+        result = {"seconds": windows_seconds + first, "assembly_seconds": first,
+                  "slot_store_bytes": windows.slots.nbytes(), "slots": len(windows.slots)}
+        timing.write_text(json.dumps(result))
+    print(json.dumps(result))
+    return 0
+
+
+def diarize_long(path: Path, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(path), "--threads", str(args.threads),
+           "--similarity", *map(str, args.similarity)] + (["--reuse-windows"] if args.reuse_windows else [])
+    if args.checkpoint:
+        cmd += ["--checkpoint", args.checkpoint]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    output = proc.stdout.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{path}: diarization failed")
+    result = json.loads(output.strip().splitlines()[-1])
+    result.setdefault("peak_mb", usage.ru_maxrss / 1024)  # Linux reports KiB
+    path.with_suffix(".timing.json").write_text(json.dumps(result))
+    return result
+
+
+def alone_hypotheses(manifest: Path, work: Path, args) -> dict:
+    """Each conversation diarized alone (cached as one RTTM)."""
+    out = work / f"{manifest.parent.name}-alone.rttm"
+    if not out.exists():
+        import torch
+
+        from weighter_gui.core.diarize import Diarizer
+
+        torch.set_num_threads(args.threads)
+        diarizer = Diarizer(args.checkpoint)
+        write_rttm(out, [diarizer.diarize(item.audio).annotation() for item in read_manifest(manifest)])
+    return read_rttm(out)
+
+
+def alone_row(manifest: Path, sequence: list[str], hypotheses: dict) -> dict:
+    """DER of the conversations alone, each counted as often as the long file holds it."""
+    items = {item.id: item for item in read_manifest(manifest)}
+    refs = {}
+    for item_id in set(sequence):
+        refs.update(read_rttm(manifest.parent / items[item_id].extra["rttm"]))
+    uri = {item_id: next(iter(read_rttm(manifest.parent / items[item_id].extra["rttm"]))) for item_id in set(sequence)}
+    report = der(refs, hypotheses)
+    totals = {k: sum(report.files[uri[s]][k] for s in sequence)
+              for k in ("missed detection", "false alarm", "confusion", "total")}
+    counts = [len(hypotheses.get(uri[s]).labels()) == len(refs[uri[s]].labels()) if uri[s] in hypotheses else False
+              for s in sequence]
+    return {**rates(totals), "count_right": float(np.mean(counts))}
+
+
+def rates(totals: dict) -> dict:
+    t = totals["total"]
+    return {
+        "der": (totals["missed detection"] + totals["false alarm"] + totals["confusion"]) / t,
+        "missed": totals["missed detection"] / t,
+        "false_alarm": totals["false alarm"] / t,
+        "confusion": totals["confusion"] / t,
+    }
+
+
+def long_row(reference, hypothesis) -> dict:
+    report = der({reference.uri: reference}, {reference.uri: hypothesis})
+    return {**rates(report.total), "speakers": len(hypothesis.labels()), "true_speakers": len(reference.labels())}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifest", type=Path, nargs="?")
+    parser.add_argument("--name")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60, 240])
+    parser.add_argument("--similarity", type=float, nargs="+",
+                        help="the clustering's thresholds to assemble with (default: the shipped one)")
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--before", type=Path, help="folder of another version's RTTMs of the long files")
+    parser.add_argument("--work", type=Path, default=Path("data/long"))
+    parser.add_argument("--out", default="docs/results")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reuse-windows", action="store_true",
+                        help="assemble the window pass saved by an earlier run (its seconds and memory are reported)")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.similarity is None:
+        from weighter_gui.core.diarize import DiarizeConfig
+
+        args.similarity = [DiarizeConfig().cluster_similarity]
+    if args.child:
+        return analyse_child(args)
+    if args.manifest is None or args.name is None:
+        parser.error("MANIFEST and --name are needed")
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    alone = alone_hypotheses(args.manifest, args.work, args)
+    rows = []
+    for minutes in args.minutes:
+        path = args.work / f"{args.name}-{minutes:g}min.flac"
+        if not path.exists():
+            build_long_file(args.manifest, minutes, path)
+        reference = next(iter(read_rttm(path.with_suffix(".rttm")).values()))
+        sequence = json.loads(path.with_suffix(".json").read_text())["conversations"]
+        hours = sf.info(path).duration / 3600
+        row = {"file": path.name, "hours": hours, "alone": alone_row(args.manifest, sequence, alone)}
+        if args.before:
+            before = read_rttm(args.before / f"{path.stem}.rttm")
+            row["before"] = long_row(reference, before.get(path.stem) or next(iter(before.values())))
+        run = diarize_long(path, args)
+        row.update(seconds=run["seconds"], peak_mb=run["peak_mb"], slot_store_mb=run["slot_store_bytes"] / 2**20,
+                   assembly_seconds=run["assembly_seconds"])
+        row["after"] = {}
+        for similarity in args.similarity:
+            hyp = read_rttm(path.with_name(f"{path.stem}.sim{similarity}.rttm"))
+            row["after"][str(similarity)] = long_row(reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    def cells(r):
+        return f"{100 * r['der']:.2f} % | {100 * r['confusion']:.2f} % | {r['speakers']}/{r['true_speakers']}"
+
+    lines = [
+        f"Long files built from `{args.manifest}` (whole conversations repeated in order); "
+        "DER collar 0.25 s, overlap scored; speakers found/true.",
+        "",
+        "| file | hours | alone: DER | system | DER | confusion | speakers | seconds per hour | peak memory |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        alone_cell = f"{100 * row['alone']['der']:.2f} %"
+        if "before" in row:
+            lines.append(f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | window linking (before) | "
+                         f"{cells(row['before'])} | | |")
+        for similarity, r in row["after"].items():
+            lines.append(
+                f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | file-level clustering at {similarity} | "
+                f"{cells(r)} | {row['seconds'] / row['hours']:.0f} s | {row['peak_mb']:.0f} MB |"
+            )
+    write_table(args.out, f"long-{args.name}", lines, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
