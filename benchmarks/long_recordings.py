@@ -202,7 +202,7 @@ def main(argv=None) -> int:
         sequence = json.loads(path.with_suffix(".json").read_text())["conversations"]
         hours = sf.info(path).duration / 3600
         row = {"file": path.name, "hours": hours, "alone": alone_row(args.manifest, sequence, alone)}
-        if args.before:
+        if args.before and (args.before / f"{path.stem}.rttm").exists():
             before = read_rttm(args.before / f"{path.stem}.rttm")
             row["before"] = long_row(reference, before.get(path.stem) or next(iter(before.values())))
         run = diarize_long(path, args)

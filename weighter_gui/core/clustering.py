@@ -13,7 +13,7 @@ them into the file's speakers:
   apart), until the closest are under a threshold. A speaker who leaves for an hour
   and comes back is joined to their first appearance by their voice alone, and no
   early mistake drifts a track's centre window by window. Measured against a centroid
-  linkage and against the streaming linker alone (docs/results/long-calibration.md).
+  linkage and against the streaming linker alone (README, Long recordings).
 
 ``SlotStore`` is what the file-level pass keeps of each window: per slot a unit
 embedding (256 float32), its window, confidence and weight. With 6 slots per 60 s
