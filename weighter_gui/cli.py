@@ -541,7 +541,7 @@ def _build_parser() -> argparse.ArgumentParser:
         description=(
             "Diarize audio files (or folders of them) with a Weighter: per file the speakers "
             "kept by confidence, their curves, confidences, embeddings and segments. Long files "
-            "are processed in windows linked by speaker embeddings. Bad files are reported and "
+            "are processed in windows whose speaker slots are clustered over the whole file. Bad files are reported and "
             "skipped; the exit status is 1 if any failed."
         ),
     )

@@ -1,14 +1,15 @@
-"""Synthetic TTS corpora (weighter_gui.core.synth): tiny espeak-ng corpora only."""
+"""Synthetic corpora (weighter_gui.core.synth): tiny espeak-ng and real-voice corpora only."""
 
 import itertools
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core import synth
+from weighter_gui.core import real_voices, synth
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
@@ -268,10 +269,6 @@ def test_synth_command_names_an_unknown_engine(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- real voices
-
-from pathlib import Path  # noqa: E402
-
-from weighter_gui.core import real_voices  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "speakers"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"no real speakers at {REAL}")

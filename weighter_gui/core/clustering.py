@@ -109,7 +109,7 @@ class SlotStore:
         return np.asarray(self._confidences)
 
     def nbytes(self) -> int:
-        return sum(e.nbytes for e in self._embeddings) + 8 * 5 * len(self)
+        return sum(e.nbytes for e in self._embeddings) + 8 * 4 * len(self)  # and a number each for the four lists
 
 
 def cluster_slots(windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray, similarity: float) -> np.ndarray:

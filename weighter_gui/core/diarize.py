@@ -179,7 +179,7 @@ class FileWindows:
     """What the window pass keeps of a file for the file-level pass: per window the
     slot curves at block rate, the overlap probability per block and the loudness of
     each 10 ms frame; the live slots (``SlotStore``); the speech probability per frame.
-    About 2 MB per hour."""
+    About 2.4 MB per hour."""
 
     path: Path
     duration: float
@@ -436,10 +436,11 @@ class Diarizer:
         overlap, speech_probs = np.concatenate(windows.overlaps), windows.speech
         hop = self.stride * FRAME_HOP_S
         store = windows.slots
-        cluster = cluster_slots(store.windows, store.embeddings, store.weights, cfg.cluster_similarity)
+        embeddings, weights = store.embeddings, store.weights
+        cluster = cluster_slots(store.windows, embeddings, weights, cfg.cluster_similarity)
         count = int(cluster.max()) + 1 if len(cluster) else 0
-        sums = np.zeros((count, store.embeddings.shape[1] if len(store) else 0))
-        np.add.at(sums, cluster, store.embeddings * store.weights[:, None])
+        sums = np.zeros((count, embeddings.shape[1]))
+        np.add.at(sums, cluster, embeddings * weights[:, None])
         confidence = np.zeros(count)
         np.maximum.at(confidence, cluster, store.confidences)
         offsets = np.concatenate([[0], np.cumsum([c.shape[1] for c in windows.curves])])

@@ -1,8 +1,8 @@
 """Tracks as the views draw them: progressive while windows arrive, final after.
 
-No Qt here. ``LiveTracks`` rebuilds each track's curve from ``WindowResult``s the
-same way ``Diarizer`` assembles the final ones (max over the slots that joined a
-track), so the curves can be drawn while a long file is still being analysed.
+No Qt here. ``LiveTracks`` builds each provisional track's curve from
+``WindowResult``s (max over the slots the streaming linker joined to it), so the
+curves can be drawn while a long file is still being analysed.
 
 Each track has a ``key``: the order in which it first appeared. Colours follow the
 key, and when the final ``FileDiarization`` arrives its tracks (regrouped by the
