@@ -79,7 +79,7 @@ def dominant_speaker(segments, reference) -> str | None:
 
 
 def diarize(checkpoint: Path, items) -> dict:
-    from weighter_gui.core.diarize import Diarizer
+    from weighter_gui.core.diarize.diarizer import Diarizer
 
     diarizer = Diarizer(checkpoint)
     out = {}
@@ -153,8 +153,8 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
 
 def evaluate(checkpoint: Path, session, labelled, held_out, refs, collar: float) -> dict:
     """Analyse the labelled files into the project (labels follow), then score the held-out files."""
-    from weighter_gui.core.checkpoint import load_checkpoint
-    from weighter_gui.core.evaluation import der
+    from weighter_gui.core.model.checkpoint import load_checkpoint
+    from weighter_gui.core.diarize.evaluation import der
 
     for key, d in diarize(checkpoint, labelled).items():
         session.set_analysis(key, d)
@@ -200,14 +200,14 @@ def main(argv=None) -> int:
 
     import torch
 
-    from weighter_gui.core.evaluation import read_rttm
-    from weighter_gui.core.exports import export_manifest
-    from weighter_gui.core.manifest import read_manifest
-    from weighter_gui.core.project import ProjectSession
-    from weighter_gui.core.resources import default_checkpoint
-    from weighter_gui.core.augment import AugmentConfig
-    from weighter_gui.core.synth import PITCH_SHIFTS, build_corpus
-    from weighter_gui.core.training import TrainResult, fine_tune_config, train
+    from weighter_gui.core.io.label_files import read_rttm
+    from weighter_gui.core.annotation.exports import export_manifest
+    from weighter_gui.core.io.manifest import read_manifest
+    from weighter_gui.core.annotation.session import ProjectSession
+    from weighter_gui.core.io.resources import default_checkpoint
+    from weighter_gui.core.training.augment import AugmentConfig
+    from weighter_gui.core.training.synth import PITCH_SHIFTS, build_corpus
+    from weighter_gui.core.training.train import TrainResult, fine_tune_config, train
 
     torch.set_num_threads(args.threads)
     work = Path(args.work).resolve()

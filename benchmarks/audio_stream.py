@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from weighter_gui.core.audio import iter_audio_blocks
+from weighter_gui.core.io.audio import iter_audio_blocks
 
 
 def peak_rss_mb() -> float:

@@ -1,4 +1,4 @@
-"""Calibrate the classic pipeline's clustering (weighter_gui/core/classic.py).
+"""Calibrate the classic pipeline's clustering (weighter_gui/core/diarize/classic.py).
 
 Builds simulated conversations of real speakers (LibriSpeech train-clean-100, one
 ~12.5 s utterance per speaker folder): 2-5 random speakers, 2-4 s slices of their
@@ -28,9 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from weighter_gui.core.classic import ClassicConfig, ClassicDiarizer, embed_spans, window_spans  # noqa: E402
-from weighter_gui.core.evaluation import der  # noqa: E402
-from weighter_gui.core.frontend import GE2EEncoder  # noqa: E402
+from weighter_gui.core.diarize.classic import ClassicConfig, ClassicDiarizer, embed_spans, window_spans  # noqa: E402
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.model.frontend import GE2EEncoder  # noqa: E402
 
 SPEAKERS = Path("/work/shared/data/real/speakers/librispeech-train-clean-100")
 NOISES = ["doing_the_dishes", "exercise_bike", "noise1", "noise2", "noise3", "noise4", "noise5"]
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = GE2EEncoder.from_file()
     detector = None
     if args.regions == "vad":
-        from weighter_gui.core.vad import SpeechDetector
+        from weighter_gui.core.diarize.vad import SpeechDetector
 
         detector = SpeechDetector()
     diarizer = ClassicDiarizer(ClassicConfig(), detector=detector or object(), encoder=encoder)
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(seed {args.seed}, {seconds[0]:g}-{seconds[1]:g} s each; speakers per file: "
         + ", ".join(f"{k}: {v} files" for k, v in sorted(counts.items()))
         + "), 2-4 s slices with 0.2-0.8 s gaps, real background noise at 15-25 dB SNR. "
-        f"Speech regions: {'silero-vad (weighter_gui.core.vad)' if detector else 'the reference (oracle)'}. "
+        f"Speech regions: {'silero-vad (weighter_gui.core.diarize.vad)' if detector else 'the reference (oracle)'}. "
         f"GE2E windows 1.5 s every 0.75 s; VAD + embeddings took {front_s:.1f} s "
         f"({front_s / max(minutes, 1e-9):.2f} s per minute of audio, 1 thread). DER with collar 0.25 s, "
         "overlap scored (there is none in this set). Count: share of files with the right number "

@@ -31,10 +31,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from weighter_gui.core.calibration import MemoFrontend, read_labelled
-from weighter_gui.core.diarize import DiarizeConfig, Diarizer
-from weighter_gui.core.evaluation import der
-from weighter_gui.core.model import claim_offset, overlap_offset
+from weighter_gui.core.diarize.calibration import MemoFrontend, read_labelled
+from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.model.weighter import claim_offset, overlap_offset
 
 from results import write_table
 

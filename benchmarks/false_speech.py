@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from weighter_gui.core.audio import load_audio
+from weighter_gui.core.io.audio import load_audio
 
 from real_speech import ROOT, systems
 from results import write_table

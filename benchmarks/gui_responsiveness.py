@@ -65,10 +65,10 @@ def write_hour_file(path: Path, seconds: int = 3600, rate: int = 16_000) -> Path
 
 
 def tiny_checkpoint(path: Path) -> Path:
-    from weighter_gui.core.checkpoint import save_checkpoint
-    from weighter_gui.core.frontend import speech_frontend_id
-    from weighter_gui.core.model import Weighter
-    from weighter_gui.core.training import speech_model_config
+    from weighter_gui.core.model.checkpoint import save_checkpoint
+    from weighter_gui.core.model.frontend import speech_frontend_id
+    from weighter_gui.core.model.weighter import Weighter
+    from weighter_gui.core.training.train import speech_model_config
 
     cfg = speech_model_config(320, 0, embed_dim=32, num_layers=1, ff_dim=64, num_heads=2)
     save_checkpoint(path, Weighter(cfg).eval(), frontend=speech_frontend_id())
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = args.checkpoint
         model_note = checkpoint or ""
         if checkpoint is None:
-            from weighter_gui.core.diarize import default_checkpoint
+            from weighter_gui.core.diarize.diarizer import default_checkpoint
 
             if default_checkpoint().exists():
                 model_note = f"default ({default_checkpoint().name})"

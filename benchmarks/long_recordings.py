@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from weighter_gui.core.evaluation import der, read_rttm, write_rttm
-from weighter_gui.core.manifest import read_manifest
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.label_files import read_rttm, write_rttm
+from weighter_gui.core.io.manifest import read_manifest
 
 from results import write_table
 
@@ -76,7 +77,7 @@ def analyse_child(args) -> int:
     """In the child: the window pass once, then each similarity's assembly to an RTTM."""
     import torch
 
-    from weighter_gui.core.diarize import Diarizer
+    from weighter_gui.core.diarize.diarizer import Diarizer
 
     torch.set_num_threads(args.threads)
     diarizer = Diarizer(args.checkpoint)
@@ -128,7 +129,7 @@ def alone_hypotheses(manifest: Path, work: Path, args) -> dict:
     if not out.exists():
         import torch
 
-        from weighter_gui.core.diarize import Diarizer
+        from weighter_gui.core.diarize.diarizer import Diarizer
 
         torch.set_num_threads(args.threads)
         diarizer = Diarizer(args.checkpoint)
@@ -183,7 +184,7 @@ def main(argv=None) -> int:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.similarity is None:
-        from weighter_gui.core.diarize import DiarizeConfig
+        from weighter_gui.core.diarize.diarizer import DiarizeConfig
 
         args.similarity = [DiarizeConfig().cluster_similarity]
     if args.child:

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
-from weighter_gui.core.audio import load_audio
-from weighter_gui.core.calibration import read_labelled
-from weighter_gui.core.diarize import DiarizeConfig, Diarizer
-from weighter_gui.core.frontend import FRAME_HOP_S, HOP_LENGTH
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.diarize.calibration import read_labelled
+from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
+from weighter_gui.core.model.frontend import FRAME_HOP_S, HOP_LENGTH
 
 from results import write_table
 

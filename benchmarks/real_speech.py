@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from weighter_gui.core.diarize import DiarizeConfig, Diarizer, default_checkpoint
-from weighter_gui.core.evaluation import read_rttm
-from weighter_gui.core.manifest import read_manifest
+from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer, default_checkpoint
+from weighter_gui.core.io.label_files import read_rttm
+from weighter_gui.core.io.manifest import read_manifest
 
 from results import write_table
 from speech_der import der_row
@@ -84,7 +84,7 @@ def systems(args) -> dict[str, object]:
         if args.no_gate:
             out[f"Weighter ({name}), no speech detection"] = Diarizer(path, replace(DiarizeConfig(), speech_gate=False))
     if args.classic:
-        from weighter_gui.core.classic import ClassicDiarizer
+        from weighter_gui.core.diarize.classic import ClassicDiarizer
 
         out["classic (VAD + GE2E + clustering)"] = ClassicDiarizer()
     return out

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from weighter_gui.core.diarize import Diarizer, FileDiarization, default_checkpoint
-from weighter_gui.core.evaluation import der, read_rttm
-from weighter_gui.core.manifest import read_manifest
+from weighter_gui.core.diarize.diarizer import Diarizer, FileDiarization, default_checkpoint
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.label_files import read_rttm
+from weighter_gui.core.io.manifest import read_manifest
 
 from results import write_table
 
@@ -40,12 +41,12 @@ def baseline_annotation(item, reference, cache):
     from pyannote.core import Annotation, Segment
     from sklearn.cluster import KMeans
 
-    from weighter_gui.core.frontend import FRAME_HOP_S
-    from weighter_gui.core.files import file_sha256
+    from weighter_gui.core.model.frontend import FRAME_HOP_S
+    from weighter_gui.core.io.files import file_sha256
 
     feats = cache.load(file_sha256(item.audio))
     if feats is None:
-        from weighter_gui.core.training import cache_features
+        from weighter_gui.core.training.train import cache_features
 
         cache_features([item], cache)
         feats = cache.load(file_sha256(item.audio))
@@ -82,8 +83,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from weighter_gui.core.frontend import speech_frontend_id
-    from weighter_gui.core.training import FeatureCache
+    from weighter_gui.core.model.frontend import speech_frontend_id
+    from weighter_gui.core.training.train import FeatureCache
 
     torch.set_num_threads(2)
     items = read_manifest(args.manifest)

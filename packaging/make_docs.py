@@ -356,8 +356,8 @@ def read_rttm_segments(path: Path) -> list[tuple[float, float, str]]:
 
 def make_recordings(work: Path) -> tuple[Path, Path, list[Path], dict[str, list]]:
     """The shipped sample (a file) and three synthetic conversations (a folder), with their RTTMs."""
-    from weighter_gui.core import synth
-    from weighter_gui.core.resources import sample_audio
+    from weighter_gui.core.training import synth
+    from weighter_gui.core.io.resources import sample_audio
 
     sample_src = sample_audio()
     sample = work / "sample.flac"

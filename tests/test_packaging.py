@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from weighter_gui.core import resources
+from weighter_gui.core.io import resources
 
 ROOT = Path(__file__).resolve().parents[1]
 LINUX = ROOT / "packaging" / "linux"

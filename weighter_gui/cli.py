@@ -31,7 +31,7 @@ def _error(message: str) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     """Print what a checkpoint says about itself (header only; tensors are not loaded)."""
-    from weighter_gui.core.checkpoint import CheckpointError, format_header, read_header
+    from weighter_gui.core.model.checkpoint import CheckpointError, format_header, read_header
 
     try:
         header = read_header(args.checkpoint)
@@ -48,7 +48,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from weighter_gui.core import simulation as sim
+    from weighter_gui.core.training import simulation as sim
 
     study = sim.quick_study() if args.quick else sim.full_study()
     train = study.train
@@ -92,8 +92,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     """A synthetic conversation corpus from text-to-speech voices and/or real speakers."""
-    from weighter_gui.core import synth
-    from weighter_gui.core.audio import AudioError
+    from weighter_gui.core.training import synth
+    from weighter_gui.core.io.audio import AudioError
 
     try:
         cents = [int(c) for c in args.pitch_shift.split(",") if c.strip()]
@@ -128,7 +128,7 @@ def _augment_config(args: argparse.Namespace):
     """``--augment``: the default AugmentConfig; None (no augmentation) otherwise."""
     if not args.augment:
         return None
-    from weighter_gui.core.augment import AugmentConfig
+    from weighter_gui.core.training.augment import AugmentConfig
 
     return AugmentConfig()
 
@@ -138,8 +138,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from collections import Counter
     from dataclasses import replace
 
-    from weighter_gui.core.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training import FINE_TUNE_LR, OVERLAP_DETECTORS, TrainConfig, TrainError, TrainResult, fine_tune_config, train
+    from weighter_gui.core.io.manifest import ManifestError, read_manifest
+    from weighter_gui.core.training.train import FINE_TUNE_LR, OVERLAP_DETECTORS, TrainConfig, TrainError, TrainResult, fine_tune_config, train
 
     items = []
     try:
@@ -201,11 +201,12 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
 
     from dataclasses import replace
 
-    from weighter_gui.core.audio import AudioError
-    from weighter_gui.core.checkpoint import CheckpointError
-    from weighter_gui.core.diarize import DiarizeConfig, Diarizer, FileDiarization
-    from weighter_gui.core.evaluation import RTTMError, der, read_rttm, write_rttm
-    from weighter_gui.core.training import TrainError, resolve_device
+    from weighter_gui.core.io.audio import AudioError
+    from weighter_gui.core.model.checkpoint import CheckpointError
+    from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer, FileDiarization
+    from weighter_gui.core.diarize.evaluation import der
+    from weighter_gui.core.io.label_files import RTTMError, read_rttm, write_rttm
+    from weighter_gui.core.training.train import TrainError, resolve_device
 
     references = None
     if args.reference:
@@ -225,16 +226,16 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     if args.pipeline == "classic":
         if args.checkpoint:
             return _error("--checkpoint is for --pipeline weighter; the classic pipeline has no model to choose")
-        from weighter_gui.core.classic import ClassicConfig, ClassicDiarizer
-        from weighter_gui.core.frontend import FrontendWeightsError
-        from weighter_gui.core.vad import VadError
+        from weighter_gui.core.diarize.classic import ClassicConfig, ClassicDiarizer
+        from weighter_gui.core.model.frontend import FrontendWeightsError
+        from weighter_gui.core.diarize.vad import VadError
 
         try:
             diarizer = ClassicDiarizer(ClassicConfig(channel=args.channel))
         except (FrontendWeightsError, VadError) as e:
             return _error(str(e))
     else:
-        from weighter_gui.core.vad import VadError
+        from weighter_gui.core.diarize.vad import VadError
 
         try:
             diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
@@ -288,13 +289,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     """Shift a model's claim threshold to the lowest DER on held-out voices."""
     import shlex
 
-    from weighter_gui.core.audio import AudioError
-    from weighter_gui.core.calibration import (
+    from weighter_gui.core.io.audio import AudioError
+    from weighter_gui.core.diarize.calibration import (
         DEFAULT_OFFSETS, CalibrationError, CalibrationResult, calibrate, save_calibrated,
     )
-    from weighter_gui.core.checkpoint import CheckpointError
-    from weighter_gui.core.manifest import ManifestError
-    from weighter_gui.core.training import TrainError, resolve_device
+    from weighter_gui.core.model.checkpoint import CheckpointError
+    from weighter_gui.core.io.manifest import ManifestError
+    from weighter_gui.core.training.train import TrainError, resolve_device
 
     if args.torch_threads:
         import torch
@@ -320,7 +321,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     out = save_calibrated(args.checkpoint, result, args.out, corpus=corpus)
     print(f"wrote {out} (claim threshold {result.offset:+.2f})")
     if args.report:
-        from weighter_gui.core.files import atomic_write
+        from weighter_gui.core.io.files import atomic_write
 
         command = "weighter " + " ".join(shlex.quote(a) for a in args.argv)
         atomic_write(args.report, (
@@ -333,7 +334,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _expand_audio_args(paths: list[str]) -> list[Path]:
     """Files as given; folders become the audio files inside them, sorted."""
-    from weighter_gui.core.audio import AUDIO_EXTENSIONS
+    from weighter_gui.core.io.audio import AUDIO_EXTENSIONS
 
     out: list[Path] = []
     for p in map(Path, paths):
@@ -346,7 +347,8 @@ def _expand_audio_args(paths: list[str]) -> list[Path]:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     """DER of a hypothesis RTTM against a reference RTTM."""
-    from weighter_gui.core.evaluation import RTTMError, der, read_rttm
+    from weighter_gui.core.diarize.evaluation import der
+    from weighter_gui.core.io.label_files import RTTMError, read_rttm
 
     try:
         references = read_rttm(args.reference)

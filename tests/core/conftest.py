@@ -22,7 +22,7 @@ def tiny_corpus(tmp_path_factory):
     """Three 12-16 s conversations of two espeak-ng voices; returns the manifest path."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
-    from weighter_gui.core.synth import build_corpus
+    from weighter_gui.core.training.synth import build_corpus
 
     root = tmp_path_factory.mktemp("speech")
     return build_corpus(
@@ -39,8 +39,8 @@ def feature_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, tiny_corpus, feature_cache):
     """A tiny Weighter trained 4 steps on the tiny corpus (real weights, not a good model)."""
-    from weighter_gui.core.manifest import read_manifest
-    from weighter_gui.core.training import TrainConfig, TrainResult, train
+    from weighter_gui.core.io.manifest import read_manifest
+    from weighter_gui.core.training.train import TrainConfig, TrainResult, train
 
     out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     config = TrainConfig(steps=4, batch_size=2, crop_seconds=(5, 10), checkpoint_every=2)

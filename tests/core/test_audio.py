@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from weighter_gui.core import audio
-from weighter_gui.core.audio import (
+from weighter_gui.core.io import audio
+from weighter_gui.core.io.audio import (
     AudioChannelError,
     AudioCorruptError,
     AudioEmptyError,

@@ -1,4 +1,4 @@
-"""Augmentation chain (weighter_gui.core.augment): deterministic, onsets kept, exact SNR."""
+"""Augmentation chain (weighter_gui.core.training.augment): deterministic, onsets kept, exact SNR."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weighter_gui.core import augment, synth
+from weighter_gui.core.training import augment
+from weighter_gui.core.training import synth
 
 SR = 16000
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "speakers"
@@ -106,7 +107,7 @@ def test_augmented_corpus_keeps_the_rttm(tmp_path):
 
 @needs_real
 def test_pitch_shifted_real_speaker_is_a_new_identity():
-    from weighter_gui.core import real_voices
+    from weighter_gui.core.training import real_voices
 
     spk = real_voices.speakers_for_split([REAL / "vctk"], "dev")[0]
     cfg = augment.AugmentConfig(pitch_p=1.0, tempo_p=1.0)

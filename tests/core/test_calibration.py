@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from weighter_gui.cli import main
-from weighter_gui.core.calibration import (
+from weighter_gui.core.diarize.calibration import (
     CalibrationError,
     CalibrationResult,
     calibrate,
     save_calibrated,
 )
-from weighter_gui.core.checkpoint import load_checkpoint, read_header, save_checkpoint
-from weighter_gui.core.diarize import DiarizeConfig
-from weighter_gui.core.model import Weighter
+from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, save_checkpoint
+from weighter_gui.core.diarize.diarizer import DiarizeConfig
+from weighter_gui.core.model.weighter import Weighter
 
 SHORT = DiarizeConfig(window_seconds=5.0)
 

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 import weighter_gui
 from weighter_gui.cli import main
-from weighter_gui.core.checkpoint import (
+from weighter_gui.core.model.checkpoint import (
     FORMAT_VERSION,
     METADATA_KEY,
     CheckpointError,
@@ -21,7 +21,7 @@ from weighter_gui.core.checkpoint import (
     read_header,
     save_checkpoint,
 )
-from weighter_gui.core.model import Weighter, WeighterConfig
+from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
 CONFIG = WeighterConfig(
     input_dim=24,
@@ -170,7 +170,7 @@ def test_failed_save_keeps_old_file_and_no_temp(tmp_path, model, monkeypatch):
         Path(filename).write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr("weighter_gui.core.checkpoint.save_file", broken_save_file)
+    monkeypatch.setattr("weighter_gui.core.model.checkpoint.save_file", broken_save_file)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, frontend="sim-64", speakers=SPEAKERS, training={"steps": 2})
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]

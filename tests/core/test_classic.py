@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core.classic import (
+from weighter_gui.core.diarize.classic import (
     ClassicConfig, ClassicDiarizer, assign_frames, cluster, frame_segments, window_spans,
 )
-from weighter_gui.core.diarize import FileDiarization
-from weighter_gui.core.evaluation import der, read_rttm
+from weighter_gui.core.diarize.diarizer import FileDiarization
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.label_files import read_rttm
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "sample" / "sample.flac"

@@ -8,16 +8,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from weighter_gui.core.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
-from weighter_gui.core.checkpoint import CheckpointError, save_checkpoint
-from weighter_gui.core.diarize import (
+from weighter_gui.core.io.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
+from weighter_gui.core.model.checkpoint import CheckpointError, save_checkpoint
+from weighter_gui.core.diarize.diarizer import (
     DiarizeConfig,
     Diarizer,
     FileDiarization,
     WindowResult,
     curve_segments,
     Track,
-    covered_seconds,
     drop_enclosed,
     frame_levels,
     merge_shadows,
@@ -25,8 +24,8 @@ from weighter_gui.core.diarize import (
     snap_edges,
     sound_frames,
 )
-from weighter_gui.core.clustering import SlotStore, StreamLinker, cluster_slots, merged_groups
-from weighter_gui.core.evaluation import read_rttm
+from weighter_gui.core.diarize.clustering import SlotStore, StreamLinker, cluster_slots, merged_groups
+from weighter_gui.core.io.label_files import read_rttm
 
 
 def test_curve_segments_fill_gaps_and_drop_blips():
@@ -105,13 +104,6 @@ def test_overlap_at_changes_keeps_both_speakers_where_the_detector_hears_two():
     assert overlap_at_changes(apart, everywhere, hop, 0.2, 0.6, 0.8, 0.1, 12.0) == apart
     alone = [[(0.0, 5.0), (5.05, 8.0)], []]
     assert overlap_at_changes(alone, everywhere, hop, 0.2, 0.6, 0.8, 0.1, 12.0) == alone
-
-
-def test_covered_seconds_counts_only_the_shared_time():
-    cover = [(1.0, 2.0), (3.0, 5.0)]
-    assert covered_seconds([(0.0, 1.5), (1.8, 3.5), (4.5, 6.0)], cover) == pytest.approx([0.5, 0.2 + 0.5, 0.5])
-    assert covered_seconds([(2.0, 3.0)], cover) == [0.0]
-    assert covered_seconds([(0.0, 9.0)], []) == [0.0]
 
 
 def _track(label, direction, segments, blocks=80):
@@ -310,7 +302,7 @@ def test_odd_rate_stereo_file(diarizer, tmp_path):
 
 
 def test_checkpoint_for_another_frontend_is_refused(tiny_checkpoint, tmp_path):
-    from weighter_gui.core.checkpoint import load_checkpoint
+    from weighter_gui.core.model.checkpoint import load_checkpoint
 
     model, header = load_checkpoint(tiny_checkpoint)
     other = tmp_path / "other.safetensors"
@@ -345,7 +337,7 @@ def test_cli_diarize_skips_bad_files_and_scores(tiny_checkpoint, tiny_corpus, tm
 def test_taught_names_go_to_the_tracks_the_head_is_sure_of(diarizer, tiny_checkpoint, tiny_corpus, tmp_path):
     """Only names a fine-tune added (``training["taught"]``) are given, each to one track,
     and only where the head's softmax reaches ``name_probability``."""
-    from weighter_gui.core.checkpoint import load_checkpoint
+    from weighter_gui.core.model.checkpoint import load_checkpoint
 
     audio = next((tiny_corpus.parent / "audio").glob("*.flac"))
     plain = diarizer.diarize(audio)
@@ -372,8 +364,8 @@ def test_taught_names_go_to_the_tracks_the_head_is_sure_of(diarizer, tiny_checkp
 
 def test_shipped_model_on_the_shipped_sample_and_what_its_edges_and_change_overlap_give(tmp_path, capsys):
     from weighter_gui.cli import _build_parser, main
-    from weighter_gui.core.evaluation import der
-    from weighter_gui.core.resources import sample_audio
+    from weighter_gui.core.diarize.evaluation import der
+    from weighter_gui.core.io.resources import sample_audio
 
     reference = read_rttm(sample_audio().with_suffix(".rttm"))
     settings = {
@@ -415,8 +407,8 @@ def test_the_result_does_not_depend_on_the_window_size(tmp_path):
     within a point of DER (measured 1.80 % and 1.74 % against the reference)."""
     from pyannote.core import Annotation, Segment
 
-    from weighter_gui.core.evaluation import der
-    from weighter_gui.core.resources import sample_audio
+    from weighter_gui.core.diarize.evaluation import der
+    from weighter_gui.core.io.resources import sample_audio
 
     audio, rate = sf.read(sample_audio(), dtype="float32")
     path = tmp_path / "thrice.flac"

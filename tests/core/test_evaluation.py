@@ -2,7 +2,8 @@
 
 import pytest
 
-from weighter_gui.core.evaluation import RTTMError, der, read_rttm, write_rttm
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.label_files import RTTMError, read_rttm, write_rttm
 
 
 def _rttm(tmp_path, name, rows):

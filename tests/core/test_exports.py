@@ -7,24 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core.diarize import FileDiarization, Track
-from weighter_gui.core.evaluation import read_rttm
-from weighter_gui.core.exports import (
-    ExportError,
-    LabelFileError,
-    corrected_segments,
-    evaluate,
-    export_audacity,
-    export_manifest,
-    export_rttm,
-    export_textgrid,
-    read_audacity_labels,
-    read_reference,
-    read_textgrid,
-    textgrid_text,
-)
-from weighter_gui.core.manifest import read_manifest
-from weighter_gui.core.project import Project, ProjectSession
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track
+from weighter_gui.core.io.label_files import read_rttm
+from weighter_gui.core.annotation.exports import ExportError, corrected_segments, evaluate, export_audacity, export_manifest, export_rttm, export_textgrid
+from weighter_gui.core.io.label_files import LabelFileError, read_audacity_labels, read_reference, read_textgrid, textgrid_text
+from weighter_gui.core.io.manifest import read_manifest
+from weighter_gui.core.annotation.project import Project
+from weighter_gui.core.annotation.session import ProjectSession
 
 HOP = 0.15
 

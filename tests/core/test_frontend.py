@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from weighter_gui.core.audio import load_audio
-from weighter_gui.core.resources import default_ge2e_weights, resources_dir
-from weighter_gui.core.frontend import (
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.io.resources import default_ge2e_weights, resources_dir
+from weighter_gui.core.model.frontend import (
     FRAME_HOP_S,
     FrontendWeightsError,
     GE2EEncoder,

@@ -5,9 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weighter_gui.core.diarize import FileDiarization, Track
-from weighter_gui.core.gallery import Gallery, GalleryEntry, rank_files
-from weighter_gui.core.project import Analysis, Project, ProjectSession
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track
+from weighter_gui.core.annotation.gallery import Gallery, GalleryEntry, rank_files
+from weighter_gui.core.annotation.analysis import Analysis
+from weighter_gui.core.annotation.project import Project
+from weighter_gui.core.annotation.session import ProjectSession
 
 HOP = 0.15
 DIM = 64

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from weighter_gui.core.losses import (
+from weighter_gui.core.model.losses import (
     overlap_loss,
     LossWeights,
     bce,
@@ -317,7 +317,7 @@ def test_coverage_gradient_skips_padded_frames():
 
 
 def test_loss_gradient_reaches_model_parameters():
-    from weighter_gui.core.model import Weighter, WeighterConfig
+    from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
     torch.manual_seed(7)
     config = WeighterConfig(

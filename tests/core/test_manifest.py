@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from weighter_gui.core.manifest import ManifestError, ManifestItem, read_manifest, write_manifest
+from weighter_gui.core.io.manifest import ManifestError, ManifestItem, read_manifest, write_manifest
 
 
 def _write(tmp_path, lines):

@@ -21,7 +21,7 @@ from torchaudio.models.wav2vec2.components import (
 )
 from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention
 
-from weighter_gui.core.model import (
+from weighter_gui.core.model.weighter import (
     CosineClassifier,
     Weighter,
     WeighterConfig,
@@ -329,7 +329,7 @@ def test_uses_torchaudio_feature_projection_and_wavlm_encoder(model):
 
 
 def _loss_backward(model: Weighter) -> None:
-    from weighter_gui.core.losses import LossWeights, set_matching_loss
+    from weighter_gui.core.model.losses import LossWeights, set_matching_loss
 
     torch.manual_seed(10)
     features = torch.randn(3, 61, CONFIG.input_dim)

@@ -13,24 +13,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core import project as project_module
-from weighter_gui.core.diarize import FileDiarization, Track
-from weighter_gui.core.project import (
-    FORMAT_VERSION,
-    AddLike,
-    Analysis,
-    Batch,
-    Change,
+from weighter_gui.core.annotation.analysis import Analysis, Slot
+from weighter_gui.core.annotation.commands import AddLike, Batch, NameSlot, SetReference
+from weighter_gui.core.annotation.labels import (
     LabelError,
     Labels,
-    NameSlot,
-    Project,
-    ProjectError,
-    ProjectSession,
-    ProjectVersionError,
     Reference,
     remap_labels,
 )
+from weighter_gui.core.annotation.project import Project
+from weighter_gui.core.annotation.session import Change, ProjectSession
+from weighter_gui.core.annotation.storage import (
+    FORMAT_VERSION,
+    ProjectError,
+    ProjectVersionError,
+)
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track
 
 HOP = 0.15
 
@@ -100,7 +98,7 @@ def test_reopening_restores_everything(session, folder):
     s.add_like("a", "carl")
     s.set_threshold("b", 0.6)
     s.name_slot("b", "S1", "anna")
-    s.push(project_module.SetReference("b", Reference(((0.0, 2.0, "x"), (2.0, 4.0, "y")), "b.rttm")))
+    s.push(SetReference("b", Reference(((0.0, 2.0, "x"), (2.0, 4.0, "y")), "b.rttm")))
     before = s.project
 
     again = Project.load(folder / "p.weighter")
@@ -125,7 +123,7 @@ def test_reopening_restores_everything(session, folder):
     assert again.file("a").speakers() == before.file("a").speakers()
     assert again.file("b").effective_threshold == 0.6
     # the gallery is rebuilt from what was saved: the same suggestions
-    from weighter_gui.core.gallery import Gallery
+    from weighter_gui.core.annotation.gallery import Gallery
 
     assert Gallery.from_project(again).suggest_file(again.file("b")) == s.gallery.suggest_file(
         before.file("b")
@@ -241,7 +239,7 @@ def test_unknown_keys_are_kept(session, folder):
 def test_analysis_converts_back_to_file_diarization(folder):
     diar = make_diarization(folder / "audio" / "a.wav", SPECS_A)
     a = Analysis.from_diarization(diar)
-    back = a.to_diarization(diar.path)
+    back = FileDiarization.from_analysis(a, diar.path)
     assert isinstance(back, FileDiarization)
     assert [t.label for t in back.tracks] == [t.label for t in diar.tracks]
     np.testing.assert_allclose(back.tracks[0].curve, diar.tracks[0].curve, atol=1e-3)
@@ -384,7 +382,7 @@ def test_failed_save_leaves_previous_file_and_no_temp(session, folder, monkeypat
     def broken_fsync(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(project_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     heard: list[Change] = []
     session.add_listener(heard.append)
     session.name_slot("a", "S2", "ben")  # autosave fails: no exception, the change is kept
@@ -403,7 +401,9 @@ WRITER = textwrap.dedent(
     """
     import builtins, sys, time
     import numpy as np
-    from weighter_gui.core.project import Analysis, Labels, Project, ProjectFile, Slot
+    from weighter_gui.core.annotation.analysis import Analysis, Slot
+    from weighter_gui.core.annotation.labels import Labels
+    from weighter_gui.core.annotation.project import Project, ProjectFile
 
     # A slow disk: the project goes out in 64 KiB pieces, 5 ms apart, so the
     # parent can kill this process while the file is half written.
@@ -504,7 +504,7 @@ def test_every_action_undoes_and_redoes(session):
         lambda: s.rename_speaker("anna", "Anna Smith"),
         lambda: s.remove_like("a", "ben"),
         lambda: s.set_threshold("b", 0.7),
-        lambda: s.push(project_module.SetReference("a", Reference(((0.0, 1.0, "x"),), "r.rttm"))),
+        lambda: s.push(SetReference("a", Reference(((0.0, 1.0, "x"),), "r.rttm"))),
         lambda: s.add_files([s.project.file("a").audio.with_name("c.wav")]),
         lambda: s.remove_file("b"),
         lambda: s.accept_suggestions("a", {"S2": "dora", "S3": "emil"}),
@@ -646,7 +646,7 @@ def test_first_analysis_is_not_an_undo_step_and_reanalysis_is(session, folder):
 def test_reanalysis_keeps_unmatched_names_as_likes():
     def analysis(specs):
         slots = [
-            project_module.Slot(f"S{i + 1}", c, unit(seed), tuple(segs))
+            Slot(f"S{i + 1}", c, unit(seed), tuple(segs))
             for i, (c, seed, segs) in enumerate(specs)
         ]
         return Analysis(duration=10.0, hop=HOP, threshold=0.5, slots=slots)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from weighter_gui import cli
-from weighter_gui.core import simulation as sim
+from weighter_gui.core.training import simulation as sim
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Synthetic corpora (weighter_gui.core.synth): tiny espeak-ng and real-voice corpora only."""
+"""Synthetic corpora (weighter_gui.core.training.synth): tiny espeak-ng and real-voice corpora only."""
 
 import itertools
 import json
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core import real_voices, synth
+from weighter_gui.core.training import real_voices
+from weighter_gui.core.training import synth
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
@@ -379,7 +380,7 @@ def test_synth_command_with_real_voices(tmp_path, capsys):
 
 def test_synth_command_names_a_real_voice_file_it_cannot_read(tmp_path, capsys):
     from weighter_gui.cli import main
-    from weighter_gui.core.real_voices import find_speakers, split_of
+    from weighter_gui.core.training.real_voices import find_speakers, split_of
 
     root = tmp_path / "people"
     for name in ("anna", "bert", "carl", "dora"):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from weighter_gui.core.checkpoint import load_checkpoint, read_header, taught_names
-from weighter_gui.core.frontend import speech_frontend_id
-from weighter_gui.core.manifest import read_manifest, write_manifest
-from weighter_gui.core.training import (
+from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, taught_names
+from weighter_gui.core.model.frontend import speech_frontend_id
+from weighter_gui.core.io.manifest import read_manifest, write_manifest
+from weighter_gui.core.training.train import (
     OVERLAP_DETECTORS,
     TrainConfig,
     TrainError,
@@ -312,7 +312,7 @@ def test_long_files_trained_whole_are_cropped():
     an hour-long recording cannot blow up a batch; shorter files stay whole with all likes."""
     import numpy as np
 
-    from weighter_gui.core.training import _batch, _Example
+    from weighter_gui.core.training.train import _batch, _Example
 
     rng = np.random.default_rng(0)
     long_untimed = _Example(np.zeros((3000, 8), np.float16), (0, 1), None)  # 30 s at 10 ms

@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from weighter_gui.core.audio import load_audio
-from weighter_gui.core.resources import sample_audio
-from weighter_gui.core.vad import (
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.io.resources import sample_audio
+from weighter_gui.core.diarize.vad import (
     CHUNK,
     SileroNet,
     SpeechDetector,
@@ -43,7 +43,7 @@ def test_our_network_decides_as_the_package_own_torchscript_model(detector):
 def test_speech_regions_follow_the_reference_of_the_sample(detector):
     from pyannote.core import Segment, Timeline
 
-    from weighter_gui.core.evaluation import read_rttm
+    from weighter_gui.core.io.label_files import read_rttm
 
     audio = load_audio(sample_audio())
     found = Timeline([Segment(a, b) for a, b in detector.speech_segments(audio)]).support()
@@ -124,7 +124,7 @@ def _noise_file(tmp_path, kind: str):
 def test_the_shipped_model_finds_no_speaker_in_noise(tmp_path, kind):
     from dataclasses import replace
 
-    from weighter_gui.core.diarize import DiarizeConfig, Diarizer
+    from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
 
     path = _noise_file(tmp_path, kind)
     result = Diarizer().diarize(path)
@@ -146,7 +146,7 @@ def test_the_cli_reports_no_speaker_in_noise(tmp_path, capsys):
 
 def test_a_broken_speech_detector_is_a_clear_cli_error(tmp_path, monkeypatch, capsys):
     from weighter_gui.cli import main
-    from weighter_gui.core import vad
+    from weighter_gui.core.diarize import vad
 
     monkeypatch.setattr(vad, "silero_weights_path", lambda: tmp_path / "gone.safetensors")
     assert main(["diarize", str(sample_audio())]) == 2
@@ -156,7 +156,7 @@ def test_a_broken_speech_detector_is_a_clear_cli_error(tmp_path, monkeypatch, ca
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
 def test_speech_lane_of_a_diarization_marks_where_people_talk():
-    from weighter_gui.core.diarize import Diarizer
+    from weighter_gui.core.diarize.diarizer import Diarizer
 
     result = Diarizer().diarize(sample_audio())
     assert result.speech is not None and len(result.speech) == result.tracks[0].curve.shape[0]

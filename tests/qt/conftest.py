@@ -84,10 +84,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """A real Weighter with random weights: fast, and exercises the real loading path."""
     import torch
 
-    from weighter_gui.core.checkpoint import save_checkpoint
-    from weighter_gui.core.frontend import speech_frontend_id
-    from weighter_gui.core.model import Weighter
-    from weighter_gui.core.training import speech_model_config
+    from weighter_gui.core.model.checkpoint import save_checkpoint
+    from weighter_gui.core.model.frontend import speech_frontend_id
+    from weighter_gui.core.model.weighter import Weighter
+    from weighter_gui.core.training.train import speech_model_config
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"

@@ -15,8 +15,8 @@ UI_TIMEOUT_MS = 15_000
 def write_conversation(path: Path, seconds: float = 12.0, seed: int = 0) -> Path:
     """``seconds`` of the shipped sample conversation (real speech detection hears it),
     starting at a ``seed``-dependent second, over soft noise."""
-    from weighter_gui.core.audio import load_audio
-    from weighter_gui.core.resources import sample_audio
+    from weighter_gui.core.io.audio import load_audio
+    from weighter_gui.core.io.resources import sample_audio
 
     rng = np.random.default_rng(seed)
     speech = load_audio(sample_audio())
@@ -43,7 +43,7 @@ class FakeDiarizer:
         self.runs = 0
 
     def run(self, path, cancelled=lambda: False):
-        from weighter_gui.core.diarize import FileDiarization, Track, WindowResult
+        from weighter_gui.core.diarize.diarizer import FileDiarization, Track, WindowResult
 
         self.runs += 1
         if self.error is not None:

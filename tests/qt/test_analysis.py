@@ -231,7 +231,7 @@ def test_stale_answers_are_dropped(make_window, qtbot, fake_diarizer, conversati
     assert old_job is None
 
     # An answer to a job nobody waits for any more (e.g. from before a re-analysis).
-    from weighter_gui.core.diarize import FileDiarization, WindowResult
+    from weighter_gui.core.diarize.diarizer import FileDiarization, WindowResult
 
     window.reanalyse_action.trigger()
     new_job = window.store.get(conversation).job_id
@@ -308,7 +308,7 @@ def test_closing_during_an_analysis_stops_the_worker(make_window, qtbot, fake_di
 
 
 def test_analysis_of_a_missing_file_fails_in_plain_words(make_window, qtbot, fake_diarizer, tmp_path):
-    from weighter_gui.core.audio import AudioMissingError
+    from weighter_gui.core.io.audio import AudioMissingError
 
     missing = tmp_path / "gone.wav"
     fake_diarizer.instance = FakeDiarizer(error=AudioMissingError(missing, "file not found", "check the path"))

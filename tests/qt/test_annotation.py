@@ -157,8 +157,8 @@ def test_clicking_a_curve_selects_its_slot(qtbot, make_window, fake_diarizer, tw
 
 
 def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files, tmp_path):
-    from weighter_gui.core.exports import read_audacity_labels, read_reference, read_textgrid
-    from weighter_gui.core.manifest import read_manifest
+    from weighter_gui.core.io.label_files import read_audacity_labels, read_reference, read_textgrid
+    from weighter_gui.core.io.manifest import read_manifest
 
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files)
@@ -346,7 +346,7 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
     assert (project_path.parent / "feature_cache").is_dir()
     import torch
 
-    from weighter_gui.core.checkpoint import load_checkpoint
+    from weighter_gui.core.model.checkpoint import load_checkpoint
 
     base, tuned = (load_checkpoint(c)[0].state_dict() for c in (tiny_checkpoint, new))
     assert all(torch.equal(tuned[k], v) for k, v in base.items() if not k.startswith("classifier."))  # head only

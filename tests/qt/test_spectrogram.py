@@ -82,7 +82,7 @@ def test_quantised_levels_match_log10_within_one_step(tmp_path):
 
 
 def test_compute_pyramid_can_be_cancelled_and_reports_bad_files(tmp_path, random_bytes_wav):
-    from weighter_gui.core.audio import AudioError
+    from weighter_gui.core.io.audio import AudioError
 
     with pytest.raises(SpectrogramCancelled):
         compute_pyramid(random_bytes_wav.parent / "conversation.wav", cancelled=lambda: True)

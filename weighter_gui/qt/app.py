@@ -17,7 +17,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from weighter_gui import __version__
-from weighter_gui.core.resources import app_icon, sample_audio
+from weighter_gui.core.io.resources import app_icon, sample_audio
 from weighter_gui.qt.main_window import APP_NAME, MainWindow
 from weighter_gui.qt.messages import DEVICE_CHOICES
 from weighter_gui.qt.settings import APPLICATION, ORGANIZATION

@@ -1065,7 +1065,8 @@ class MainWindow(QMainWindow):
 
     def new_project(self, path: str | Path) -> bool:
         """Create a project at ``path`` (replacing a file there) holding the open files."""
-        from weighter_gui.core.project import ProjectError, ProjectSession
+        from weighter_gui.core.annotation.session import ProjectSession
+        from weighter_gui.core.annotation.storage import ProjectError
 
         path = Path(path)
         if path.suffix != ".weighter":
@@ -1091,7 +1092,8 @@ class MainWindow(QMainWindow):
         """Open a project: its files, analyses (curves from its cache) and labels.
 
         A malformed file or a newer format shows the core's message and changes nothing."""
-        from weighter_gui.core.project import ProjectError, ProjectSession
+        from weighter_gui.core.annotation.session import ProjectSession
+        from weighter_gui.core.annotation.storage import ProjectError
 
         try:
             session = ProjectSession.open(path)
@@ -1316,7 +1318,7 @@ class MainWindow(QMainWindow):
         """Save the project at ``path``; autosave goes there from now on, the old file
         is left as it was. Paths are stored relative to the new file's folder and the
         curves cache is copied beside it. Without a project: a new one of the open files."""
-        from weighter_gui.core.project import PROJECT_SUFFIX, ProjectError
+        from weighter_gui.core.annotation.storage import PROJECT_SUFFIX, ProjectError
 
         if self.project is None:
             return self.new_project(path)
@@ -1449,7 +1451,7 @@ class MainWindow(QMainWindow):
     def _on_found(self, answer) -> int:
         """The folder was searched (``relink.FindAnswer``): relink what was found, as one
         undo step, and report. Returns the files relinked."""
-        from weighter_gui.core.project import Batch, RelinkFile
+        from weighter_gui.core.annotation.commands import Batch, RelinkFile
 
         missing = len(answer.missing)
         found: dict[str, tuple[Path, object]] = {}
@@ -1641,7 +1643,7 @@ class MainWindow(QMainWindow):
 
     def _apply(self, what, *args) -> bool:
         """Run one session action; a refused label change is a status message."""
-        from weighter_gui.core.project import ProjectError
+        from weighter_gui.core.annotation.storage import ProjectError
 
         try:
             what(*args)
@@ -1836,7 +1838,7 @@ class MainWindow(QMainWindow):
         self.der_label.hide()
         if reference is None or pf.analysis is None:
             return
-        from weighter_gui.core.exports import evaluate
+        from weighter_gui.core.annotation.exports import evaluate
 
         try:
             report = evaluate(self.project.project, keys=[key])
@@ -1872,7 +1874,7 @@ class MainWindow(QMainWindow):
 
     def export(self, kind: str, path: str | Path):
         """Write an export; shows (and returns) the report's summary, or None on failure."""
-        from weighter_gui.core import exports
+        from weighter_gui.core.annotation import exports
 
         writer = {"manifest": exports.export_manifest, "rttm": exports.export_rttm,
                   "audacity": exports.export_audacity, "textgrid": exports.export_textgrid}[kind]
@@ -1895,7 +1897,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_evaluate_triggered(self) -> None:
-        from weighter_gui.core.exports import evaluate
+        from weighter_gui.core.annotation.exports import evaluate
 
         if not self._need_project():
             return
@@ -1923,7 +1925,7 @@ class MainWindow(QMainWindow):
     # ============================================================ retraining
 
     def current_checkpoint(self) -> str | None:
-        from weighter_gui.core.resources import default_checkpoint
+        from weighter_gui.core.io.resources import default_checkpoint
 
         chosen = self.effective_settings().checkpoint_or_none
         if chosen:
@@ -2107,7 +2109,7 @@ def _record_facts(pf, facts) -> None:
 
 def _audio_files_in(folder: Path) -> list[Path]:
     """Audio files directly inside ``folder``, by name."""
-    from weighter_gui.core.audio import (
+    from weighter_gui.core.io.audio import (
         AUDIO_EXTENSIONS,  # scipy import: only when needed
     )
 

@@ -106,8 +106,8 @@ def sha256_of(path: Path, progress: Progress, text: str) -> str:
 
 def facts_of(path: Path, sha256: str | None):
     """The AudioFacts to record for ``path`` once relinked (None: it cannot be read)."""
-    from weighter_gui.core.audio import AudioError, probe
-    from weighter_gui.core.project import AudioFacts
+    from weighter_gui.core.io.audio import AudioError, probe
+    from weighter_gui.core.annotation.labels import AudioFacts
 
     try:
         st = path.stat()
@@ -122,7 +122,7 @@ def locate(missing: MissingFile, new: Path, progress: Progress) -> LocateAnswer:
 
     Only what was recorded counts (sha256, else rate and length); nothing recorded
     means nothing to compare, and the user's choice stands."""
-    from weighter_gui.core.audio import AudioError, probe
+    from weighter_gui.core.io.audio import AudioError, probe
 
     facts = missing.facts
     sha = None

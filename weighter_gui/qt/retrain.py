@@ -63,7 +63,7 @@ class TrainThread(QThread):
 
     def run(self) -> None:  # noqa: D102 (Qt name)
         try:
-            from weighter_gui.core.training import TrainProgress, TrainResult, fine_tune_config, train
+            from weighter_gui.core.training.train import TrainProgress, TrainResult, fine_tune_config, train
 
             import torch  # noqa: F401  (here, in the worker thread)
 
@@ -163,9 +163,9 @@ class RetrainDialog(QDialog):
 
     def start(self, steps: int | None = None, batch_size: int | None = None) -> bool:
         """Export the manifest and start training; False (and a message) if it cannot."""
-        from weighter_gui.core.exports import export_manifest
-        from weighter_gui.core.manifest import read_manifest
-        from weighter_gui.core.project import ProjectError
+        from weighter_gui.core.annotation.exports import export_manifest
+        from weighter_gui.core.io.manifest import read_manifest
+        from weighter_gui.core.annotation.storage import ProjectError
 
         if self.running:
             return False

@@ -216,10 +216,10 @@ def compute_pyramid(
 ) -> SpectrogramPyramid:
     """Stream ``path`` and return its spectrogram pyramid.
 
-    Raises ``weighter_gui.core.audio.AudioError`` for a bad file and
+    Raises ``weighter_gui.core.io.audio.AudioError`` for a bad file and
     ``SpectrogramCancelled`` when ``cancelled()`` turns True between blocks.
     """
-    from weighter_gui.core.audio import (  # scipy: seconds to import
+    from weighter_gui.core.io.audio import (  # scipy: seconds to import
         iter_audio_blocks,
         probe,
     )

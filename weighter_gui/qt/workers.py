@@ -30,7 +30,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from weighter_gui.core.device import describe_compute_device
+from weighter_gui.core.model.device import describe_compute_device
 from weighter_gui.qt.messages import (
     AnalysisCancelled,
     AnalysisDone,
@@ -186,7 +186,7 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 
 def _default_diarizer_factory(checkpoint: str | None, device: str):
-    from weighter_gui.core.diarize import Diarizer  # imports torch: worker thread only
+    from weighter_gui.core.diarize.diarizer import Diarizer  # imports torch: worker thread only
 
     return Diarizer(checkpoint, device=device)
 
@@ -261,7 +261,7 @@ class AnalysisWorker(QueueWorker):
         self.cancelled.emit(AnalysisCancelled(request.job_id, request.path))
 
     def handle(self, request: AnalysisRequest) -> None:
-        from weighter_gui.core.audio import AudioError
+        from weighter_gui.core.io.audio import AudioError
 
         device = "cpu"
         try:
@@ -288,7 +288,7 @@ class AnalysisWorker(QueueWorker):
                 )
 
     def _retry_on_cpu(self, request: AnalysisRequest) -> None:
-        from weighter_gui.core.audio import AudioError
+        from weighter_gui.core.io.audio import AudioError
 
         self._diarizer = None
         _empty_cuda_cache()
@@ -307,7 +307,7 @@ class AnalysisWorker(QueueWorker):
         return self.is_cancelled(job_id)
 
     def _run(self, request: AnalysisRequest, device: str, note: str) -> None:
-        from weighter_gui.core.diarize import WindowResult
+        from weighter_gui.core.diarize.diarizer import WindowResult
 
         job = request.job_id
         if self._should_stop(job):  # (loading a model is heavy work too: yield first)
@@ -337,14 +337,14 @@ class _CheckpointLoadError(Exception):
 
 
 def _checkpoint_message(checkpoint: str | None, exc: BaseException) -> str:
-    from weighter_gui.core.checkpoint import CheckpointError
+    from weighter_gui.core.model.checkpoint import CheckpointError
 
     text = str(exc) if isinstance(exc, CheckpointError) else f"{checkpoint}: {type(exc).__name__}: {exc}"
     return f"{text}\n\nChoose a checkpoint in File \u203a Settings."
 
 
 def _curve_hop(diarizer) -> float:
-    from weighter_gui.core.frontend import FRAME_HOP_S
+    from weighter_gui.core.model.frontend import FRAME_HOP_S
 
     return diarizer.stride * FRAME_HOP_S
 
@@ -376,13 +376,13 @@ class SpectrogramWorker(QueueWorker):
 
     def serve(self) -> None:
         # Import scipy & co. here, at start-up, not when the first picture is wanted.
-        from weighter_gui.core import audio  # noqa: F401
+        from weighter_gui.core.io import audio
         from weighter_gui.qt import spectrogram_data  # noqa: F401
 
         super().serve()
 
     def handle(self, request: SpectrogramRequest) -> None:
-        from weighter_gui.core.audio import AudioError
+        from weighter_gui.core.io.audio import AudioError
         from weighter_gui.qt.spectrogram_data import (
             SpectrogramCancelled,
             compute_pyramid,

@@ -40,19 +40,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import atomic_write
-from .project import Project, ProjectError, ProjectFile, union_segments
+from weighter_gui.core.annotation.project import Project, ProjectFile
+from weighter_gui.core.annotation.storage import ProjectError
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.audio import AudioError
+from weighter_gui.core.io.files import atomic_write
+from weighter_gui.core.io.label_files import textgrid_text
+from weighter_gui.core.io.manifest import ManifestItem, write_manifest
 
 __all__ = [
     "ExportError",
     "ExportReport",
-    "LabelFileError",
-    "TextGrid",
-    "Tier",
     "corrected_annotation",
     "corrected_segments",
     "evaluate",
@@ -62,20 +64,12 @@ __all__ = [
     "export_textgrid",
     "manifest_items",
     "model_segments",
-    "read_audacity_labels",
-    "read_reference",
-    "read_textgrid",
     "rttm_speaker",
-    "textgrid_text",
 ]
 
 
 class ExportError(ProjectError):
     """Nothing to export, or the export cannot be written."""
-
-
-class LabelFileError(ProjectError, ValueError):
-    """An RTTM, TextGrid or Audacity label file cannot be read; names file and line."""
 
 
 @dataclass
@@ -178,9 +172,6 @@ def export_rttm(
 
 def manifest_items(project: Project, keys: Iterable[str] | None = None, report: ExportReport | None = None):
     """The ``ManifestItem``s ``export_manifest`` writes (computes sha256 of the audio)."""
-    from .audio import AudioError
-    from .manifest import ManifestItem
-
     report = report if report is not None else ExportReport()
     items = []
     for pf in _files(project, keys):
@@ -232,8 +223,6 @@ def export_manifest(
     project: Project, path: str | os.PathLike[str], keys: Iterable[str] | None = None
 ) -> ExportReport:
     """The training manifest (JSON Lines) of the files with named speakers."""
-    from .manifest import write_manifest
-
     path = Path(path)
     items, report = manifest_items(project, keys)
     if not items:
@@ -271,128 +260,9 @@ def export_audacity(
     return report
 
 
-def read_audacity_labels(path: str | os.PathLike[str]) -> list[tuple[float, float, str]]:
-    """(start, end, label) of an Audacity label file, in file order.
-
-    Spectral-selection lines (``\\<TAB>low<TAB>high`` after a label) are skipped.
-    """
-    path = Path(path)
-    text = _read_text(path, "Audacity label file")
-    out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("\t", 2)
-        if fields[0].strip() == "\\":
-            continue
-        if len(fields) < 2:
-            raise LabelFileError(
-                f"{path}, line {number}: not 'start<TAB>end<TAB>label'; is this an Audacity label file?"
-            )
-        try:
-            start, end = (float(f.strip().replace(",", ".")) for f in fields[:2])
-        except ValueError:
-            raise LabelFileError(f"{path}, line {number}: start and end must be numbers of seconds") from None
-        if end < start:
-            raise LabelFileError(f"{path}, line {number}: end {end} is before start {start}")
-        out.append((start, end, fields[2] if len(fields) > 2 else ""))
-    return out
-
-
-def _read_text(path: Path, what: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise LabelFileError(f"{path}: {what} not found") from None
-    except OSError as e:
-        raise LabelFileError(f"{path}: cannot read ({e.strerror or e})") from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")  # older Praat and Audacity versions wrote Latin-1
-
-
 # ------------------------------------------------------------------------------ TextGrid
 
 
-@dataclass(frozen=True)
-class Tier:
-    name: str
-    xmin: float
-    xmax: float
-    intervals: tuple[tuple[float, float, str], ...]  # for a TextTier: (time, time, mark)
-    kind: str = "IntervalTier"
-
-
-@dataclass(frozen=True)
-class TextGrid:
-    xmin: float
-    xmax: float
-    tiers: tuple[Tier, ...]
-
-    def tier(self, name: str) -> Tier | None:
-        return next((t for t in self.tiers if t.name == name), None)
-
-
-def _num(x: float) -> str:
-    s = f"{x:.6f}".rstrip("0").rstrip(".")
-    return "0" if s in ("", "-0") else s
-
-
-def _quote(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"'
-
-
-def _tier_intervals(
-    segments: Sequence[tuple[float, float]], duration: float, text: str
-) -> list[tuple[float, float, str]]:
-    out: list[tuple[float, float, str]] = []
-    t = 0.0
-    for a, b in union_segments(segments):
-        a, b = max(a, t), min(b, duration)
-        if _num(b) == _num(a) or b <= a:
-            continue
-        if _num(a) != _num(t):
-            out.append((t, a, ""))
-        out.append((a, b, text))
-        t = b
-    if _num(t) != _num(duration):
-        out.append((t, duration, ""))
-    return out or [(0.0, duration, "")]
-
-
-def textgrid_text(duration: float, tiers: Sequence[tuple[str, Sequence[tuple[float, float]]]]) -> str:
-    """A TextGrid (long text format): per (name, segments) one IntervalTier over 0..duration."""
-    lines = [
-        'File type = "ooTextFile"',
-        'Object class = "TextGrid"',
-        "",
-        "xmin = 0 ",
-        f"xmax = {_num(duration)} ",
-        "tiers? <exists> " if tiers else "tiers? <absent> ",
-    ]
-    if tiers:
-        lines += [f"size = {len(tiers)} ", "item []: "]
-    for i, (name, segments) in enumerate(tiers, start=1):
-        intervals = _tier_intervals(segments, duration, name)
-        lines += [
-            f"    item [{i}]:",
-            '        class = "IntervalTier" ',
-            f"        name = {_quote(name)} ",
-            "        xmin = 0 ",
-            f"        xmax = {_num(duration)} ",
-            f"        intervals: size = {len(intervals)} ",
-        ]
-        for j, (a, b, text) in enumerate(intervals, start=1):
-            lines += [
-                f"        intervals [{j}]:",
-                f"            xmin = {_num(a)} ",
-                f"            xmax = {_num(b)} ",
-                f"            text = {_quote(text)} ",
-            ]
-    return "\n".join(lines) + "\n"
 
 
 def export_textgrid(
@@ -417,117 +287,7 @@ def export_textgrid(
     return report
 
 
-_TOKEN = re.compile(
-    r'"((?:[^"]|"")*)"'  # 1: a string ("" inside is one quote)
-    r"|(\[[^\]\n]*\])"  # 2: an index like [1] or []: skipped
-    r"|(<exists>|<absent>)"  # 3: a flag
-    r"|([A-Za-z_][\w?]*:?)"  # 4: a word like xmin, intervals: - skipped
-    r"|([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"  # 5: a number
-    r"|(\S)"  # 6: '=' and the like - skipped
-)
-
-
-def read_textgrid(path: str | os.PathLike[str]) -> TextGrid:
-    """A Praat TextGrid in the long or the short text format."""
-    path = Path(path)
-    text = _read_text(path, "TextGrid")
-    tokens: list[tuple[str, object]] = []
-    for m in _TOKEN.finditer(text):
-        if m.group(1) is not None:
-            tokens.append(("str", m.group(1).replace('""', '"')))
-        elif m.group(3) is not None:
-            tokens.append(("flag", m.group(3)))
-        elif m.group(5) is not None:
-            tokens.append(("num", float(m.group(5))))
-    pos = 0
-
-    def take(kind: str, what: str):
-        nonlocal pos
-        if pos >= len(tokens):
-            raise LabelFileError(f"{path}: the TextGrid ends early (expected {what}); the file is cut short")
-        k, v = tokens[pos]
-        if k != kind:
-            raise LabelFileError(
-                f"{path}: expected {what}, found {v!r} (token {pos + 1}); is this a Praat TextGrid?"
-            )
-        pos += 1
-        return v
-
-    if take("str", '"ooTextFile"') != "ooTextFile" or take("str", '"TextGrid"') != "TextGrid":
-        raise LabelFileError(f"{path}: not a Praat TextGrid text file (File type / Object class)")
-    xmin, xmax = take("num", "xmin"), take("num", "xmax")
-    tiers = []
-    if take("flag", "tiers? <exists>") == "<exists>":
-        size = int(take("num", "the number of tiers"))
-        for _ in range(size):
-            kind = take("str", "a tier class")
-            name = take("str", "a tier name")
-            txmin, txmax = take("num", "tier xmin"), take("num", "tier xmax")
-            n = int(take("num", "the number of intervals"))
-            items = []
-            for _ in range(n):
-                if kind == "IntervalTier":
-                    a, b, label = (
-                        take("num", "interval xmin"),
-                        take("num", "interval xmax"),
-                        take("str", "interval text"),
-                    )
-                elif kind == "TextTier":
-                    a = take("num", "point time")
-                    b, label = a, take("str", "point mark")
-                else:
-                    raise LabelFileError(f"{path}: unknown tier class {kind!r}")
-                items.append((a, b, label))
-            tiers.append(Tier(name, txmin, txmax, tuple(items), kind))
-    return TextGrid(xmin, xmax, tuple(tiers))
-
-
 # ------------------------------------------------------------------------------ references
-
-
-def read_reference(path: str | os.PathLike[str], uris: Sequence[str] = ()) -> list[tuple[float, float, str]]:
-    """A reference diarization (start, end, speaker) from RTTM, TextGrid or Audacity labels.
-
-    RTTM: the recording named by one of ``uris`` (or the only one in the file).
-    TextGrid: each interval tier's name is its speaker (one tier only: the interval
-    texts are the speakers). Audacity: the label texts; empty labels and points skipped.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".rttm":
-        from .evaluation import RTTMError, read_rttm
-
-        try:
-            annotations = read_rttm(path)
-        except RTTMError as e:
-            raise LabelFileError(str(e)) from None
-        chosen = next((u for u in uris if u in annotations), None)
-        if chosen is None:
-            if len(annotations) != 1:
-                raise LabelFileError(
-                    f"{path}: holds recordings {', '.join(sorted(annotations))}, none named "
-                    f"{' or '.join(uris) or 'like this file'}; rename the uri or split the file"
-                )
-            chosen = next(iter(annotations))
-        ann = annotations[chosen]
-        out = [(float(s.start), float(s.end), str(label)) for s, _, label in ann.itertracks(yield_label=True)]
-    elif suffix == ".textgrid":
-        grid = read_textgrid(path)
-        interval_tiers = [t for t in grid.tiers if t.kind == "IntervalTier"]
-        out = []
-        for tier in interval_tiers:
-            for a, b, text in tier.intervals:
-                if text.strip() and b > a:
-                    out.append((a, b, text.strip() if len(interval_tiers) == 1 else tier.name))
-    elif suffix == ".txt":
-        out = [(a, b, label.strip()) for a, b, label in read_audacity_labels(path) if label.strip() and b > a]
-    else:
-        raise LabelFileError(
-            f"{path}: unknown kind of file; import an .rttm, a .TextGrid or Audacity labels (.txt)"
-        )
-    if not out:
-        raise LabelFileError(f"{path}: holds no speech segments")
-    return sorted(out)
 
 
 def evaluate(
@@ -535,8 +295,6 @@ def evaluate(
 ):
     """DER of the files with a reference: ``which`` is "corrected" or "model"."""
     from pyannote.core import Annotation, Segment
-
-    from .evaluation import der
 
     refs, hyps = {}, {}
     for pf in _files(project, keys):

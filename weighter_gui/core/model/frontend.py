@@ -7,7 +7,7 @@ Public API::
     GE2EEncoder.from_file(path=None)         # pretrained GE2E speaker encoder (resemblyzer)
     GE2EEncoder.frame_embeddings(audio, ...) # 256-d speaker vector per 10 ms frame
     num_frames(num_samples), frame_times(n)  # the shared 10 ms frame grid
-    (resources: weighter_gui.core.resources)
+    (resources: weighter_gui.core.io.resources)
     FrontendWeightsError                     # missing / corrupt weights file (names it)
 
 Frame grid. Every front-end here frames audio the same way: 25 ms (400-sample) Hann
@@ -68,7 +68,6 @@ Core code: no Qt import. torch and torchaudio are imported at module import.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +75,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from .resources import default_ge2e_weights
+from weighter_gui.core.io.resources import default_ge2e_weights
 
 __all__ = [
     "FRAME_HOP_S",

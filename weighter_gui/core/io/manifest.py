@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import atomic_write, read_text
+from weighter_gui.core.io.files import atomic_write, read_text
 
 __all__ = ["ManifestError", "ManifestItem", "read_manifest", "write_manifest"]
 

@@ -8,7 +8,7 @@ The folder is found, first match wins:
    ``pipx install .``) ships the repository's top-level ``resources/`` there (pyproject's
    ``package-dir`` maps ``weighter_gui.resources`` to ``resources``), and a PyInstaller
    bundle puts it at the same place;
-3. ``<repo>/resources`` beside the package (``<repo>/weighter_gui/core/resources.py`` ->
+3. ``<repo>/resources`` beside the package (``<repo>/weighter_gui/core/io/resources.py`` ->
    ``<repo>/resources``): a source checkout or an editable install.
 
 When none exists, the checkout path is returned so error messages name a real place.
@@ -33,7 +33,7 @@ GE2E_WEIGHTS_NAME = "ge2e_encoder.safetensors"
 DEFAULT_CHECKPOINT_NAME = "weighter-default.safetensors"
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # .../weighter_gui
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # .../weighter_gui
 
 
 def resources_dir() -> Path:

@@ -44,10 +44,21 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .audio import AudioError, load_audio
-from .files import atomic_path, file_sha256
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, taught_names
-from .losses import (
+from weighter_gui.core.io.audio import AudioError, load_audio
+from weighter_gui.core.io.files import atomic_path, file_sha256
+from weighter_gui.core.io.manifest import ManifestItem
+from weighter_gui.core.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    taught_names,
+)
+from weighter_gui.core.model.frontend import (
+    FRAME_HOP_S,
+    SpeechFrontend,
+    speech_frontend_id,
+)
+from weighter_gui.core.model.losses import (
     LossWeights,
     block_mean,
     frame_match_cost,
@@ -56,8 +67,7 @@ from .losses import (
     overlap_loss,
     set_matching_loss,
 )
-from .manifest import ManifestItem
-from .model import Weighter, WeighterConfig
+from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
 __all__ = [
     "FeatureCache",
@@ -244,8 +254,6 @@ def _init_feature_worker(one_thread: bool = True) -> None:
     global _worker_frontend
     if one_thread:
         torch.set_num_threads(1)  # one process per core beats threads in one LSTM
-    from .frontend import SpeechFrontend
-
     _worker_frontend = SpeechFrontend()
 
 
@@ -408,8 +416,6 @@ def train(
     to it, or puts it in place of one of another design). ``resume``: continue ``out``
     from its ``.resume`` state.
     """
-    from .frontend import FRAME_HOP_S, speech_frontend_id
-
     rank, world = _distributed()
     dev = resolve_device(device)
     out_path = Path(out) if out is not None else None
@@ -600,8 +606,6 @@ def _feature_stats(examples: Sequence[_Example], limit: int = 64) -> tuple[np.nd
 def _batch(examples, config: TrainConfig, rng: np.random.Generator, stride: int):
     """A batch: crops of the files with timings; whole files without (their likes need all of
     it) and in the likes regime, cropped to ``max_whole_seconds`` when longer."""
-    from .frontend import FRAME_HOP_S
-
     picks = rng.integers(0, len(examples), config.batch_size)
     lo, hi = (int(s / FRAME_HOP_S) for s in config.crop_seconds)
     crop = int(rng.integers(lo, hi + 1)) // stride * stride or stride

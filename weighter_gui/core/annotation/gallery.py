@@ -22,20 +22,18 @@ labelled file is judged by the other files' labels.
 the user has not labelled come first; within each group the model's uncertainty
 decides (see ``rank_files``). Files not analysed yet come last.
 
-Core code: no Qt, no torch, no project import at run time (the project module
-imports this one).
+Core code: no Qt, no torch. The session holds the gallery; the gallery reads the
+project.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .project import Project, ProjectFile
+from weighter_gui.core.annotation.project import Project, ProjectFile
 
 __all__ = ["FileRank", "Gallery", "GalleryEntry", "Suggestion", "rank_files"]
 

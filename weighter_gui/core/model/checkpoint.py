@@ -33,8 +33,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from weighter_gui import __version__
-from weighter_gui.core.files import atomic_path
-from weighter_gui.core.model import Weighter, WeighterConfig
+from weighter_gui.core.io.files import atomic_path
+from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
 FORMAT_NAME = "weighter-checkpoint"
 FORMAT_VERSION = 2  # what this code writes (2: input statistics buffers)

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .diarize import DiarizeConfig, Diarizer
-from .evaluation import RTTMError, der, read_rttm
-from .manifest import ManifestItem, read_manifest
-from .model import claim_offset
+from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.label_files import RTTMError, read_rttm
+from weighter_gui.core.io.manifest import ManifestItem, read_manifest
+from weighter_gui.core.io.resources import default_checkpoint
+from weighter_gui.core.model.checkpoint import load_checkpoint, save_checkpoint
+from weighter_gui.core.model.weighter import claim_offset
 
 if TYPE_CHECKING:
     from pyannote.core import Annotation
@@ -199,8 +201,6 @@ def save_calibrated(
 ) -> Path:
     """Write the model with ``result.offset`` added to its claim threshold (and the
     sweep's competition rounds and runner-up rule in its config)."""
-    from .resources import default_checkpoint
-
     source = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     model, header = load_checkpoint(source)
     model.config = replace(model.config, attractor_compete_rounds=result.compete_rounds,

@@ -22,23 +22,23 @@ Speakers and splits: the voices reserved for evaluation (flite
 ``split="eval"``; ``split="train"`` never uses them.
 
 Real voices (``real=[folder, ...]``): recorded speakers from
-:mod:`weighter_gui.core.real_voices`, one folder per person, labelled by a stable
+:mod:`weighter_gui.core.training.real_voices`, one folder per person, labelled by a stable
 identity (``ls-1234``, ``cv-ar-0cae0344c4bc``, ``vctk-p225``); a turn is one or two
 of their phrases (cut at pauses, trimmed). Their split (train / dev / eval,
 speaker-disjoint) is fixed in that module. With ``real`` given, TTS voices join only
 when ``engines`` is given too; TTS voices have no ``dev`` split.
 
-Augmentation (``augment=AugmentConfig()``, :mod:`weighter_gui.core.augment`): rooms,
+Augmentation (``augment=AugmentConfig()``, :mod:`weighter_gui.core.training.augment`): rooms,
 noise, channels and levels drawn from a second generator
 ``default_rng([seed, split, index, 1])``, so the turns and the RTTM are those of the
 un-augmented corpus with the same seed (unless the config perturbs speakers' pitch
 or tempo, which makes new identities and new timings).
 
-Who speaks next comes from :func:`weighter_gui.core.simulation.walk_turns` (bounded
+Who speaks next comes from :func:`weighter_gui.core.training.simulation.walk_turns` (bounded
 random walks with hysteresis) run over fine steps and collapsed into turns, so some
 speakers dominate and the hand-over pattern is not uniform. Each turn is one or two
 sentences; every utterance is resampled to 16 kHz with
-:func:`weighter_gui.core.audio.load_audio` and trimmed of leading/trailing silence
+:func:`weighter_gui.core.io.audio.load_audio` and trimmed of leading/trailing silence
 before it is placed, so the RTTM times are exact. All placements are on a 1 ms grid
 (16 samples), so the 3-decimal times in the RTTM and the manifest are exact.
 
@@ -65,12 +65,12 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-from weighter_gui.core import augment as augment_mod
-from weighter_gui.core import real_voices
-from weighter_gui.core.augment import AugmentConfig
-from weighter_gui.core.audio import load_audio
-from weighter_gui.core.files import atomic_path, atomic_write, file_sha256
-from weighter_gui.core.simulation import walk_turns
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.io.files import atomic_path, atomic_write, file_sha256
+from weighter_gui.core.training import augment as augment_mod
+from weighter_gui.core.training import real_voices
+from weighter_gui.core.training.augment import AugmentConfig
+from weighter_gui.core.training.simulation import walk_turns
 
 __all__ = [
     "ENGINES",
@@ -803,10 +803,10 @@ def build_corpus(
     ``engines`` restricts the TTS engines (default: all installed); ``voice_names``
     restricts the speakers to these voices of the split (``Voice.name``, e.g.
     ``"flite-kal+400c"``). ``cache_dir`` defaults to ``out_dir/tts_cache``.
-    ``real``: folders of real speakers (see :mod:`weighter_gui.core.real_voices`);
+    ``real``: folders of real speakers (see :mod:`weighter_gui.core.training.real_voices`);
     with it, TTS voices are used only when ``engines`` is given. ``split`` is
     "train" or "eval" (TTS and real) or "dev" (real voices only). ``augment``: an
-    :class:`~weighter_gui.core.augment.AugmentConfig` (None: no augmentation).
+    :class:`~weighter_gui.core.training.augment.AugmentConfig` (None: no augmentation).
     """
     if conversations < 0:
         raise ValueError("conversations must be >= 0")

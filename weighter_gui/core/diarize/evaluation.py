@@ -8,63 +8,13 @@ un-scored zone around each reference boundary (0.25 s removes 0.125 s on each si
 
 from __future__ import annotations
 
-import io
-import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from pyannote.core import Annotation, Segment, Timeline
+from pyannote.core import Annotation, Timeline
 
-from .files import atomic_write, read_text
-
-__all__ = ["DERReport", "RTTMError", "der", "read_rttm", "write_rttm"]
-
-
-class RTTMError(ValueError):
-    """An RTTM file is missing or malformed; the message names the file and line."""
-
-
-def read_rttm(path: str | os.PathLike[str]) -> dict[str, Annotation]:
-    """``SPEAKER uri channel start duration <NA> <NA> speaker <NA> <NA>`` lines -> per-uri annotations.
-
-    Blank lines and ``;`` / ``#`` comments are skipped; other record types (LEXEME,
-    SPKR-INFO, ...) are ignored as the RTTM spec allows.
-    """
-    path = Path(path)
-    text = read_text(path, "RTTM file", RTTMError)
-    annotations: dict[str, Annotation] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0].startswith((";", "#")) or fields[0] != "SPEAKER":
-            continue
-        if len(fields) < 8:
-            raise RTTMError(
-                f"{path}, line {number}: a SPEAKER line needs at least 8 fields "
-                "(SPEAKER uri channel start duration <NA> <NA> speaker), got {len(fields)}"
-            )
-        try:
-            start, duration = float(fields[3]), float(fields[4])
-        except ValueError:
-            raise RTTMError(f"{path}, line {number}: start and duration must be numbers") from None
-        if start < 0 or duration < 0:
-            raise RTTMError(f"{path}, line {number}: negative start or duration")
-        uri, speaker = fields[1], fields[7]
-        ann = annotations.setdefault(uri, Annotation(uri=uri))
-        if duration > 0:
-            ann[Segment(start, start + duration), ann.new_track(Segment(start, start + duration))] = speaker
-    if not annotations:
-        raise RTTMError(f"{path}: no SPEAKER lines")
-    return annotations
-
-
-def write_rttm(path: str | os.PathLike[str], annotations: Iterable[Annotation]) -> Path:
-    """All annotations into one RTTM file (written whole, then renamed into place)."""
-    text = io.StringIO()
-    for ann in annotations:
-        ann.write_rttm(text)
-    return atomic_write(path, text.getvalue())
+__all__ = ["DERReport", "der"]
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import load_audio
-from .diarize import FileDiarization, Track, probe_long_enough
-from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, GE2EEncoder
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track, probe_long_enough
+from weighter_gui.core.diarize.vad import SpeechDetector
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.model.frontend import (
+    FRAME_HOP_S,
+    HOP_LENGTH,
+    SAMPLE_RATE,
+    GE2EEncoder,
+)
 
 __all__ = [
     "AHC_THRESHOLD",
@@ -325,8 +331,6 @@ def merge_small(labels: np.ndarray, embeddings: np.ndarray, frames: np.ndarray,
 
 
 def _default_detector():
-    from .vad import SpeechDetector
-
     return SpeechDetector()
 
 

@@ -44,13 +44,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioTooShortError, iter_audio_blocks, probe
-from .checkpoint import CheckpointError, load_checkpoint, taught_names
-from .clustering import SlotStore, StreamLinker, cluster_slots, merged_groups
-from .frontend import FRAME_HOP_S, HOP_LENGTH, SAMPLE_RATE, SpeechFrontend
-from .resources import default_checkpoint
-from .model import Weighter
-from .vad import SpeechDetector, SpeechStream, speech_regions
+from weighter_gui.core.diarize.clustering import (
+    SlotStore,
+    StreamLinker,
+    cluster_slots,
+    merged_groups,
+)
+from weighter_gui.core.diarize.vad import SpeechDetector, SpeechStream, speech_regions
+from weighter_gui.core.io.audio import AudioTooShortError, iter_audio_blocks, probe
+from weighter_gui.core.io.resources import default_checkpoint
+from weighter_gui.core.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    taught_names,
+)
+from weighter_gui.core.model.frontend import (
+    FRAME_HOP_S,
+    HOP_LENGTH,
+    SAMPLE_RATE,
+    SpeechFrontend,
+)
+from weighter_gui.core.segments import (
+    covered_seconds,
+    intersect_segments,
+    union_segments,
+)
 
 __all__ = [
     "DiarizeConfig",
@@ -215,6 +233,20 @@ class FileDiarization:
     checkpoint: str = ""
     frontend: str = ""
     speech: np.ndarray | None = None  # [blocks] share of speech frames per curve value; None: not detected
+
+    @classmethod
+    def from_analysis(cls, analysis, path: str | os.PathLike[str]) -> FileDiarization:
+        """A stored analysis (``core.annotation.analysis.Analysis``, read by its attributes) as a
+        diarization of ``path``, so a project's saved result can be scored or exported again."""
+        return cls(
+            Path(path),
+            analysis.duration,
+            analysis.hop,
+            [Track(t.label, t.confidence, t.embedding, t.curve, list(t.segments)) for t in analysis.tracks],
+            analysis.threshold,
+            analysis.checkpoint,
+            analysis.frontend,
+        )
 
     @property
     def uri(self) -> str:
@@ -495,12 +527,12 @@ class Diarizer:
             tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
         if speech_frames is not None:
             pad = cfg.speech_pad
-            allowed = _union([
+            allowed = union_segments([
                 (max(0.0, a - pad), min(duration, b + pad))
                 for a, b in speech_regions(speech_probs, cfg.speech_threshold, min_speech=0.0, min_silence=0.0)
             ])
             for track in tracks:
-                track.segments = intersect(track.segments, allowed, cfg.min_segment)
+                track.segments = intersect_segments(track.segments, allowed, cfg.min_segment)
             tracks = [t for t in tracks if t.confidence < cfg.threshold or t.speech_seconds >= min_speech]
         # Speakers first (most speech first), then the weak tracks; labels S1, S2, ... in that order.
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
@@ -554,24 +586,6 @@ def block_speech(probs: np.ndarray, threshold: float, stride: int, blocks: int) 
 def gate_curves(curves: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """[N, blocks] curves zeroed in the blocks where no frame holds speech."""
     return curves * (speech > 0)[None, : curves.shape[1]].astype(curves.dtype)
-
-
-def intersect(
-    segments: list[tuple[float, float]], allowed: list[tuple[float, float]], min_len: float
-) -> list[tuple[float, float]]:
-    """The parts of ``segments`` inside ``allowed`` (both sorted, non-overlapping), pieces
-    shorter than ``min_len`` dropped."""
-    out, j = [], 0
-    for a, b in segments:
-        while j < len(allowed) and allowed[j][1] <= a:
-            j += 1
-        k = j
-        while k < len(allowed) and allowed[k][0] < b:
-            lo, hi = max(a, allowed[k][0]), min(b, allowed[k][1])
-            if hi - lo >= min_len - 1e-9:
-                out.append((round(float(lo), 3), round(float(hi), 3)))
-            k += 1
-    return out
 
 
 def frame_levels(audio: np.ndarray) -> np.ndarray:
@@ -637,30 +651,6 @@ def snap_edges(
     return [(round(float(a), 3), round(float(b), 3)) for a, b in snapped]
 
 
-def _union(segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(segments):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(b, out[-1][1]))
-        else:
-            out.append((a, b))
-    return out
-
-
-def covered_seconds(segments: list[tuple[float, float]], cover: list[tuple[float, float]]) -> list[float]:
-    """Seconds of each of ``segments`` that lie inside ``cover`` (both sorted, non-overlapping)."""
-    out, j = [], 0
-    for a, b in segments:
-        while j < len(cover) and cover[j][1] <= a:
-            j += 1
-        total, k = 0.0, j
-        while k < len(cover) and cover[k][0] < b:
-            total += min(b, cover[k][1]) - max(a, cover[k][0])
-            k += 1
-        out.append(total)
-    return out
-
-
 def merge_shadows(speakers: list[Track], overlap_share: float, similarity: float) -> list[Track]:
     """``speakers`` with each shadow merged into the speaker it sounds like.
 
@@ -672,7 +662,7 @@ def merge_shadows(speakers: list[Track], overlap_share: float, similarity: float
     i = 0
     while i < len(left) and len(left) > 1:
         shadow, others = left[i], left[:i] + left[i + 1 :]
-        heard = sum(covered_seconds(shadow.segments, _union([s for t in others for s in t.segments])))
+        heard = sum(covered_seconds(shadow.segments, union_segments([s for t in others for s in t.segments])))
         cosines = [float(shadow.embedding @ t.embedding) for t in others]
         best = int(np.argmax(cosines))
         if shadow.speech_seconds > 0 and heard >= overlap_share * shadow.speech_seconds and cosines[best] >= similarity:
@@ -680,7 +670,7 @@ def merge_shadows(speakers: list[Track], overlap_share: float, similarity: float
             summed = into.speech_seconds * into.embedding + shadow.speech_seconds * shadow.embedding
             into.embedding = summed / max(float(np.linalg.norm(summed)), 1e-12)
             into.curve = np.minimum(into.curve + shadow.curve, 1.0)
-            into.segments = [(round(float(a), 3), round(float(b), 3)) for a, b in _union(into.segments + shadow.segments)]
+            into.segments = [(round(float(a), 3), round(float(b), 3)) for a, b in union_segments(into.segments + shadow.segments)]
             del left[i]
             i = 0  # the merged speaker's segments changed what the others overlap
         else:
@@ -692,7 +682,7 @@ def drop_enclosed(speakers: list[Track], hop: float, max_seconds: float, level: 
     """Drop, in place, each speaker's segments shorter than ``max_seconds`` that lie at
     least ``inside`` within the other speakers' segments and whose curve (one value per
     ``hop`` seconds) stays under ``level``."""
-    others = [_union([s for u in speakers if u is not t for s in u.segments]) for t in speakers]
+    others = [union_segments([s for u in speakers if u is not t for s in u.segments]) for t in speakers]
     for track, cover in zip(speakers, others):
         kept = []
         for (a, b), covered in zip(track.segments, covered_seconds(track.segments, cover)):
@@ -742,4 +732,4 @@ def overlap_at_changes(
                         k -= 1
                     if k < k0:
                         grown[second][j] = (min(grown[second][j][0], max((k + 1) * hop, a1)), grown[second][j][1])
-    return [[(round(float(a), 3), round(float(b), 3)) for a, b in _union(segments)] for segments in grown]
+    return [[(round(float(a), 3), round(float(b), 3)) for a, b in union_segments(segments)] for segments in grown]

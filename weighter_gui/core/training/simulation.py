@@ -29,6 +29,15 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from weighter_gui.core.model.losses import (
+    LossWeights,
+    block_mean,
+    frame_match_cost,
+    frame_target_loss,
+    like_shares,
+    set_matching_loss,
+)
+from weighter_gui.core.model.weighter import Weighter, WeighterConfig, claim_offset
 
 # --------------------------------------------------------------------------- generator
 
@@ -295,8 +304,6 @@ class TrainProgress:
 
 
 def sim_model_config(sim: SimConfig, num_classes: int, readout: str = "attractors"):
-    from .model import WeighterConfig
-
     return WeighterConfig(
         input_dim=sim.dim,
         num_slots=6,
@@ -316,16 +323,6 @@ def sim_model_config(sim: SimConfig, num_classes: int, readout: str = "attractor
 def train_sim_weighter(sim: SimConfig, train: SimTrainConfig) -> Iterator[TrainProgress | object]:
     """Train a Weighter on simulated likes; yields progress, then the trained model."""
     import torch
-
-    from .losses import (
-        LossWeights,
-        block_mean,
-        frame_match_cost,
-        frame_target_loss,
-        like_shares,
-        set_matching_loss,
-    )
-    from .model import Weighter
 
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
@@ -384,8 +381,6 @@ def weighter_predict(model, features: np.ndarray, threshold: float = 0.5, offset
     ``offset``: raise the attractor read-out's claim threshold by this much.
     """
     import torch
-
-    from .model import claim_offset
 
     shifted = claim_offset(model, offset) if offset else contextlib.nullcontext()
     with torch.no_grad(), shifted:

@@ -11,7 +11,7 @@ Public API::
     codec(x, name) -> np.ndarray                         # same length; see CODECS
     available_codecs() -> list[str]
 
-:func:`weighter_gui.core.synth.build_corpus` calls these, in this order, for each
+:func:`weighter_gui.core.training.synth.build_corpus` calls these, in this order, for each
 conversation with ``augment=AugmentConfig()`` (``weighter synth --augment``):
 
 1. speakers (before the turns are placed): a real speaker may be pitch-shifted
@@ -58,7 +58,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, correlate, lfilter, oaconvolve, resample_poly, sosfilt
 
-from weighter_gui.core.audio import load_audio
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.training.real_voices import RealSpeaker, say
 
 __all__ = [
     "CODECS",
@@ -71,7 +72,6 @@ __all__ = [
     "perturb_speaker",
     "reverberate",
     "room_ir",
-    "sox_effect",
 ]
 
 SAMPLE_RATE = 16000
@@ -130,21 +130,6 @@ def _fit(y: np.ndarray, n: int) -> np.ndarray:
     return y[:n] if len(y) >= n else np.concatenate([y, np.zeros(n - len(y), y.dtype)])
 
 
-def sox_effect(x: np.ndarray, effect: Sequence[str], rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Run a sox effect chain (``["pitch", "300"]``) on float32 samples via pipes."""
-    raw = ["-t", "f32", "-r", str(rate), "-c", "1"]
-    proc = subprocess.run(
-        ["sox", "-R", *raw, "-", *raw, "-", *effect],
-        input=np.asarray(x, np.float32).tobytes(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"sox {' '.join(effect)} failed: {proc.stderr.decode(errors='replace')}")
-    return np.frombuffer(proc.stdout, np.float32).copy()
-
-
 # --------------------------------------------------------------------------- speakers
 
 
@@ -154,8 +139,6 @@ def perturb_speaker(speaker, rng: np.random.Generator, cfg: AugmentConfig):
     Always draws four numbers, so later draws do not depend on the speaker's kind.
     TTS voices come back unchanged (they have ``--pitch-shift`` of their own).
     """
-    from weighter_gui.core.real_voices import RealSpeaker
-
     u_pitch, u_tempo = rng.random(2)
     cents = int(rng.integers(100, max(abs(c) for c in cfg.pitch_cents) + 1)) * int(
         rng.choice([-1, 1])
@@ -276,7 +259,7 @@ def default_noise_dir() -> Path | None:
     """``$WEIGHTER_NOISE_DIR`` or the project's ``../shared/data/real/noise``, if present."""
     env = os.environ.get("WEIGHTER_NOISE_DIR")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "noise")
+    candidates.append(Path(__file__).resolve().parents[4] / "shared" / "data" / "real" / "noise")
     return next((c for c in candidates if c.is_dir()), None)
 
 
@@ -325,8 +308,6 @@ def bursts(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def babble(n: int, rng: np.random.Generator, speakers: Sequence) -> np.ndarray:
     """3-7 streams of phrases of ``speakers`` (real speakers not in the conversation)."""
-    from weighter_gui.core.real_voices import say
-
     out = np.zeros(n)
     for _ in range(int(rng.integers(3, 8))):
         pos = int(rng.integers(0, SAMPLE_RATE))

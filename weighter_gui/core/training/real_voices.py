@@ -27,7 +27,7 @@ The split is fixed here, speaker-disjoint, and never depends on a seed:
   speakers, the odd-hashing common-voice (and unknown-dataset) speakers, and vctk;
 * ``eval``: librispeech-test-other only.
 
-Each file is loaded with :func:`weighter_gui.core.audio.load_audio` (16 kHz mono)
+Each file is loaded with :func:`weighter_gui.core.io.audio.load_audio` (16 kHz mono)
 and cut into phrases at pauses: 10 ms frames quieter than a threshold well under
 the file's loud level (its 95th-percentile frame level) for >= 0.3 s separate
 phrases; phrases shorter than 1 s are joined to a neighbour across a short pause,
@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from weighter_gui.core.audio import AUDIO_EXTENSIONS, load_audio
+from weighter_gui.core.io.audio import AUDIO_EXTENSIONS, load_audio, sox_effect
 
 __all__ = [
     "DATASETS",
@@ -312,8 +312,6 @@ def phrases_of(speaker: RealSpeaker) -> list[tuple[str, int, int]]:
 
 def _perturbed(x: np.ndarray, cents: int, tempo: float) -> np.ndarray:
     """sox pitch/tempo on a phrase, cut to whole milliseconds (16 samples)."""
-    from weighter_gui.core.augment import sox_effect
-
     effects = (["pitch", str(cents)] if cents else []) + (
         ["tempo", "-s", f"{tempo:g}"] if tempo != 1.0 else []
     )

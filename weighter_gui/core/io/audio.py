@@ -29,7 +29,8 @@ import operator
 import os
 import stat
 import struct
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -640,3 +641,18 @@ def _libsndfile_reason(e: BaseException) -> str:
     if text.lower().startswith("error :"):  # e.g. "Error : flac decoder lost sync"
         text = text[len("error :") :].strip()
     return "libsndfile: " + text
+
+
+def sox_effect(x: np.ndarray, effect: Sequence[str], rate: int = MODEL_SAMPLE_RATE) -> np.ndarray:
+    """Run a sox effect chain (``["pitch", "300"]``) on float32 samples via pipes."""
+    raw = ["-t", "f32", "-r", str(rate), "-c", "1"]
+    proc = subprocess.run(
+        ["sox", "-R", *raw, "-", *raw, "-", *effect],
+        input=np.asarray(x, np.float32).tobytes(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"sox {' '.join(effect)} failed: {proc.stderr.decode(errors='replace')}")
+    return np.frombuffer(proc.stdout, np.float32).copy()

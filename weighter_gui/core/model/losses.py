@@ -15,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 from torch.nn import functional as F
 
-from .model import confidence
+from weighter_gui.core.model.weighter import confidence
 
 # Floor inside the log: wBCE stays finite at p = 0.
 _LOG_EPS = 1e-6

@@ -1,0 +1,2 @@
+"""From audio to speakers: the diarizer, speech detection, clustering, the classic pipeline,
+evaluation and calibration."""

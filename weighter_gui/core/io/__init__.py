@@ -1,0 +1,1 @@
+"""Files on disk, no torch: atomic writes, audio, manifests, the shipped resources."""

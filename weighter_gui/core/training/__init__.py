@@ -1,0 +1,1 @@
+"""Teaching the model: training, synthetic and real-voice corpora, augmentation, simulation."""
