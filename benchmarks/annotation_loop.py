@@ -44,7 +44,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 from results import command_line, write_results
 
 # Eight pitch-shifted training voices: four men, four women, three engines.
@@ -153,8 +152,8 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
 
 def evaluate(checkpoint: Path, session, labelled, held_out, refs, collar: float) -> dict:
     """Analyse the labelled files into the project (labels follow), then score the held-out files."""
-    from weighter_gui.core.model.checkpoint import load_checkpoint
     from weighter_gui.core.diarize.evaluation import der
+    from weighter_gui.core.model.checkpoint import load_checkpoint
 
     for key, d in diarize(checkpoint, labelled).items():
         session.set_analysis(key, d)
@@ -200,10 +199,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from weighter_gui.core.io.label_files import read_rttm
     from weighter_gui.core.annotation.exports import export_manifest
-    from weighter_gui.core.io.manifest import read_manifest
     from weighter_gui.core.annotation.session import ProjectSession
+    from weighter_gui.core.io.label_files import read_rttm
+    from weighter_gui.core.io.manifest import read_manifest
     from weighter_gui.core.io.resources import default_checkpoint
     from weighter_gui.core.training.augment import AugmentConfig
     from weighter_gui.core.training.synth import PITCH_SHIFTS, build_corpus

@@ -18,7 +18,6 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from weighter_gui.core.diarize.classic import ClassicConfig, ClassicDiarizer, embed_spans, window_spans  # noqa: E402
-from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.diarize.classic import (  # noqa: E402 (after the path above)
+    ClassicConfig,
+    ClassicDiarizer,
+    embed_spans,
+    window_spans,
+)
+from weighter_gui.core.diarize.evaluation import der  # noqa: E402
 from weighter_gui.core.model.frontend import GE2EEncoder  # noqa: E402
 
 SPEAKERS = Path("/work/shared/data/real/speakers/librispeech-train-clean-100")

@@ -30,13 +30,12 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from results import write_table
 
 from weighter_gui.core.diarize.calibration import MemoFrontend, read_labelled
 from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
 from weighter_gui.core.diarize.evaluation import der
 from weighter_gui.core.model.weighter import claim_offset, overlap_offset
-
-from results import write_table
 
 
 def floats(text: str) -> list[float]:

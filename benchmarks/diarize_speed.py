@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import soundfile as sf
-
 from results import command_line, write_results
 
 

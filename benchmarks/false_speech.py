@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
-from weighter_gui.core.io.audio import load_audio
-
 from real_speech import ROOT, systems
 from results import write_table
+
+from weighter_gui.core.io.audio import load_audio
 
 NOISE = ROOT.parent / "shared" / "data" / "real" / "noise"
 SECONDS = 60

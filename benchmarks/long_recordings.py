@@ -35,12 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from results import write_table
 
 from weighter_gui.core.diarize.evaluation import der
 from weighter_gui.core.io.label_files import read_rttm, write_rttm
 from weighter_gui.core.io.manifest import read_manifest
-
-from results import write_table
 
 RATE = 16000
 

@@ -19,14 +19,13 @@ import sys
 
 import numpy as np
 import torch
+from results import write_table
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
-from weighter_gui.core.io.audio import load_audio
 from weighter_gui.core.diarize.calibration import read_labelled
 from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
+from weighter_gui.core.io.audio import load_audio
 from weighter_gui.core.model.frontend import FRAME_HOP_S, HOP_LENGTH
-
-from results import write_table
 
 
 def reference_blocks(annotation, blocks: int, stride: int) -> np.ndarray:

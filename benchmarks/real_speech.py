@@ -29,13 +29,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from results import write_table
+from speech_der import der_row
 
 from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer, default_checkpoint
 from weighter_gui.core.io.label_files import read_rttm
 from weighter_gui.core.io.manifest import read_manifest
-
-from results import write_table
-from speech_der import der_row
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "real" / "conversations"

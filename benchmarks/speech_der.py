@@ -25,13 +25,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import write_table
 
 from weighter_gui.core.diarize.diarizer import Diarizer, FileDiarization, default_checkpoint
 from weighter_gui.core.diarize.evaluation import der
 from weighter_gui.core.io.label_files import read_rttm
 from weighter_gui.core.io.manifest import read_manifest
-
-from results import write_table
 
 BASELINE_HOP = 10  # frames (100 ms) per baseline decision
 
@@ -41,8 +40,8 @@ def baseline_annotation(item, reference, cache):
     from pyannote.core import Annotation, Segment
     from sklearn.cluster import KMeans
 
-    from weighter_gui.core.model.frontend import FRAME_HOP_S
     from weighter_gui.core.io.files import file_sha256
+    from weighter_gui.core.model.frontend import FRAME_HOP_S
 
     feats = cache.load(file_sha256(item.audio))
     if feats is None:

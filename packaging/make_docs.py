@@ -315,7 +315,7 @@ class Shooter:
                 return
             try:
                 handle(dialog)
-            except Exception as exc:  # noqa: BLE001 (keep the event loop going; raised after)
+            except Exception as exc:  # keep the event loop going; raised after
                 state["error"] = exc
                 dialog.reject()
             state["done"] = True
@@ -356,8 +356,8 @@ def read_rttm_segments(path: Path) -> list[tuple[float, float, str]]:
 
 def make_recordings(work: Path) -> tuple[Path, Path, list[Path], dict[str, list]]:
     """The shipped sample (a file) and three synthetic conversations (a folder), with their RTTMs."""
-    from weighter_gui.core.training import synth
     from weighter_gui.core.io.resources import sample_audio
+    from weighter_gui.core.training import synth
 
     sample_src = sample_audio()
     sample = work / "sample.flac"

@@ -5,10 +5,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia*=false")
 
-import threading  # noqa: E402
-import time  # noqa: E402
+import threading
+import time
 
-import pytest  # noqa: E402
+import pytest
 
 THREAD_JOIN_GRACE_S = 2.0
 

@@ -1,4 +1,5 @@
-"""The dependency direction is qt -> core, never back.
+"""The architecture holds: qt -> core, never back; no torch in the annotation state or file
+I/O; no import cycle; ruff clean.
 
 weighter_gui.core (and the `weighter` CLI over it) must import with PySide6 and
 pyqtgraph absent, and no core file may name them or weighter_gui.qt.
@@ -86,3 +87,26 @@ def test_core_sources_never_name_qt():
                 if _is_forbidden(m)
             ]
     assert not offenders, "core must not import Qt:\n" + "\n".join(offenders)
+
+
+ROOT = CORE_DIR.parents[1]
+
+
+def _tool(name: str) -> str:
+    """A console script installed beside this interpreter (the venv's own)."""
+    path = Path(sys.executable).parent / name
+    assert path.is_file(), f"{name} is not installed: run `bash packaging/dev.sh test` (it installs '.[test]')"
+    return str(path)
+
+
+def test_import_contracts_hold():
+    """pyproject's import-linter contracts: qt -> core only, no torch in the annotation
+    state or file I/O, no cycle between sibling modules or packages."""
+    proc = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "0 broken" in proc.stdout
+
+
+def test_ruff_is_clean():
+    proc = subprocess.run([_tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

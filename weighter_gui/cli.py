@@ -92,8 +92,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     """A synthetic conversation corpus from text-to-speech voices and/or real speakers."""
-    from weighter_gui.core.training import synth
     from weighter_gui.core.io.audio import AudioError
+    from weighter_gui.core.training import synth
 
     try:
         cents = [int(c) for c in args.pitch_shift.split(",") if c.strip()]
@@ -139,7 +139,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from weighter_gui.core.io.manifest import ManifestError, read_manifest
-    from weighter_gui.core.training.train import FINE_TUNE_LR, OVERLAP_DETECTORS, TrainConfig, TrainError, TrainResult, fine_tune_config, train
+    from weighter_gui.core.training.train import (
+        FINE_TUNE_LR,
+        OVERLAP_DETECTORS,
+        TrainConfig,
+        TrainError,
+        TrainResult,
+        fine_tune_config,
+        train,
+    )
 
     items = []
     try:
@@ -198,14 +206,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_diarize(args: argparse.Namespace) -> int:
     """Diarize files: speakers, curves, confidences, segments; RTTM and JSON out."""
     import json
-
     from dataclasses import replace
 
-    from weighter_gui.core.io.audio import AudioError
-    from weighter_gui.core.model.checkpoint import CheckpointError
     from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer, FileDiarization
     from weighter_gui.core.diarize.evaluation import der
+    from weighter_gui.core.io.audio import AudioError
     from weighter_gui.core.io.label_files import RTTMError, read_rttm, write_rttm
+    from weighter_gui.core.model.checkpoint import CheckpointError
     from weighter_gui.core.training.train import TrainError, resolve_device
 
     references = None
@@ -227,8 +234,8 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
         if args.checkpoint:
             return _error("--checkpoint is for --pipeline weighter; the classic pipeline has no model to choose")
         from weighter_gui.core.diarize.classic import ClassicConfig, ClassicDiarizer
-        from weighter_gui.core.model.frontend import FrontendWeightsError
         from weighter_gui.core.diarize.vad import VadError
+        from weighter_gui.core.model.frontend import FrontendWeightsError
 
         try:
             diarizer = ClassicDiarizer(ClassicConfig(channel=args.channel))
@@ -289,12 +296,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     """Shift a model's claim threshold to the lowest DER on held-out voices."""
     import shlex
 
-    from weighter_gui.core.io.audio import AudioError
     from weighter_gui.core.diarize.calibration import (
-        DEFAULT_OFFSETS, CalibrationError, CalibrationResult, calibrate, save_calibrated,
+        DEFAULT_OFFSETS,
+        CalibrationError,
+        CalibrationResult,
+        calibrate,
+        save_calibrated,
     )
-    from weighter_gui.core.model.checkpoint import CheckpointError
+    from weighter_gui.core.io.audio import AudioError
     from weighter_gui.core.io.manifest import ManifestError
+    from weighter_gui.core.model.checkpoint import CheckpointError
     from weighter_gui.core.training.train import TrainError, resolve_device
 
     if args.torch_threads:

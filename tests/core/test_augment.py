@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weighter_gui.core.training import augment
-from weighter_gui.core.training import synth
+from weighter_gui.core.training import augment, synth
 
 SR = 16000
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "speakers"

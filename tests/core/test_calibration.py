@@ -13,8 +13,8 @@ from weighter_gui.core.diarize.calibration import (
     calibrate,
     save_calibrated,
 )
-from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, save_checkpoint
 from weighter_gui.core.diarize.diarizer import DiarizeConfig
+from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, save_checkpoint
 from weighter_gui.core.model.weighter import Weighter
 
 SHORT = DiarizeConfig(window_seconds=5.0)

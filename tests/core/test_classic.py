@@ -7,7 +7,12 @@ import pytest
 import soundfile as sf
 
 from weighter_gui.core.diarize.classic import (
-    ClassicConfig, ClassicDiarizer, assign_frames, cluster, frame_segments, window_spans,
+    ClassicConfig,
+    ClassicDiarizer,
+    assign_frames,
+    cluster,
+    frame_segments,
+    window_spans,
 )
 from weighter_gui.core.diarize.diarizer import FileDiarization
 from weighter_gui.core.diarize.evaluation import der

@@ -8,15 +8,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from weighter_gui.core.io.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
-from weighter_gui.core.model.checkpoint import CheckpointError, save_checkpoint
+from weighter_gui.core.diarize.clustering import SlotStore, StreamLinker, cluster_slots, merged_groups
 from weighter_gui.core.diarize.diarizer import (
     DiarizeConfig,
     Diarizer,
     FileDiarization,
+    Track,
     WindowResult,
     curve_segments,
-    Track,
     drop_enclosed,
     frame_levels,
     merge_shadows,
@@ -24,8 +23,9 @@ from weighter_gui.core.diarize.diarizer import (
     snap_edges,
     sound_frames,
 )
-from weighter_gui.core.diarize.clustering import SlotStore, StreamLinker, cluster_slots, merged_groups
+from weighter_gui.core.io.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
 from weighter_gui.core.io.label_files import read_rttm
+from weighter_gui.core.model.checkpoint import CheckpointError, save_checkpoint
 
 
 def test_curve_segments_fill_gaps_and_drop_blips():

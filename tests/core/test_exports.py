@@ -7,13 +7,27 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core.diarize.diarizer import FileDiarization, Track
-from weighter_gui.core.io.label_files import read_rttm
-from weighter_gui.core.annotation.exports import ExportError, corrected_segments, evaluate, export_audacity, export_manifest, export_rttm, export_textgrid
-from weighter_gui.core.io.label_files import LabelFileError, read_audacity_labels, read_reference, read_textgrid, textgrid_text
-from weighter_gui.core.io.manifest import read_manifest
+from weighter_gui.core.annotation.exports import (
+    ExportError,
+    corrected_segments,
+    evaluate,
+    export_audacity,
+    export_manifest,
+    export_rttm,
+    export_textgrid,
+)
 from weighter_gui.core.annotation.project import Project
 from weighter_gui.core.annotation.session import ProjectSession
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track
+from weighter_gui.core.io.label_files import (
+    LabelFileError,
+    read_audacity_labels,
+    read_reference,
+    read_rttm,
+    read_textgrid,
+    textgrid_text,
+)
+from weighter_gui.core.io.manifest import read_manifest
 
 HOP = 0.15
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weighter_gui.core.diarize.diarizer import FileDiarization, Track
-from weighter_gui.core.annotation.gallery import Gallery, GalleryEntry, rank_files
 from weighter_gui.core.annotation.analysis import Analysis
+from weighter_gui.core.annotation.gallery import Gallery, GalleryEntry, rank_files
 from weighter_gui.core.annotation.project import Project
 from weighter_gui.core.annotation.session import ProjectSession
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track
 
 HOP = 0.15
 DIM = 64

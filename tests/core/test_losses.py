@@ -13,11 +13,11 @@ import torch
 from torch.nn import functional as F
 
 from weighter_gui.core.model.losses import (
-    overlap_loss,
     LossWeights,
     bce,
     coverage_loss,
     match_slots,
+    overlap_loss,
     set_matching_loss,
     wbce,
 )

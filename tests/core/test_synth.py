@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.core.training import real_voices
-from weighter_gui.core.training import synth
+from weighter_gui.core.training import real_voices, synth
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,

@@ -1,6 +1,5 @@
 """weighter train: determinism, resume, fine-tuning, regimes, bad input, DDP (gloo)."""
 
-import json
 import math
 import os
 import subprocess
@@ -11,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from weighter_gui.core.io.manifest import read_manifest, write_manifest
 from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, taught_names
 from weighter_gui.core.model.frontend import speech_frontend_id
-from weighter_gui.core.io.manifest import read_manifest, write_manifest
 from weighter_gui.core.training.train import (
     OVERLAP_DETECTORS,
     TrainConfig,

@@ -8,8 +8,6 @@ import pytest
 import soundfile as sf
 import torch
 
-from weighter_gui.core.io.audio import load_audio
-from weighter_gui.core.io.resources import sample_audio
 from weighter_gui.core.diarize.vad import (
     CHUNK,
     SileroNet,
@@ -19,6 +17,8 @@ from weighter_gui.core.diarize.vad import (
     silero_weights_path,
     speech_regions,
 )
+from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.io.resources import sample_audio
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,15 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QInputDialog,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -36,7 +37,6 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
-from pyqtgraph.util.garbage_collector import GarbageCollector
 
 from weighter_gui import __version__
 from weighter_gui.qt.file_list import MISSING_AUDIO_TIP, FileListPanel

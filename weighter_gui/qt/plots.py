@@ -55,7 +55,7 @@ class TimeAxis(pg.AxisItem):
         super().__init__(*args, **kwargs)
         self.enableAutoSIPrefix(False)  # else pyqtgraph writes "ks" for an hour
 
-    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph name)
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
         span = maxVal - minVal
         if span <= 0 or size <= 0:
             return []

@@ -106,8 +106,8 @@ def sha256_of(path: Path, progress: Progress, text: str) -> str:
 
 def facts_of(path: Path, sha256: str | None):
     """The AudioFacts to record for ``path`` once relinked (None: it cannot be read)."""
-    from weighter_gui.core.io.audio import AudioError, probe
     from weighter_gui.core.annotation.labels import AudioFacts
+    from weighter_gui.core.io.audio import AudioError, probe
 
     try:
         st = path.stat()
@@ -251,13 +251,13 @@ class RelinkTask(QThread):
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def run(self) -> None:  # noqa: D102 (Qt name)
+    def run(self) -> None:
         progress = Progress(self.progress.emit, self._cancelled)
         try:
             result = self._work(progress)
         except RelinkCancelled:
             return
-        except Exception as exc:  # noqa: BLE001 (say so in the window; the app goes on)
+        except Exception as exc:  # say so in the window; the app goes on
             if not self.cancelled:
                 self.failed.emit(f"{type(exc).__name__}: {exc}")
             return

@@ -61,11 +61,11 @@ class TrainThread(QThread):
     def cancel(self) -> None:
         self._stop.set()
 
-    def run(self) -> None:  # noqa: D102 (Qt name)
+    def run(self) -> None:
         try:
-            from weighter_gui.core.training.train import TrainProgress, TrainResult, fine_tune_config, train
-
             import torch  # noqa: F401  (here, in the worker thread)
+
+            from weighter_gui.core.training.train import TrainProgress, TrainResult, fine_tune_config, train
 
             def hook(done: int, total: int, _path: str) -> None:
                 if self._stop.is_set():
@@ -164,8 +164,8 @@ class RetrainDialog(QDialog):
     def start(self, steps: int | None = None, batch_size: int | None = None) -> bool:
         """Export the manifest and start training; False (and a message) if it cannot."""
         from weighter_gui.core.annotation.exports import export_manifest
-        from weighter_gui.core.io.manifest import read_manifest
         from weighter_gui.core.annotation.storage import ProjectError
+        from weighter_gui.core.io.manifest import read_manifest
 
         if self.running:
             return False

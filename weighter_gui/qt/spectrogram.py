@@ -65,7 +65,7 @@ class FrequencyAxis(pg.AxisItem):
     def hz_at(self, row):
         return np.interp(row, self._rows(), self.band_hz)
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph name)
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph names)
         if maxVal <= minVal or size <= 0:
             return []
         pixels_per_row = size / (maxVal - minVal)

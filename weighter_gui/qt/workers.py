@@ -59,7 +59,7 @@ class DeviceProbeThread(QThread):
         super().__init__(parent)
         self.setObjectName("DeviceProbe")
 
-    def run(self) -> None:  # noqa: D102 (Qt name)
+    def run(self) -> None:
         try:
             self.device_found.emit(describe_compute_device())
         except Exception as exc:  # torch missing or broken: say so, keep the app up
@@ -165,7 +165,7 @@ class ServiceThread(QThread):
         self.worker = worker
         self.setObjectName(name)
 
-    def run(self) -> None:  # noqa: D102 (Qt name)
+    def run(self) -> None:
         self.worker.serve()
 
     def shutdown(self) -> None:
@@ -376,7 +376,6 @@ class SpectrogramWorker(QueueWorker):
 
     def serve(self) -> None:
         # Import scipy & co. here, at start-up, not when the first picture is wanted.
-        from weighter_gui.core.io import audio
         from weighter_gui.qt import spectrogram_data  # noqa: F401
 
         super().serve()
