@@ -88,7 +88,7 @@ CHILD_CODE = r"""
 import sys, time
 from weighter_gui.qt.app import QApplication
 from weighter_gui.qt.main_window import MainWindow
-from weighter_gui.qt.settings import SettingsStore
+from weighter_gui.qt.state.settings import SettingsStore
 from PySide6.QtCore import QSettings, QTimer
 app = QApplication([sys.argv[0]])
 window = MainWindow(settings_store=SettingsStore(QSettings(sys.argv[1], QSettings.Format.IniFormat)))
@@ -130,9 +130,9 @@ def measure_in_process(hour_file: Path, checkpoint: str | None, tmp: Path) -> di
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from weighter_gui.qt.files import FileState
     from weighter_gui.qt.main_window import MainWindow
-    from weighter_gui.qt.settings import SettingsStore
+    from weighter_gui.qt.state.settings import SettingsStore
+    from weighter_gui.qt.state.workspace import FileState
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     window = MainWindow(
@@ -156,9 +156,9 @@ def measure_in_process(hour_file: Path, checkpoint: str | None, tmp: Path) -> di
 
     # -- 2. select the hour -> spectrogram drawn ------------------------------------
     shown = {}
-    window.spectrogram_shown.connect(lambda path: shown.setdefault("t", time.perf_counter()))
+    window.view.spectrogram_shown.connect(lambda path: shown.setdefault("t", time.perf_counter()))
     began = time.perf_counter()
-    window.open_paths([hour_file])
+    window.files.open_paths([hour_file])
     if not spin_until(lambda: "t" in shown, 120):
         raise RuntimeError("the spectrogram never appeared")
     window.timeline.viewport().repaint()  # and painted
@@ -166,7 +166,7 @@ def measure_in_process(hour_file: Path, checkpoint: str | None, tmp: Path) -> di
     level = window.timeline.spectrogram._slice[0]
 
     # Wait until the model really runs (its first window is under way).
-    record = window.store.get(hour_file.resolve())
+    record = window.workspace.get(hour_file.resolve())
     spin_until(lambda: record.state is FileState.ANALYSING, 120)
 
     # -- 3. pan/zoom repaint times while the model runs -----------------------------

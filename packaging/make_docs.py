@@ -126,7 +126,7 @@ class Shooter:
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
 
-        from weighter_gui.qt.settings import APPLICATION, ORGANIZATION, SettingsStore
+        from weighter_gui.qt.state.settings import APPLICATION, ORGANIZATION, SettingsStore
 
         self.images = images
         self.work = work
@@ -236,8 +236,8 @@ class Shooter:
         from PySide6.QtCore import Qt
 
         window = self.window
-        window.select_file(path)
-        self.wait_until(lambda: window.current_path == path and window.spectrogram_path == path
+        window.workspace.set_current(path)
+        self.wait_until(lambda: window.workspace.current == path and window.view.spectrogram_path == path
                         and len(window.speaker_panel._tracks) > 0, f"{path.name} shown")
         if fit:
             self.press(Qt.Key.Key_F)
@@ -261,7 +261,7 @@ class Shooter:
         from PySide6.QtTest import QTest
 
         window = self.window
-        record = window.store.get(window.current_path)
+        record = window.workspace.get(window.workspace.current)
         target = next(t for t in record.tracks if t.label == label)
         others = [t for t in record.tracks if t is not target and t.confidence >= record.effective_threshold]
         curve = target.curve
@@ -406,12 +406,12 @@ def shoot_guide(images: Path) -> list[tuple[str, str]]:
         try:
             Guide(shooter, *recordings).run()
         finally:
-            if window.retrain_dialog is not None:
-                window.retrain_dialog.stop()
+            if window.retrain.dialog is not None:
+                window.retrain.dialog.stop()
             window.player.pause()
             window.close()
             window.stop_workers()
-            shooter.store.qsettings.sync()  # written now, not after the folder is gone
+            shooter.workspace.qsettings.sync()  # written now, not after the folder is gone
         return shooter.shots
 
 
@@ -444,7 +444,7 @@ class Guide:
         return best
 
     def kept(self, path: Path):
-        record = self.window.store.get(path)
+        record = self.window.workspace.get(path)
         return [t for t in record.tracks if t.confidence >= record.effective_threshold]
 
     def run(self) -> None:
@@ -462,9 +462,9 @@ class Guide:
 
     def open_recordings(self) -> None:
         s, window = self.s, self.window
-        window.open_paths([self.sample])  # as File › Open files… or `weighter-gui FILE` does
+        window.files.open_paths([self.sample])  # as File › Open files… or `weighter-gui FILE` does
         drop_on(window, [self.folder])
-        s.wait_until(lambda: len(window.store) == 1 + len(self.conversations), "the dropped folder's files")
+        s.wait_until(lambda: len(window.workspace) == 1 + len(self.conversations), "the dropped folder's files")
         s.select(self.sample, fit=False)
         s.wait_analysed()
         s.press(self._key("F"))
@@ -491,9 +491,9 @@ class Guide:
         s, window = self.s, self.window
         path = s.work / "guide" / "guide.weighter"
         path.parent.mkdir()
-        if not window.new_project(path):  # File › New project… after its file dialog
+        if not window.projects.new_project(path):  # File › New project… after its file dialog
             raise RuntimeError(f"could not create {path}")
-        s.wait_until(lambda: all(pf.analysis is not None for pf in window.project.project.files.values()),
+        s.wait_until(lambda: all(pf.analysis is not None for pf in window.workspace.session.files.values()),
                      "the analyses stored in the project")
         s.select(self.sample)
 
@@ -540,7 +540,7 @@ class Guide:
 
         project = window.project.project
         key = project.key_for(path)
-        suggestions = window.project.suggestions(key) if accept else {}
+        suggestions = window.workspace.session.suggestions(key) if accept else {}
         slot_of_voice = {voices[t.label]: t.label for t in tracks
                          if project.file(key).name_of(t.label) and t.label in voices}
         merges = 0
@@ -564,7 +564,7 @@ class Guide:
                 slot_of_voice[voice] = track.label
                 name = self.person(voice)
                 suggestion = suggestions.get(track.label)
-                known = window.known_names()
+                known = window.labelling.known_names()
                 if suggestion is not None and suggestion.name == name:
                     s.press(Qt.Key.Key_A)
                 elif name in known and known.index(name) < 9:
@@ -623,12 +623,12 @@ class Guide:
     def reference(self) -> None:
         s, window = self.s, self.window
         s.select(self.sample)
-        if not window.import_reference(s.work / "sample.rttm"):  # Label › Import reference RTTM…
+        if not window.reports.import_reference(s.work / "sample.rttm"):  # Label › Import reference RTTM…
             raise RuntimeError("could not import the sample's reference")
-        s.wait_until(lambda: window.der_label.isVisible(), "the DER in the status bar")
+        s.wait_until(lambda: window.status_widgets.der_label.isVisible(), "the DER in the status bar")
         s.wait(300)
         s.save("reference", window.grab(), "the sample's reference RTTM drawn as a lane under the curves; the "
-               f"status bar shows the DER ({window.der:.1%})")
+               f"status bar shows the DER ({window.display.der:.1%})")
 
     def export(self) -> None:
         s, window = self.s, self.window
@@ -638,22 +638,22 @@ class Guide:
         menu.hide()
         s.wait(100)
         out = s.work / "guide"
-        if window.export("manifest", out / "guide-manifest.jsonl") is None:  # after its save dialog
-            raise RuntimeError(f"export failed: {window.last_report}")
-        s.place(window.report_box)
-        s.save("export-report", s.composite(window.report_box), "Export › Training manifest…: what was written")
-        window.report_box.close()
-        window.evaluate_action.trigger()
-        s.place(window.report_box)
-        s.save("evaluate", s.composite(window.report_box), "Export › Evaluate against references: DER of the "
+        if window.reports.export("manifest", out / "guide-manifest.jsonl") is None:  # after its save dialog
+            raise RuntimeError(f"export failed: {window.dialogs.last_report}")
+        s.place(window.dialogs.report_box)
+        s.save("export-report", s.composite(window.dialogs.report_box), "Export › Training manifest…: what was written")
+        window.dialogs.report_box.close()
+        window.action("evaluate").trigger()
+        s.place(window.dialogs.report_box)
+        s.save("evaluate", s.composite(window.dialogs.report_box), "Export › Evaluate against references: DER of the "
                "corrected labels and of the model as it is")
-        window.report_box.close()
+        window.dialogs.report_box.close()
 
     def retrain(self) -> None:
         s, window = self.s, self.window
         window.ask_yes_no = lambda title, text: False  # "Use the new model?": keep the shipped one here
-        window.retrain_action.trigger()
-        dialog = window.retrain_dialog
+        window.action("retrain").trigger()
+        dialog = window.retrain.dialog
         s.wait_until(dialog.isVisible, "the retrain dialog")
         dialog.steps_spin.setValue(RETRAIN_STEPS)
         dialog.batch_spin.setValue(RETRAIN_BATCH)

@@ -213,7 +213,7 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     from weighter_gui.core.io.audio import AudioError
     from weighter_gui.core.io.label_files import RTTMError, read_rttm, write_rttm
     from weighter_gui.core.model.checkpoint import CheckpointError
-    from weighter_gui.core.training.train import TrainError, resolve_device
+    from weighter_gui.core.model.device import DeviceError, resolve_device
 
     references = None
     if args.reference:
@@ -246,7 +246,7 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
 
         try:
             diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
-        except (CheckpointError, TrainError, VadError) as e:
+        except (CheckpointError, DeviceError, VadError) as e:
             return _error(str(e))
     files = _expand_audio_args(args.audio)
     if not files:
@@ -306,7 +306,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from weighter_gui.core.io.audio import AudioError
     from weighter_gui.core.io.manifest import ManifestError
     from weighter_gui.core.model.checkpoint import CheckpointError
-    from weighter_gui.core.training.train import TrainError, resolve_device
+    from weighter_gui.core.model.device import DeviceError, resolve_device
 
     if args.torch_threads:
         import torch
@@ -322,7 +322,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 result = event
             else:
                 bar.update("calib", event.done, event.total, {"offset": event.offset})
-    except (CalibrationError, CheckpointError, ManifestError, AudioError, TrainError) as e:
+    except (CalibrationError, CheckpointError, ManifestError, AudioError, DeviceError) as e:
         bar.close()
         return _error(str(e))
     bar.close()
@@ -344,15 +344,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _expand_audio_args(paths: list[str]) -> list[Path]:
-    """Files as given; folders become the audio files inside them, sorted."""
-    from weighter_gui.core.io.audio import AUDIO_EXTENSIONS
+    """Files as given; folders become the audio files inside them and their subfolders."""
+    from weighter_gui.core.io.audio import audio_files_in
 
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS)
-        else:
-            out.append(p)
+        out += audio_files_in(p) if p.is_dir() else [p]
     return out
 
 

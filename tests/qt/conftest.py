@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from qt_helpers import FakeDiarizer, write_conversation
 
-from weighter_gui.qt.settings import SettingsStore
+from weighter_gui.qt.state.settings import SettingsStore
 
 # ----------------------------------------------------------------------------- settings
 

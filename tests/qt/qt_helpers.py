@@ -77,24 +77,24 @@ class FakeDiarizer:
 def wait_for_state(qtbot, window, path, states, timeout=ANALYSIS_TIMEOUT_MS):
     names = {s.value for s in states} if isinstance(states, (set, tuple, list)) else {states.value}
     qtbot.waitUntil(
-        lambda: window.store.get(path) is not None and window.store.get(path).state.value in names,
+        lambda: window.workspace.get(path) is not None and window.workspace.get(path).state.value in names,
         timeout=timeout,
     )
-    return window.store.get(path)
+    return window.workspace.get(path)
 
 
 def make_project(qtbot, window, project_path, files):
     """Open and analyse ``files``, then make a project of them (New project takes the open files);
     returns their keys."""
-    from weighter_gui.qt.files import FileState
+    from weighter_gui.qt.state.workspace import FileState
 
-    window.open_paths(files)
+    window.files.open_paths(files)
     for path in files:
         wait_for_state(qtbot, window, path, FileState.DONE)
-    assert window.new_project(project_path)
-    qtbot.waitUntil(lambda: all(pf.analysis is not None for pf in window.project.project.files.values()),
+    assert window.projects.new_project(project_path)
+    qtbot.waitUntil(lambda: all(pf.analysis is not None for pf in window.workspace.session.files.values()),
                     timeout=UI_TIMEOUT_MS)
-    return [window.project.project.key_for(p) for p in files]
+    return [window.workspace.session.key_for(p) for p in files]
 
 
 def spin_until(condition, timeout_ms: int = UI_TIMEOUT_MS, step_ms: int = 20) -> None:

@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtGui import QColor
 from qt_helpers import UI_TIMEOUT_MS, FakeDiarizer, wait_for_state
 
-from weighter_gui.qt.files import FileState
-from weighter_gui.qt.messages import AnalysisDone, AnalysisProgress
-from weighter_gui.qt.plots import SPEECH_LANE
+from weighter_gui.qt.state.workspace import FileState
+from weighter_gui.qt.views.timeline_view import SPEECH_LANE
+from weighter_gui.qt.workers.messages import AnalysisDone, AnalysisProgress
 
 DONE = {FileState.DONE}
 ENDED = {FileState.DONE, FileState.FAILED, FileState.CANCELLED}
@@ -25,8 +25,8 @@ def curve_colours(window) -> dict[int, str]:
 
 def test_opening_a_file_draws_one_curve_per_kept_track(make_window, qtbot, conversation, tiny_checkpoint):
     window = make_window(checkpoint=str(tiny_checkpoint))
-    window.open_paths([conversation])
-    assert window.current_path == conversation
+    window.files.open_paths([conversation])
+    assert window.workspace.current == conversation
     record = wait_for_state(qtbot, window, conversation, DONE)
 
     diarization = record.diarization
@@ -58,7 +58,7 @@ def test_opening_a_file_draws_one_curve_per_kept_track(make_window, qtbot, conve
     window.speaker_panel.threshold_slider.setValue(100)
     strongest = [t for t in diarization.tracks if t.confidence >= 1.0]
     assert len(window.timeline.visible_curves()) == len(strongest)
-    window.weak_action.trigger()  # weak tracks come back, dimmed
+    window.action("weak").trigger()  # weak tracks come back, dimmed
     assert len(window.timeline.visible_curves()) == len(diarization.tracks)
     assert window.device in ("CPU",) or window.device.startswith("CUDA: ")
 
@@ -67,9 +67,9 @@ def test_answers_reach_the_store_on_the_gui_thread(make_window, qtbot, fake_diar
     """Worker signals are queued to the GUI thread: widgets are never touched from a worker."""
     threads = []
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    for signal in (window.store.state_changed, window.store.tracks_changed):
+    for signal in (window.workspace.state_changed, window.workspace.tracks_changed):
         signal.connect(lambda _path: threads.append(threading.current_thread()))
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
     assert threads and all(t is threading.main_thread() for t in threads)
 
@@ -78,7 +78,7 @@ def test_windows_are_drawn_as_they_arrive(make_window, qtbot, fake_diarizer, con
     gate = threading.Event()
     fake_diarizer.instance = FakeDiarizer(windows=3, blocks=40, gate=gate)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     record = wait_for_state(qtbot, window, conversation, {FileState.ANALYSING}, UI_TIMEOUT_MS)
     qtbot.waitUntil(lambda: record.percent == 33, timeout=UI_TIMEOUT_MS)
     # One window in: three live curves covering the first 40 blocks.
@@ -86,13 +86,13 @@ def test_windows_are_drawn_as_they_arrive(make_window, qtbot, fake_diarizer, con
     first = next(iter(window.timeline.curve_items.values()))
     assert len(first.getOriginalDataset()[1]) == 40
     assert "analysing 33%" == window.file_list.state_text(conversation)
-    assert window.progress_bar.isVisible() and window.progress_bar.value() == 33
+    assert window.status_widgets.progress_bar.isVisible() and window.status_widgets.progress_bar.value() == 33
     colours_live = curve_colours(window)
     gate.set()
     wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
     assert len(first.getOriginalDataset()[1]) == 120
     assert curve_colours(window) == colours_live, "a curve changed colour when the analysis finished"
-    assert not window.progress_bar.isVisible()
+    assert not window.status_widgets.progress_bar.isVisible()
 
 
 def test_cancel_stops_a_job_and_the_worker_keeps_serving(
@@ -101,23 +101,23 @@ def test_cancel_stops_a_job_and_the_worker_keeps_serving(
     gate = threading.Event()  # never set: the job would wait forever after window 1
     fake_diarizer.instance = FakeDiarizer(windows=3, gate=gate)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     record = wait_for_state(qtbot, window, conversation, {FileState.ANALYSING}, UI_TIMEOUT_MS)
     qtbot.waitUntil(lambda: record.percent == 33, timeout=UI_TIMEOUT_MS)
 
-    window.cancel_action.trigger()
+    window.action("cancel").trigger()
     assert record.state is FileState.CANCELLED
     assert window.file_list.state_text(conversation) == "cancelled"
     # The worker is free again: the next file is analysed to the end.
     fake_diarizer.instance.gate = None
-    window.open_paths([second_conversation])
+    window.files.open_paths([second_conversation])
     wait_for_state(qtbot, window, second_conversation, DONE, UI_TIMEOUT_MS)
     assert record.state is FileState.CANCELLED  # late answers of the cancelled job were dropped
     assert record.percent == 33
 
     # Re-analysing the cancelled file works.
-    window.select_file(conversation)
-    window.reanalyse_action.trigger()
+    window.workspace.set_current(conversation)
+    window.action("reanalyse").trigger()
     wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
 
 
@@ -125,23 +125,23 @@ def test_removing_a_file_cancels_its_job(make_window, qtbot, fake_diarizer, conv
     gate = threading.Event()
     fake_diarizer.instance = FakeDiarizer(windows=3, gate=gate)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation, second_conversation])
+    window.files.open_paths([conversation, second_conversation])
     assert window.file_list.state_text(second_conversation) == "waiting"
     record = wait_for_state(qtbot, window, conversation, {FileState.ANALYSING}, UI_TIMEOUT_MS)
-    window.remove_file(conversation)
-    assert conversation not in window.store
+    window.files.remove(conversation)
+    assert conversation not in window.workspace
     # the cancelled job stops between windows; the second file goes ahead
     gate.set()
     wait_for_state(qtbot, window, second_conversation, DONE, UI_TIMEOUT_MS)
     assert record.state is FileState.ANALYSING  # the removed record saw no more answers
-    assert window.current_path == second_conversation
+    assert window.workspace.current == second_conversation
 
 
 def test_corrupt_files_show_an_error_and_the_app_keeps_working(
     make_window, qtbot, tiny_checkpoint, random_bytes_wav, truncated_wav, conversation
 ):
     window = make_window(checkpoint=str(tiny_checkpoint))
-    window.open_paths([random_bytes_wav, truncated_wav, conversation])
+    window.files.open_paths([random_bytes_wav, truncated_wav, conversation])
     bad = wait_for_state(qtbot, window, random_bytes_wav, {FileState.FAILED})
     cut = wait_for_state(qtbot, window, truncated_wav, {FileState.FAILED})
     assert bad.error_kind == cut.error_kind == "audio"
@@ -155,7 +155,7 @@ def test_corrupt_files_show_an_error_and_the_app_keeps_working(
     good = wait_for_state(qtbot, window, conversation, DONE)
     assert good.tracks
     # The bad file's view says why there is no picture.
-    window.select_file(random_bytes_wav)
+    window.workspace.set_current(random_bytes_wav)
     qtbot.waitUntil(lambda: window.timeline.message.isVisible(), timeout=UI_TIMEOUT_MS)
     qtbot.waitUntil(lambda: "No spectrogram" in window.timeline.message.text(), timeout=UI_TIMEOUT_MS)
     assert window.is_settled()
@@ -167,7 +167,7 @@ def test_a_checkpoint_that_will_not_load_is_reported_once(
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"this is not a model")
     window = make_window(checkpoint=str(broken))
-    window.open_paths([conversation, second_conversation])
+    window.files.open_paths([conversation, second_conversation])
     for path in (conversation, second_conversation):
         record = wait_for_state(qtbot, window, path, {FileState.FAILED}, UI_TIMEOUT_MS * 2)
         assert record.error_kind == "checkpoint"
@@ -179,12 +179,12 @@ def test_a_checkpoint_that_will_not_load_is_reported_once(
     qtbot.waitUntil(lambda: window.timeline.spectrogram.pyramid is not None, timeout=UI_TIMEOUT_MS)
     box.close()
     # A good checkpoint from Settings re-runs the files that failed for it.
-    from weighter_gui.qt.settings import AppSettings
+    from weighter_gui.qt.state.settings import AppSettings
 
-    window.apply_settings(AppSettings(device="cpu", checkpoint=str(tiny_checkpoint)))
+    window.files.apply_settings(AppSettings(device="cpu", checkpoint=str(tiny_checkpoint)))
     wait_for_state(qtbot, window, conversation, DONE)
     wait_for_state(qtbot, window, second_conversation, DONE)
-    assert window.settings_store.load().checkpoint == str(tiny_checkpoint)
+    assert window.preferences.store.load().checkpoint == str(tiny_checkpoint)
 
 
 def test_cuda_out_of_memory_reruns_the_job_on_the_cpu(make_window, qtbot, conversation):
@@ -207,11 +207,11 @@ def test_cuda_out_of_memory_reruns_the_job_on_the_cpu(make_window, qtbot, conver
         return OutOfMemoryOnCuda(device)
 
     window = make_window(diarizer_factory=factory, device="cuda")
-    worker = window.analysis_worker
+    worker = window.analysis.analysis_worker
     worker.resolve_device = lambda choice: "cuda"  # pretend there is a GPU
     real_describe = worker.describe
     worker.describe = lambda device: "CUDA: Pretend GPU" if device == "cuda" else real_describe(device)
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     record = wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
     assert devices == ["cuda", "cpu"]
     assert record.device == "CPU"
@@ -224,7 +224,7 @@ def test_cuda_out_of_memory_reruns_the_job_on_the_cpu(make_window, qtbot, conver
 def test_stale_answers_are_dropped(make_window, qtbot, fake_diarizer, conversation):
     fake_diarizer.instance = FakeDiarizer(windows=2)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     record = wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
     tracks_before = record.tracks
     old_job = record.job_id  # None once done; use a job id the file never had
@@ -233,19 +233,19 @@ def test_stale_answers_are_dropped(make_window, qtbot, fake_diarizer, conversati
     # An answer to a job nobody waits for any more (e.g. from before a re-analysis).
     from weighter_gui.core.diarize.diarizer import FileDiarization, WindowResult
 
-    window.reanalyse_action.trigger()
-    new_job = window.store.get(conversation).job_id
+    window.action("reanalyse").trigger()
+    new_job = window.workspace.get(conversation).job_id
     stale_job = new_job - 1
-    dropped_before = window.stale_results_dropped
-    window.session._on_analysis_progress(
+    dropped_before = window.analysis.stale_results_dropped
+    window.analysis._on_analysis_progress(
         AnalysisProgress(
             stale_job, conversation,
             WindowResult(0, 1, 0.0, 3.0, np.ones((1, 20), np.float32), np.ones(1, np.float32), np.zeros(1, int)),
             0.15,
         )
     )
-    window.session._on_analysis_done(AnalysisDone(stale_job, conversation, FileDiarization(conversation, 3.0, 0.15, [], 0.5), "CPU"))
-    assert window.stale_results_dropped == dropped_before + 2
+    window.analysis._on_analysis_done(AnalysisDone(stale_job, conversation, FileDiarization(conversation, 3.0, 0.15, [], 0.5), "CPU"))
+    assert window.analysis.stale_results_dropped == dropped_before + 2
     record = wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
     assert len(record.tracks) == len(tracks_before) == 3  # from the new job, not the stale one
 
@@ -256,11 +256,11 @@ def test_selecting_another_file_does_not_wait_for_the_analysis(
     gate = threading.Event()
     fake_diarizer.instance = FakeDiarizer(windows=3, gate=gate)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation, second_conversation])
+    window.files.open_paths([conversation, second_conversation])
     wait_for_state(qtbot, window, conversation, {FileState.ANALYSING}, UI_TIMEOUT_MS)
-    window.select_file(second_conversation)  # still waiting in the queue
-    assert window.current_path == second_conversation
-    qtbot.waitUntil(lambda: window.spectrogram_path == second_conversation, timeout=UI_TIMEOUT_MS)
+    window.workspace.set_current(second_conversation)  # still waiting in the queue
+    assert window.workspace.current == second_conversation
+    qtbot.waitUntil(lambda: window.view.spectrogram_path == second_conversation, timeout=UI_TIMEOUT_MS)
     assert window.timeline.curve_items == {}
     assert "Waiting" in window.speaker_panel.summary.text()
     gate.set()
@@ -273,17 +273,17 @@ def test_a_file_left_before_it_loaded_fits_the_whole_file_when_shown_again(
 ):
     fake_diarizer.instance = FakeDiarizer(windows=2)  # 12 s, like the conversation
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation, second_conversation])
-    assert window.current_path == conversation and window.timeline.duration is None  # nothing came yet
-    window.select_file(second_conversation)  # away before its length (spectrogram, analysis) is known
+    window.files.open_paths([conversation, second_conversation])
+    assert window.workspace.current == conversation and window.timeline.duration is None  # nothing came yet
+    window.workspace.set_current(second_conversation)  # away before its length (spectrogram, analysis) is known
     for path in (conversation, second_conversation):
         wait_for_state(qtbot, window, path, DONE, UI_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window.spectrogram_path == second_conversation, timeout=UI_TIMEOUT_MS)
-    assert window.store.get(conversation).view_range is None  # the user never chose a view of it
+    qtbot.waitUntil(lambda: window.view.spectrogram_path == second_conversation, timeout=UI_TIMEOUT_MS)
+    assert window.workspace.get(conversation).view_range is None  # the user never chose a view of it
 
     def show(path):
-        window.select_file(path)
-        qtbot.waitUntil(lambda: window.spectrogram_path == path, timeout=UI_TIMEOUT_MS)
+        window.workspace.set_current(path)
+        qtbot.waitUntil(lambda: window.view.spectrogram_path == path, timeout=UI_TIMEOUT_MS)
         return window.timeline.visible_range()
 
     assert show(conversation) == pytest.approx((0.0, 12.0), abs=0.05)  # the whole file, not 0-10 s
@@ -291,9 +291,9 @@ def test_a_file_left_before_it_loaded_fits_the_whole_file_when_shown_again(
     window.timeline.set_visible_range(2.0, 5.0)
     show(second_conversation)
     assert show(conversation) == pytest.approx((2.0, 5.0), abs=0.01)
-    window.fit_action.trigger()
+    window.action("fit").trigger()
     show(second_conversation)
-    assert window.store.get(conversation).view_range is None
+    assert window.workspace.get(conversation).view_range is None
     assert show(conversation) == pytest.approx((0.0, 12.0), abs=0.05)
 
 
@@ -301,7 +301,7 @@ def test_closing_during_an_analysis_stops_the_worker(make_window, qtbot, fake_di
     gate = threading.Event()
     fake_diarizer.instance = FakeDiarizer(windows=3, gate=gate)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     wait_for_state(qtbot, window, conversation, {FileState.ANALYSING}, UI_TIMEOUT_MS)
     window.close()  # the fake polls cancelled() while it waits: close must not hang
     assert not window.is_busy()
@@ -315,7 +315,7 @@ def test_analysis_of_a_missing_file_fails_in_plain_words(make_window, qtbot, fak
     window = make_window(diarizer_factory=fake_diarizer.factory)
     messages = []
     window.statusBar().messageChanged.connect(messages.append)
-    window.open_paths([missing])
+    window.files.open_paths([missing])
     record = wait_for_state(qtbot, window, missing, {FileState.FAILED}, UI_TIMEOUT_MS)
     assert window.file_list.state_text(missing) == "failed: file not found"
     assert any(m.startswith("Analysis failed: ") and "file not found" in m for m in messages)
@@ -328,7 +328,7 @@ def test_noise_has_no_speaker_and_an_empty_speech_lane_with_the_shipped_model(ma
     noise = tmp_path / "white-noise.wav"
     sf.write(noise, (0.05 * np.random.default_rng(5).standard_normal(16000 * 15)).astype(np.float32), 16000)
     window = make_window()  # the shipped model and its speech detection, as a user gets them
-    window.open_paths([noise])
+    window.files.open_paths([noise])
     record = wait_for_state(qtbot, window, noise, DONE)
     assert record.diarization.speakers == []
     assert window.file_list.state_text(noise) == "done (0 speakers)"
@@ -339,7 +339,7 @@ def test_noise_has_no_speaker_and_an_empty_speech_lane_with_the_shipped_model(ma
 
 def test_the_speech_lane_follows_the_speech(make_window, qtbot, conversation):
     window = make_window()
-    window.open_paths([conversation])
+    window.files.open_paths([conversation])
     record = wait_for_state(qtbot, window, conversation, DONE)
     edges, heights = window.timeline.speech_item.getOriginalDataset()
     assert len(edges) == len(heights) + 1 and edges[-1] == pytest.approx(record.diarization.duration, abs=0.2)

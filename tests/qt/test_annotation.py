@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from qt_helpers import ANALYSIS_TIMEOUT_MS, UI_TIMEOUT_MS, make_project, wait_for_state
 
-from weighter_gui.qt.files import FileState
+from weighter_gui.qt.state.workspace import FileState
 
 
 def click_row(qtbot, window, label: str) -> None:
@@ -36,7 +36,7 @@ def row_text(window, label: str) -> str:
 def open_project_with_files(qtbot, window, project_path, files):
     """A project of ``files`` with the first one shown (its three slots in the panel)."""
     make_project(qtbot, window, project_path, files)
-    window.select_file(files[0])
+    window.workspace.set_current(files[0])
     qtbot.waitUntil(lambda: len(window.speaker_panel._tracks) == 3, timeout=UI_TIMEOUT_MS)
 
 
@@ -45,7 +45,7 @@ def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fak
     project_path = tmp_path / "labels.weighter"
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, project_path, two_files)
-    session = window.project
+    session = window.workspace.session
     key1, key2 = (session.project.key_for(p) for p in two_files)
 
     # Click a row: the slot is selected here and its curve is drawn thicker.
@@ -56,7 +56,7 @@ def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fak
 
     # N opens the name dialog (an editable combo box): type a new name, Enter.
     def fill_dialog():
-        dialog = window.name_dialog
+        dialog = window.dialogs.name_dialog
         assert dialog is not None
         dialog.combo.setEditText("anna")
         QTest.keyClick(dialog.combo, Qt.Key.Key_Return)
@@ -70,7 +70,7 @@ def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fak
     assert json.loads(project_path.read_text())["files"][0]["labels"]["names"] == {"S1": "anna"}  # autosaved
 
     # Undo and redo, by key; the menu says what would be undone.
-    assert "anna" in window.undo_action.text()
+    assert "anna" in window.action("undo").text()
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert session.project.file(key1).name_of("S1") is None
     assert row_text(window, "S1") == "S1"
@@ -78,21 +78,21 @@ def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fak
     assert session.project.file(key1).name_of("S1") == "anna"
 
     # S2: a second name through the dialog (monkeypatched from here on).
-    monkeypatch.setattr(window, "ask_name", lambda *a, **k: "bob")
+    monkeypatch.setattr(window.dialogs, "ask_name", lambda *a, **k: "bob")
     click_row(qtbot, window, "S2")
     QTest.keyClick(window, Qt.Key.Key_N)
     assert session.project.file(key1).name_of("S2") == "bob"
 
     # M merges S3 into the slot picked from the list.
-    monkeypatch.setattr(window, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S2")))
+    monkeypatch.setattr(window.dialogs, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S2")))
     click_row(qtbot, window, "S3")
     QTest.keyClick(window, Qt.Key.Key_M)
     assert session.project.file(key1).labels.merges == {"S3": "S2"}
     assert "\u2192 S2" in row_text(window, "S3")
 
     # The second file: key 1 names after the first known speaker (sorted: anna).
-    window.select_file(two_files[1])
-    qtbot.waitUntil(lambda: window.current_path == two_files[1] and len(window.speaker_panel._tracks) == 3,
+    window.workspace.set_current(two_files[1])
+    qtbot.waitUntil(lambda: window.workspace.current == two_files[1] and len(window.speaker_panel._tracks) == 3,
                     timeout=UI_TIMEOUT_MS)
     click_row(qtbot, window, "S1")
     QTest.keyClick(window, Qt.Key.Key_1)
@@ -109,38 +109,38 @@ def test_label_by_clicking_undo_redo_autosave_and_reopen(qtbot, make_window, fak
     assert "S3" in session.project.file(key2).labels.not_speaker
     assert "not a speaker" in row_text(window, "S3")
     # Add like (a speaker the model missed).
-    monkeypatch.setattr(window, "ask_name", lambda *a, **k: "carl")
-    window.add_like_action.trigger()
+    monkeypatch.setattr(window.dialogs, "ask_name", lambda *a, **k: "carl")
+    window.action("add_like").trigger()
     assert "carl" in session.project.file(key2).likes
     # Rename everywhere: the selected slot's speaker.
     click_row(qtbot, window, "S1")
-    monkeypatch.setattr(window, "ask_name", lambda *a, **k: "anne")
-    window.rename_action.trigger()
+    monkeypatch.setattr(window.dialogs, "ask_name", lambda *a, **k: "anne")
+    window.action("rename").trigger()
     assert session.project.file(key1).name_of("S1") == "anne"
     assert session.project.file(key2).name_of("S1") == "anne"
-    assert session.save_error is None and not window.save_error_label.isVisible()
+    assert session.save_error is None and not window.status_widgets.save_error_label.isVisible()
     runs = fake_diarizer.instance.runs
     window.close()
 
     # A new window on the same project file: files, curves and labels are back, no re-analysis.
     again = make_window(diarizer_factory=fake_diarizer.factory)
-    assert again.open_project(project_path)
+    assert again.projects.open_project(project_path)
     for path in two_files:
-        assert again.store.get(path).state is FileState.DONE
+        assert again.workspace.get(path).state is FileState.DONE
     assert fake_diarizer.instance.runs == runs
-    again.select_file(two_files[0])
+    again.workspace.set_current(two_files[0])
     qtbot.waitUntil(lambda: len(again.speaker_panel._tracks) == 3, timeout=UI_TIMEOUT_MS)
     assert row_text(again, "S1").startswith("anne")
-    assert again.project.project.file(key1).labels.merges == {"S3": "S2"}
+    assert again.workspace.session.file(key1).labels.merges == {"S3": "S2"}
     assert len(again.timeline.curve_items) >= 2
-    assert again.project_path == project_path.absolute()
+    assert again.projects.path == project_path.absolute()
 
 
 def test_clicking_a_curve_selects_its_slot(qtbot, make_window, fake_diarizer, two_files, tmp_path):
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
-    record = window.store.get(two_files[0])
-    strong = [t for t in record.tracks if t.confidence >= record.effective_threshold]
+    record = window.workspace.get(two_files[0])
+    strong = [t for t in record.tracks if t.confidence >= window.workspace.threshold(record.path)]
     target = strong[0]
     others = [t for t in strong if t is not target]
     # A point of the target curve far from the other visible curves.
@@ -162,25 +162,25 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
 
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files)
-    session = window.project
+    session = window.workspace.session
     key1 = session.project.key_for(two_files[0])
     click_row(qtbot, window, "S1")
-    assert window.name_selected("anna")
+    assert window.labelling.name_selected("anna")
     click_row(qtbot, window, "S2")
-    assert window.name_selected("bob")
+    assert window.labelling.name_selected("bob")
 
     out = tmp_path / "out"
-    report = window.export("manifest", out / "m.jsonl")
-    assert report is not None and window.report_box.isVisible() and "Exported 1 file" in window.last_report
+    report = window.reports.export("manifest", out / "m.jsonl")
+    assert report is not None and window.dialogs.report_box.isVisible() and "Exported 1 file" in window.dialogs.last_report
     (item,) = read_manifest(out / "m.jsonl")
     assert item.id == key1 and list(item.likes) == ["anna", "bob"]
-    window.export("rttm", out / "all.rttm")
+    window.reports.export("rttm", out / "all.rttm")
     speakers = {spk for _, _, spk in read_reference(out / "all.rttm", uris=[key1])}
     assert {"anna", "bob"} <= speakers
-    window.export("audacity", out / "aud")
+    window.reports.export("audacity", out / "aud")
     labels = read_audacity_labels(out / "aud" / f"{key1}.txt")
     assert {name for _, _, name in labels} >= {"anna", "bob"}
-    window.export("textgrid", out / "tg")
+    window.reports.export("textgrid", out / "tg")
     grid = read_textgrid(out / "tg" / f"{key1}.TextGrid")
     assert grid.tier("anna") is not None and grid.tier("bob") is not None
 
@@ -190,13 +190,13 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
         f"SPEAKER {key1} 1 0.000 1.000 <NA> <NA> spk_a <NA> <NA>\n"
         f"SPEAKER {key1} 1 2.000 1.500 <NA> <NA> spk_b <NA> <NA>\n"
     )
-    assert window.import_reference(rttm)
+    assert window.reports.import_reference(rttm)
     assert window.timeline.reference_speakers == ["spk_a", "spk_b"]
-    assert window.der is not None and window.der_label.isVisible() and "DER" in window.der_label.text()
+    assert window.display.der is not None and window.status_widgets.der_label.isVisible() and "DER" in window.status_widgets.der_label.text()
     # Export > Evaluate: the DER table in a fixed-width font, one line per row (no wrapping).
-    window.evaluate_action.trigger()
-    box = window.report_box
-    assert box.isVisible() and "Corrected labels: DER" in window.last_report
+    window.action("evaluate").trigger()
+    box = window.dialogs.report_box
+    assert box.isVisible() and "Corrected labels: DER" in window.dialogs.last_report
     qtbot.waitExposed(box)
     text = box.table
     metrics = text.fontMetrics()
@@ -207,8 +207,8 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
     assert key1 in text.toPlainText() and "TOTAL" in text.toPlainText()
     assert text.horizontalScrollBar().maximum() == 0 and text.verticalScrollBar().maximum() == 0  # all in view
     # Undo removes the reference again.
-    window.undo_action.trigger()
-    assert window.timeline.reference_speakers == [] and not window.der_label.isVisible()
+    window.action("undo").trigger()
+    assert window.timeline.reference_speakers == [] and not window.status_widgets.der_label.isVisible()
 
     # "Label next": every file, unlabelled ones first; double-click selects the file.
     ranked = window.rank_panel.keys()
@@ -218,7 +218,7 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
     rect = window.rank_panel.visualItemRect(item)
     qtbot.mouseClick(window.rank_panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(window.rank_panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: window.current_path == two_files[1], timeout=UI_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.current == two_files[1], timeout=UI_TIMEOUT_MS)
 
 
 def test_speaker_count_follows_merges_and_names(qtbot, make_window, fake_diarizer, two_files, tmp_path,
@@ -227,25 +227,25 @@ def test_speaker_count_follows_merges_and_names(qtbot, make_window, fake_diarize
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
     path = two_files[0]
-    pf = window.project.project.file(window.project.project.key_for(path))
+    pf = window.workspace.session.file(window.workspace.session.key_for(path))
 
     def counted():
         summary = window.speaker_panel.summary.text()
         return summary, window.file_list.state_text(path)
 
     assert counted() == ("<b>2 speakers</b> among 3 tracks", "done (2 speakers)")
-    monkeypatch.setattr(window, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S1")))
+    monkeypatch.setattr(window.dialogs, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S1")))
     click_row(qtbot, window, "S2")
     QTest.keyClick(window, Qt.Key.Key_M)  # S2 merged into S1: one speaker
     assert pf.labels.merges == {"S2": "S1"}
     assert counted() == ("<b>1 speaker</b> among 3 tracks", "done (1 speaker)") and len(pf.speakers()) == 1
     click_row(qtbot, window, "S3")
-    assert window.name_selected("carl")  # a named slot is a speaker, below the threshold too
+    assert window.labelling.name_selected("carl")  # a named slot is a speaker, below the threshold too
     assert counted() == ("<b>2 speakers</b> among 3 tracks", "done (2 speakers)")
     QTest.keyClick(window, Qt.Key.Key_X)  # ...unless it is marked "not a speaker"
     assert counted()[1] == "done (1 speaker)"
     for _ in range(3):
-        window.undo_action.trigger()
+        window.action("undo").trigger()
     assert counted() == ("<b>2 speakers</b> among 3 tracks", "done (2 speakers)")
 
 
@@ -254,14 +254,14 @@ def test_speaker_panel_headers_read_at_the_default_width(qtbot, make_window, fak
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files)
     click_row(qtbot, window, "S1")
-    assert window.name_selected("anna")
+    assert window.labelling.name_selected("anna")
     # The second file: a long name, a merge and the gallery's suggestions (the Suggestion column).
-    window.select_file(two_files[1])
-    qtbot.waitUntil(lambda: window.current_path == two_files[1] and len(window.speaker_panel._tracks) == 3,
+    window.workspace.set_current(two_files[1])
+    qtbot.waitUntil(lambda: window.workspace.current == two_files[1] and len(window.speaker_panel._tracks) == 3,
                     timeout=UI_TIMEOUT_MS)
     click_row(qtbot, window, "S2")
-    assert window.name_selected("Maximiliane Mustermann-Schmidt")
-    monkeypatch.setattr(window, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S2")))
+    assert window.labelling.name_selected("Maximiliane Mustermann-Schmidt")
+    monkeypatch.setattr(window.dialogs, "ask_item", lambda title, prompt, items: next(i for i in items if i.startswith("S2")))
     click_row(qtbot, window, "S3")
     QTest.keyClick(window, Qt.Key.Key_M)
     panel = window.speaker_panel
@@ -290,14 +290,14 @@ def test_bad_project_file_shows_the_error_and_changes_nothing(qtbot, make_window
     bad.write_text(content)
     before = bad.read_bytes()
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation])
-    assert not window.open_project(bad)
-    assert window.error_box is not None and window.error_box.isVisible()
-    assert "bad.weighter" in window.error_box.text()
+    window.files.open_paths([conversation])
+    assert not window.projects.open_project(bad)
+    assert window.dialogs.error_box is not None and window.dialogs.error_box.isVisible()
+    assert "bad.weighter" in window.dialogs.error_box.text()
     if "99" in content:
-        assert "format 99" in window.error_box.text() or "newer" in window.error_box.text()
+        assert "format 99" in window.dialogs.error_box.text() or "newer" in window.dialogs.error_box.text()
     assert bad.read_bytes() == before
-    assert window.project is None and window.store.paths() == [conversation]
+    assert window.workspace.session is None and window.workspace.paths() == [conversation]
 
 
 def test_missing_audio_is_flagged(qtbot, make_window, fake_diarizer, two_files, tmp_path):
@@ -307,9 +307,9 @@ def test_missing_audio_is_flagged(qtbot, make_window, fake_diarizer, two_files, 
     window.close()
     two_files[1].unlink()
     again = make_window(diarizer_factory=fake_diarizer.factory)
-    assert again.open_project(project_path)
+    assert again.projects.open_project(project_path)
     assert again.file_list.state_text(two_files[1]) == "missing audio"
-    assert again.store.get(two_files[0]).state is FileState.DONE
+    assert again.workspace.get(two_files[0]).state is FileState.DONE
 
 
 def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_path, tiny_checkpoint,
@@ -327,14 +327,14 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
     project_path.parent.mkdir()
     window = make_window(diarizer_factory=factory, checkpoint=str(tiny_checkpoint), device="cpu")
     open_project_with_files(qtbot, window, project_path, two_files)
-    key1 = window.project.project.key_for(two_files[0])
+    key1 = window.workspace.session.key_for(two_files[0])
     click_row(qtbot, window, "S1")
-    assert window.name_selected("anna")
+    assert window.labelling.name_selected("anna")
     click_row(qtbot, window, "S2")
-    assert window.name_selected("bob")
+    assert window.labelling.name_selected("bob")
 
-    monkeypatch.setattr(window, "ask_yes_no", lambda *a: True)
-    dialog = window.open_retrain_dialog()
+    monkeypatch.setattr(window.dialogs, "ask_yes_no", lambda *a: True)
+    dialog = window.retrain.open_dialog()
     assert dialog.steps_spin.value() == 400  # the default; this test asks for 2
     dialog.show()
     assert dialog.start(steps=2, batch_size=1)
@@ -355,10 +355,10 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
     qtbot.waitUntil(lambda: str(new) in checkpoints, timeout=UI_TIMEOUT_MS)
     for path in two_files:
         wait_for_state(qtbot, window, path, FileState.DONE)
-    pf = window.project.project.file(key1)
+    pf = window.workspace.session.file(key1)
     assert pf.name_of("S1") == "anna" and pf.name_of("S2") == "bob"
-    assert window.settings.checkpoint == str(new)
-    assert window.project.can_undo  # the re-analysis is an undo step
+    assert window.preferences.saved.checkpoint == str(new)
+    assert window.workspace.session.can_undo  # the re-analysis is an undo step
     dialog.close()
     assert not dialog.running
 
@@ -370,8 +370,8 @@ def test_retrain_cancel_leaves_no_thread_and_no_model(qtbot, make_window, fake_d
     window = make_window(diarizer_factory=fake_diarizer.factory, checkpoint=str(tiny_checkpoint), device="cpu")
     open_project_with_files(qtbot, window, project_path, two_files[:1])
     click_row(qtbot, window, "S1")
-    assert window.name_selected("anna")
-    dialog = window.open_retrain_dialog()
+    assert window.labelling.name_selected("anna")
+    dialog = window.retrain.open_dialog()
     dialog.show()
     assert dialog.start(steps=100_000, batch_size=1)
     qtbot.waitUntil(lambda: bool(dialog.losses) or not dialog.running, timeout=ANALYSIS_TIMEOUT_MS)
@@ -379,13 +379,13 @@ def test_retrain_cancel_leaves_no_thread_and_no_model(qtbot, make_window, fake_d
     qtbot.waitUntil(lambda: not dialog.running, timeout=ANALYSIS_TIMEOUT_MS)
     assert dialog.checkpoint is None and "Cancelled" in dialog.status.text()
     assert not list((project_path.parent / "models").glob("*.safetensors"))
-    assert window.settings.checkpoint != str(dialog.checkpoint)
+    assert window.preferences.saved.checkpoint != str(dialog.checkpoint)
 
 
 def test_retrain_without_labels_says_so(qtbot, make_window, fake_diarizer, two_files, tmp_path):
     window = make_window(diarizer_factory=fake_diarizer.factory)
     open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
-    dialog = window.open_retrain_dialog()
+    dialog = window.retrain.open_dialog()
     assert not dialog.start(steps=2)
     assert "Cannot train" in dialog.status.text() or "No labelled file" in dialog.status.text()
     assert not dialog.running
@@ -393,17 +393,15 @@ def test_retrain_without_labels_says_so(qtbot, make_window, fake_diarizer, two_f
 
 def test_labelling_shortcuts_are_in_the_menus_and_help(make_window):
     window = make_window()
-    listed = window._listed_actions()
-    for action in (window.new_project_action, window.open_project_action, window.undo_action, window.redo_action,
-                   window.name_action, window.accept_action, window.not_speaker_action, window.merge_action,
-                   window.add_like_action, window.rename_action, window.export_rttm_action, window.retrain_action,
-                   *window.name_key_actions):
-        assert action in listed
+    listed = window.listed_actions()
+    for name in ("new_project", "open_project", "undo", "redo", "name", "accept", "not_speaker", "merge", "add_like",
+                 "rename", "export_rttm", "retrain", *(f"name_known_{i}" for i in range(1, 10))):
+        assert window.action(name) in listed
     keys = {s.toString() for a in listed for s in a.shortcuts()}
     assert {"N", "A", "X", "M", "1", "9", "Ctrl+Z", "Ctrl+Shift+Z"} <= keys
     # No key is bound twice (Qt would call it ambiguous and fire neither).
     bound = [s.toString() for a in window.actions() for s in a.shortcuts()]
     assert len(bound) == len(set(bound)), sorted(k for k in bound if bound.count(k) > 1)
     # Labelling without a project says how to get one.
-    window.name_action.trigger()
+    window.action("name").trigger()
     assert "New project" in window.statusBar().currentMessage()

@@ -173,15 +173,15 @@ def test_a_folder_opens_its_audio_files_in_name_order(make_window, tmp_path, sec
     shutil.copy(second_conversation, folder / "A.FLAC.wav")
     (folder / "notes.txt").write_text("not audio")
     window = make_window()
-    window.open_paths([folder])
-    assert [p.name for p in window.store.paths()] == ["A.FLAC.wav", "b.wav"]
+    window.files.open_paths([folder])
+    assert [p.name for p in window.workspace.paths()] == ["A.FLAC.wav", "b.wav"]
 
 
 def test_gui_modules_do_not_import_torch():
     # torch takes seconds to import; the window must not wait for it.
     code = (
         "import sys, weighter_gui.qt.app, weighter_gui.__main__, weighter_gui.qt.main_window, "
-        "weighter_gui.qt.workers, weighter_gui.qt.plots, weighter_gui.qt.spectrogram; "
+        "weighter_gui.qt.workers.serving, weighter_gui.qt.views.timeline_view, weighter_gui.qt.views.spectrogram_layer; "
         "assert 'torch' not in sys.modules, 'torch imported'; "
         "assert 'scipy.signal' not in sys.modules, 'scipy.signal imported'"
     )

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from qt_helpers import UI_TIMEOUT_MS, FakeDiarizer
 
-from weighter_gui.qt.spectrogram_data import MEL_BANDS
+from weighter_gui.core.spectrogram import MEL_BANDS
 
 PLAYBACK_TIMEOUT_MS = 10_000
 
@@ -22,8 +22,8 @@ def loaded(make_window, qtbot, fake_diarizer, conversation):
     """A window showing the 12 s conversation, its media loaded, spectrogram drawn."""
     fake_diarizer.instance = FakeDiarizer(windows=2)
     window = make_window(diarizer_factory=fake_diarizer.factory)
-    window.open_paths([conversation])
-    qtbot.waitUntil(lambda: window.spectrogram_path == conversation, timeout=UI_TIMEOUT_MS)
+    window.files.open_paths([conversation])
+    qtbot.waitUntil(lambda: window.view.spectrogram_path == conversation, timeout=UI_TIMEOUT_MS)
     player = window.player.player
     qtbot.waitUntil(
         lambda: player.mediaStatus() in (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferedMedia),
@@ -41,7 +41,7 @@ def click_at_time(window, seconds: float, plot=None, modifier=Qt.KeyboardModifie
 
 
 def test_the_media_objects_are_made_in_cpp(loaded):
-    """Python-made ones deadlock against FFmpeg's threads (see weighter_gui/qt/player.py)."""
+    """Python-made ones deadlock against FFmpeg's threads (see weighter_gui/qt/state/player.py)."""
     player = loaded.player.player
     assert player.metaObject().className() != "QMediaPlayer"  # QML's subclass
     assert player.parent() is loaded.player
@@ -57,7 +57,7 @@ def test_click_on_either_plot_seeks_the_player(loaded, qtbot):
     click_at_time(window, 9.0, window.timeline.spectrogram_plot)
     qtbot.waitUntil(lambda: abs(window.player.player.position() - 9000) < 150, timeout=UI_TIMEOUT_MS)
     assert window.timeline.playhead() == pytest.approx(9.0, abs=0.15)
-    assert "0:00:09" in window.position_label.text()
+    assert "0:00:09" in window.toolbar.position_label.text()
 
 
 def test_playhead_follows_playback(loaded, qtbot):
@@ -83,7 +83,7 @@ def test_follow_mode_scrolls_the_view_to_the_playhead(loaded, qtbot):
     window.player.player.positionChanged.emit(6000)  # as if playback had run on
     start, end = window.timeline.visible_range()
     assert start <= 6.0 <= end and end - start == pytest.approx(3.0, abs=0.01)
-    window.follow_action.trigger()  # off: the view stays put
+    window.action("follow").trigger()  # off: the view stays put
     window.player.player.positionChanged.emit(11000)
     assert window.timeline.visible_range()[1] < 11.0
     QTest.keyClick(window, Qt.Key.Key_Space)
@@ -107,7 +107,7 @@ def test_shift_drag_selects_a_range_and_l_loops_it(loaded, qtbot):
     assert timeline.visible_range() == pytest.approx((0.0, 12.0), abs=0.05)  # no pan
 
     QTest.keyClick(window, Qt.Key.Key_L)
-    assert window.loop_action.isChecked() and window.player.looping
+    assert window.action("loop").isChecked() and window.player.looping
     window.player.seek(3.5)
     window.player.play()
     positions = []
@@ -121,21 +121,21 @@ def test_shift_drag_selects_a_range_and_l_loops_it(loaded, qtbot):
 
 def test_loop_without_a_selection_says_how(loaded):
     window = loaded
-    window.loop_action.trigger()
-    assert not window.loop_action.isChecked()
+    window.action("loop").trigger()
+    assert not window.action("loop").isChecked()
     assert "Shift-drag" in window.statusBar().currentMessage()
 
 
 def test_speed_menu_combo_and_keys(loaded):
     window = loaded
-    window.speed_combo.setCurrentIndex(window.speed_combo.findData(1.5))
+    window.toolbar.speed_combo.setCurrentIndex(window.toolbar.speed_combo.findData(1.5))
     assert window.player.player.playbackRate() == pytest.approx(1.5)
-    assert window.speed_actions[1.5].isChecked()
+    assert window.view.speed_actions[1.5].isChecked()
     QTest.keyClick(window, Qt.Key.Key_BracketRight)
     assert window.player.rate == pytest.approx(2.0)
-    window.speed_actions[0.5].trigger()
+    window.view.speed_actions[0.5].trigger()
     assert window.player.rate == pytest.approx(0.5)
-    assert window.speed_combo.currentData() == pytest.approx(0.5)
+    assert window.toolbar.speed_combo.currentData() == pytest.approx(0.5)
 
 
 def test_zoom_keys_wheel_pan_and_fit(loaded, qtbot):
@@ -203,13 +203,13 @@ def test_spectrogram_scale_colours_and_db_range(loaded, qtbot, conversation):
     qtbot.waitUntil(
         lambda: layer.pyramid is not None and layer.pyramid.scale == "linear", timeout=UI_TIMEOUT_MS
     )
-    assert window.scale_combo.currentData() == "linear"
+    assert window.toolbar.scale_combo.currentData() == "linear"
     assert layer.pyramid.bins == 256
-    window.colour_combo.setCurrentIndex(window.colour_combo.findData("viridis"))
+    window.toolbar.colour_combo.setCurrentIndex(window.toolbar.colour_combo.findData("viridis"))
     assert layer.colour_map == "viridis"
-    window.db_floor_spin.setValue(-90)
-    assert layer.db_range[0] == -90 and not window.auto_db_action.isChecked()
+    window.toolbar.db_floor_spin.setValue(-90)
+    assert layer.db_range[0] == -90 and not window.action("auto_db").isChecked()
     levels = layer.image.getLevels()
     assert levels[0] == pytest.approx((-90 + 130) / 130 * 255, abs=0.01)
-    window.scale_combo.setCurrentIndex(0)  # mel again: from the cache, at once
+    window.toolbar.scale_combo.setCurrentIndex(0)  # mel again: from the cache, at once
     assert layer.pyramid.scale == "mel"

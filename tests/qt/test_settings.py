@@ -8,7 +8,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from qt_helpers import UI_TIMEOUT_MS, FakeDiarizer
 
-from weighter_gui.qt.settings import MAX_RECENT, AppSettings, SettingsDialog
+from weighter_gui.qt.state.settings import MAX_RECENT, AppSettings
+from weighter_gui.qt.views.settings_dialog import SettingsDialog
 
 
 def test_settings_round_trip(settings_store):
@@ -51,23 +52,23 @@ def test_window_layout_and_recent_files_survive_a_restart(make_window, qtbot, fa
     window = make_window(diarizer_factory=fake_diarizer.factory)
     window.resize(700, 500)  # smaller than the offscreen screen, which would clamp it
     window.speakers_dock.hide()
-    window.colour_combo.setCurrentIndex(window.colour_combo.findData("viridis"))
-    window.mel_action.trigger()  # linear frequency
-    window.follow_action.trigger()  # off
-    window.open_paths([conversation])
+    window.toolbar.colour_combo.setCurrentIndex(window.toolbar.colour_combo.findData("viridis"))
+    window.action("mel").trigger()  # linear frequency
+    window.action("follow").trigger()  # off
+    window.files.open_paths([conversation])
     window.close()
 
     again = make_window(diarizer_factory=fake_diarizer.factory)
     assert (again.size().width(), again.size().height()) == (700, 500)
     assert not again.speakers_dock.isVisible()
     assert again.timeline.spectrogram.colour_map == "viridis"
-    assert again.scale == "linear" and again.scale_combo.currentData() == "linear"
-    assert not again.follow_action.isChecked() and not again.timeline.follow_playhead
-    again.recent_menu.aboutToShow.emit()
-    entries = [a.text() for a in again.recent_menu.actions()]
+    assert again.view.scale == "linear" and again.toolbar.scale_combo.currentData() == "linear"
+    assert not again.action("follow").isChecked() and not again.timeline.follow_playhead
+    again.files.recent_menu.aboutToShow.emit()
+    entries = [a.text() for a in again.files.recent_menu.actions()]
     assert entries[0] == str(conversation)
-    again.recent_menu.actions()[0].trigger()  # reopens it
-    assert again.store.paths() == [conversation]
+    again.files.recent_menu.actions()[0].trigger()  # reopens it
+    assert again.workspace.paths() == [conversation]
 
 
 def test_dropping_files_on_the_window_opens_them(make_window, qtbot, fake_diarizer, conversation, second_conversation):
@@ -82,18 +83,18 @@ def test_dropping_files_on_the_window_opens_them(make_window, qtbot, fake_diariz
     drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, drop)
-    assert window.store.paths() == [conversation, second_conversation]
-    assert window.current_path == conversation
-    qtbot.waitUntil(lambda: not window.store.busy(), timeout=UI_TIMEOUT_MS)
+    assert window.workspace.paths() == [conversation, second_conversation]
+    assert window.workspace.current == conversation
+    qtbot.waitUntil(lambda: not window.workspace.busy(), timeout=UI_TIMEOUT_MS)
     # Opening the same file again only selects it.
-    window.select_file(second_conversation)
-    assert window.open_paths([conversation]) == []
-    assert window.current_path == conversation and len(window.store) == 2
+    window.workspace.set_current(second_conversation)
+    assert window.files.open_paths([conversation]) == []
+    assert window.workspace.current == conversation and len(window.workspace) == 2
 
 
 def test_device_setting_shows_in_the_status_bar(make_window, qtbot, fake_diarizer):
     window = make_window(diarizer_factory=fake_diarizer.factory)
     qtbot.waitUntil(lambda: window.device is not None, timeout=30_000)
-    window.apply_settings(AppSettings(device="cpu", checkpoint=""))
+    window.files.apply_settings(AppSettings(device="cpu", checkpoint=""))
     assert window.device_label.text() == "Device: CPU"
-    assert window.settings_store.load().device == "cpu"
+    assert window.preferences.store.load().device == "cpu"

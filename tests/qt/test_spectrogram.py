@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from weighter_gui.qt.plots import TimeAxis, TimelineView, format_clock
-from weighter_gui.qt.spectrogram_data import (
+from weighter_gui.core.spectrogram import (
     DB_CEIL,
     DB_FLOOR,
     HOP,
@@ -23,6 +22,7 @@ from weighter_gui.qt.spectrogram_data import (
     compute_pyramid,
     level_to_db,
 )
+from weighter_gui.qt.views.timeline_view import TimeAxis, TimelineView, format_clock
 
 
 def test_pyramid_levels_max_pool_columns():
@@ -68,7 +68,7 @@ def test_compute_pyramid_of_a_sine_peaks_at_its_frequency(tmp_path):
 
 
 def test_quantised_levels_match_log10_within_one_step(tmp_path):
-    from weighter_gui.qt.spectrogram_data import LINEAR_BINS, N_FFT, _Analyser
+    from weighter_gui.core.spectrogram import LINEAR_BINS, N_FFT, _Analyser
 
     analyser = _Analyser("linear")
     rng = np.random.default_rng(1)

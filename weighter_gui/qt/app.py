@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QApplication
 from weighter_gui import __version__
 from weighter_gui.core.io.resources import app_icon, sample_audio
 from weighter_gui.qt.main_window import APP_NAME, MainWindow
-from weighter_gui.qt.messages import DEVICE_CHOICES
-from weighter_gui.qt.settings import APPLICATION, ORGANIZATION
+from weighter_gui.qt.state.settings import APPLICATION, ORGANIZATION
+from weighter_gui.qt.workers.messages import DEVICE_CHOICES
 
 # --screenshot waits this long for the device to be known, then shoots anyway.
 SCREENSHOT_DEVICE_WAIT_MS = 20_000
@@ -86,14 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     projects = [p for p in paths if str(p).endswith(".weighter")]
     paths = [p for p in paths if not str(p).endswith(".weighter")]
     if projects:
-        window.open_project(projects[-1])  # its files open with it (analyses from the project)
+        window.projects.open_project(projects[-1])  # its files open with it (analyses from the project)
     elif not paths and sample_audio().exists():
         paths = [sample_audio()]
 
     if args.screenshot is None:
         if paths:
             # After the first paint: the window shows at once, files fill in.
-            QTimer.singleShot(0, lambda: window.open_paths(paths))
+            QTimer.singleShot(0, lambda: window.files.open_paths(paths))
         code = app.exec()
         window.stop_workers()
         return code
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def open_then_watch() -> None:
             if paths:
-                window.open_paths(paths)
+                window.files.open_paths(paths)
             poll.start()
 
         poll.timeout.connect(check)

@@ -34,7 +34,7 @@ from weighter_gui.core.annotation.gallery import (
     rank_files,
 )
 from weighter_gui.core.annotation.labels import Reference
-from weighter_gui.core.annotation.project import Project, key_base
+from weighter_gui.core.annotation.project import Project, ProjectFile, key_base
 from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.core.io.label_files import LabelFileError, read_reference
 
@@ -119,6 +119,28 @@ class ProjectSession:
         return target
 
     # -- reading ----------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """Where the project is saved."""
+        return self.project.path
+
+    @property
+    def files(self) -> Mapping[str, ProjectFile]:
+        """Key -> file, in project order."""
+        return self.project.files
+
+    def file(self, key: str) -> ProjectFile:
+        return self.project.file(key)
+
+    def key_for(self, audio: str | os.PathLike[str]) -> str | None:
+        return self.project.key_for(audio)
+
+    def speaker_names(self) -> list[str]:
+        return self.project.speaker_names()
+
+    def missing_files(self) -> list[str]:
+        return self.project.missing_files()
 
     @property
     def gallery(self) -> Gallery:

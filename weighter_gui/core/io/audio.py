@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import firwin, resample_poly
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "audio_files_in",
     "AudioChannelError",
     "AudioCorruptError",
     "AudioEmptyError",
@@ -62,6 +62,20 @@ DEFAULT_BLOCK_SECONDS = 60.0
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
 )
+
+
+
+def audio_files_in(folder: Path) -> list[Path]:
+    """The audio files in ``folder`` and its subfolders, by path (what the app and the CLI
+    open for a folder). An unreadable folder has none."""
+    try:
+        return sorted(
+            (f for f in Path(folder).rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file()),
+            key=lambda f: [part.lower() for part in f.relative_to(folder).parts],
+        )
+    except OSError:
+        return []
+
 
 _READ_CHUNK_FRAMES = 1 << 16  # frames decoded per libsndfile call (bounds multichannel buffers)
 _HEADER_SCAN_BYTES = 1 << 20  # how far into a WAV/AIFF file we look for the data chunk
@@ -294,6 +308,8 @@ class _ResamplePlan:
         up, down = rate_out // g, rate_in // g
         if up == down:
             return _ResamplePlan(1, 1, 0, None)
+        from scipy.signal import firwin  # here, not at the top: the app starts without scipy.signal
+
         max_rate = max(up, down)
         half_len = 10 * max_rate  # resample_poly's own choice
         taps = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
@@ -307,6 +323,8 @@ class _ResamplePlan:
     def apply(self, x: np.ndarray) -> np.ndarray:
         if self.taps is None:
             return x.copy()
+        from scipy.signal import resample_poly
+
         return resample_poly(x, self.up, self.down, window=self.taps).astype(np.float32, copy=False)
 
 

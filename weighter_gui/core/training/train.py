@@ -53,6 +53,7 @@ from weighter_gui.core.model.checkpoint import (
     save_checkpoint,
     taught_names,
 )
+from weighter_gui.core.model.device import resolve_device
 from weighter_gui.core.model.frontend import (
     FRAME_HOP_S,
     SpeechFrontend,
@@ -380,17 +381,6 @@ def _distributed() -> tuple[int, int]:
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainError(f"device {name!r} asked for, but no CUDA device is available; use --device cpu")
-    return device
 
 
 # ----------------------------------------------------------------------------- training

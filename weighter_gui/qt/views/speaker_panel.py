@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from weighter_gui.qt.tracks import TrackView
+from weighter_gui.core.diarize.live_tracks import TrackView
 
 SLIDER_STEPS = 100  # threshold slider resolution: 0.01
 NAME, BAR, PERCENT, SPEECH, SUGGESTION = range(5)  # the table's columns
@@ -40,7 +40,7 @@ def colour_swatch(colour: str, size: int = 14) -> QIcon:
 class SpeakerPanel(QWidget):
     threshold_changed = Signal(float)
     show_weak_changed = Signal(bool)
-    slot_selected = Signal(object)  # the slot label clicked, or None
+    slot_clicked = Signal(object)  # the user picked a row: its slot label, or None
     slot_activated = Signal(str)  # double-clicked: name it
 
     COLUMNS = ("Speaker", "Confidence", "", "Speech", "Suggestion")
@@ -108,7 +108,7 @@ class SpeakerPanel(QWidget):
         self._tracks: list[TrackView] = []
         self._states: dict = {}  # label -> SlotState (a project is open)
         self._suggestions: dict = {}  # label -> Suggestion
-        self._selected: str | None = None
+        self._shown_label: str | None = None  # the row shown selected (the workspace's selection)
         self._updating = False
         self.set_threshold(0.5)
 
@@ -156,28 +156,33 @@ class SpeakerPanel(QWidget):
         return f"{suggestion.name}? {suggestion.similarity:.2f}"
 
     def selected_label(self) -> str | None:
-        return self._selected
+        """The slot whose row is shown selected."""
+        return self._shown_label
 
     def select_label(self, label: str | None) -> None:
-        """Highlight ``label``'s row (None: no row); announces ``slot_selected`` on change."""
-        row = next((i for i, t in enumerate(self._tracks) if t.label == label), None)
-        if row is None:
-            self.table.clearSelection()
-        else:
-            self.table.selectRow(row)
-        self._set_selected(label if row is not None else None)
+        """Show ``label``'s row selected (None: no row). Says nothing: the selection is the
+        workspace's, and this only shows it."""
+        self._shown_label = label
+        self._show_selection()
 
-    def _set_selected(self, label: str | None) -> None:
-        if label != self._selected:
-            self._selected = label
-            self.slot_selected.emit(label)
+    def _show_selection(self) -> None:
+        row = next((i for i, t in enumerate(self._tracks) if t.label == self._shown_label), None)
+        self._updating = True
+        try:
+            if row is None:
+                self.table.clearSelection()
+            else:
+                self.table.selectRow(row)
+        finally:
+            self._updating = False
 
     def _on_selection_changed(self) -> None:
         if self._updating:
             return
         rows = {index.row() for index in self.table.selectionModel().selectedRows()}
         label = self._tracks[min(rows)].label if rows and min(rows) < len(self._tracks) else None
-        self._set_selected(label)
+        if label != self._shown_label:
+            self.slot_clicked.emit(label)
 
     def _on_cell_double_clicked(self, row: int, _column: int) -> None:
         if row < len(self._tracks):
@@ -236,18 +241,7 @@ class SpeakerPanel(QWidget):
             )
         self._restyle_rows()
         self.fit_columns()
-        # Keep the selected slot selected across redraws (labels are stable).
-        row = next((i for i, t in enumerate(self._tracks) if t.label == self._selected), None)
-        self._updating = True
-        try:
-            if row is None:
-                self.table.clearSelection()
-            else:
-                self.table.selectRow(row)
-        finally:
-            self._updating = False
-        if row is None and self._selected is not None:
-            self._set_selected(None)
+        self._show_selection()  # labels are stable across redraws
 
     # -- column widths -----------------------------------------------------------------
 

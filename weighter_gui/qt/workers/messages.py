@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # core.diarize imports torch: never at run time on the GUI thread
     from weighter_gui.core.diarize.diarizer import FileDiarization, WindowResult
-    from weighter_gui.qt.spectrogram_data import SpectrogramPyramid
+    from weighter_gui.core.spectrogram import SpectrogramPyramid
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 

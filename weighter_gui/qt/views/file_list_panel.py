@@ -1,6 +1,6 @@
 """The file list (left dock): each open file and the state of its analysis.
 
-Reads ``FileRecord``s from the ``FileStore`` on its signals; says which file the
+Reads the ``Workspace`` on its signals and shows its current file; says which file the
 user picked (``file_selected``) or wants closed (``remove_requested``). A file
 whose audio is missing offers "Locate missing file…" (``locate_requested``) and
 "Find missing files in folder…" (``find_missing_requested``).
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
-from weighter_gui.qt.files import FileState, FileStore
+from weighter_gui.qt.state.workspace import FileState, Workspace
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 MISSING_AUDIO_TIP = ("The audio file is missing, so it cannot be analysed: put it back, or relink it "
@@ -40,9 +40,9 @@ class FileListPanel(QTreeWidget):
     locate_requested = Signal(object)  # Path of a file whose audio is missing
     find_missing_requested = Signal()
 
-    def __init__(self, store: FileStore, parent=None) -> None:
+    def __init__(self, workspace: Workspace, parent=None) -> None:
         super().__init__(parent)
-        self.store = store
+        self.workspace = workspace
         self.setColumnCount(2)
         self.setHeaderLabels(["File", "State"])
         self.setRootIsDecorated(False)
@@ -60,9 +60,11 @@ class FileListPanel(QTreeWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._items: dict[Path, QTreeWidgetItem] = {}
 
-        store.added.connect(self._on_store_added)
-        store.removed.connect(self._on_store_removed)
-        store.state_changed.connect(self._on_store_state_changed)
+        workspace.added.connect(self._on_workspace_added)
+        workspace.removed.connect(self._on_workspace_removed)
+        workspace.state_changed.connect(self._on_workspace_state_changed)
+        workspace.current_changed.connect(self._on_workspace_current_changed)
+        workspace.order_changed.connect(self._on_workspace_order_changed)
         self.currentItemChanged.connect(self._on_current_item_changed)
         self.customContextMenuRequested.connect(self._on_context_menu_requested)
 
@@ -79,6 +81,7 @@ class FileListPanel(QTreeWidget):
         return item.data(0, PATH_ROLE) if item is not None else None
 
     def select(self, path: Path | None) -> None:
+        """Pick a file as the user would (``file_selected`` follows)."""
         item = self._items.get(Path(path)) if path is not None else None
         self.setCurrentItem(item)
 
@@ -107,27 +110,36 @@ class FileListPanel(QTreeWidget):
         finally:
             self.blockSignals(False)
 
-    # -- store signals -----------------------------------------------------------------
+    # -- workspace signals -------------------------------------------------------------
 
-    def _on_store_added(self, path: Path) -> None:
+    def _on_workspace_current_changed(self, path: Path | None) -> None:
+        item = self._items.get(path) if path is not None else None
+        if item is not self.currentItem() and item is not None:
+            self.setCurrentItem(item)  # (announces it again: the workspace ignores no change)
+
+    def _on_workspace_order_changed(self) -> None:
+        self.set_order(self.workspace.paths_by_key().values())
+
+    def _on_workspace_added(self, path: Path) -> None:
         item = QTreeWidgetItem([path.name, ""])
         item.setData(0, PATH_ROLE, path)
         item.setToolTip(0, str(path))
         self._items[path] = item
         self.addTopLevelItem(item)
-        self._on_store_state_changed(path)
+        self._on_workspace_state_changed(path)
 
-    def _on_store_removed(self, path: Path) -> None:
+    def _on_workspace_removed(self, path: Path) -> None:
         item = self._items.pop(path, None)
         if item is not None:
             self.takeTopLevelItem(self.indexOfTopLevelItem(item))
 
-    def _on_store_state_changed(self, path: Path) -> None:
-        record, item = self.store.get(path), self._items.get(path)
+    def _on_workspace_state_changed(self, path: Path) -> None:
+        record, item = self.workspace.get(path), self._items.get(path)
         if record is None or item is None:
             return
-        item.setText(1, record.status_text())
-        tooltip = record.message or f"{path}\n{record.status_text()}"
+        status = self.workspace.status_text(path)
+        item.setText(1, status)
+        tooltip = record.message or f"{path}\n{status}"
         if record.device and record.state in (FileState.ANALYSING, FileState.DONE):
             tooltip += f"\nran on {record.device}"
         item.setToolTip(1, tooltip)
@@ -149,7 +161,7 @@ class FileListPanel(QTreeWidget):
         if item is None:
             return
         path = item.data(0, PATH_ROLE)
-        record = self.store.get(path)
+        record = self.workspace.get(path)
         menu = QMenu(self)
         locate = find = None
         if record is not None and record.error_kind == "missing":

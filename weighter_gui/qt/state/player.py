@@ -1,6 +1,6 @@
 """Playback: QMediaPlayer + QAudioOutput, seconds in and out, speed, loop range.
 
-``PlaybackController`` hides the millisecond API and adds what the views need: a
+``Player`` hides the millisecond API and adds what the views need: a
 loop range (playback jumps back to its start when it passes the end) and one
 ``position_changed(seconds)`` signal that the playhead follows. QMediaPlayer plays
 with no sound card (its FFmpeg backend is then clocked by the system), so this
@@ -50,7 +50,7 @@ def make_media_player(parent: QObject) -> QMediaPlayer:
     return player
 
 
-class PlaybackController(QObject):
+class Player(QObject):
     position_changed = Signal(float)  # seconds
     playing_changed = Signal(bool)
     loop_changed = Signal(object)  # (start, end) seconds or None when looping is off

@@ -1,6 +1,5 @@
 """Background workers. Nothing here touches widgets; results travel by signal.
 
-- ``DeviceProbeThread`` imports torch once at start-up and names the device.
 - ``AnalysisWorker`` is the one long-lived owner of the ``Diarizer`` (model +
   device). It serves ``AnalysisRequest``s one after another from a queue.
 - ``SpectrogramWorker`` computes spectrogram pyramids, in its own thread so a
@@ -30,8 +29,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from weighter_gui.core.model.device import describe_compute_device
-from weighter_gui.qt.messages import (
+from weighter_gui.core.model.device import describe_compute_device, resolve_device
+from weighter_gui.qt.workers.messages import (
     AnalysisCancelled,
     AnalysisDone,
     AnalysisFailed,
@@ -42,29 +41,6 @@ from weighter_gui.qt.messages import (
     SpectrogramFailed,
     SpectrogramRequest,
 )
-
-
-class DeviceProbeThread(QThread):
-    """Imports torch off the GUI thread (never on it) and reports the compute device once.
-
-    A QThread subclass, not a worker object moved to a thread: every QObject here is
-    made and destroyed on the GUI thread. (A Python-made QObject destroyed in another
-    thread asks Python about its overrides while Qt holds its connection lock; if the
-    GUI thread, holding the GIL, connects a signal just then, both wait forever.)"""
-
-    device_found = Signal(object)  # str: "CUDA: <name>" or "CPU"
-    failed = Signal(object)  # str: why torch could not be loaded
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("DeviceProbe")
-
-    def run(self) -> None:
-        try:
-            self.device_found.emit(describe_compute_device())
-        except Exception as exc:  # torch missing or broken: say so, keep the app up
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-
 
 # ----------------------------------------------------------------------------- serving
 
@@ -221,21 +197,14 @@ class AnalysisWorker(QueueWorker):
 
     # -- device ----------------------------------------------------------------------
 
-    def resolve_device(self, choice: str) -> str:
-        """"auto" -> "cuda" when a GPU is there, else "cpu"; "cuda" without one -> "cpu"."""
-        import torch
-
-        if choice in ("auto", "cuda") and torch.cuda.is_available():
-            return "cuda"
-        return "cpu"
+    @staticmethod
+    def resolve_device(choice: str) -> str:
+        """"auto" or "cuda" -> "cuda" when a GPU is there, else "cpu" (the app says so)."""
+        return str(resolve_device(choice, fallback_to_cpu=True))
 
     @staticmethod
     def describe(device: str) -> str:
-        if device.startswith("cuda"):
-            import torch
-
-            return f"CUDA: {torch.cuda.get_device_name(torch.device(device).index or 0)}"
-        return "CPU"
+        return describe_compute_device(device)
 
     def _limit_cpu_threads(self) -> None:
         # Leave one core to the GUI thread (drawing, playback), or pan/zoom stutters
@@ -376,13 +345,12 @@ class SpectrogramWorker(QueueWorker):
 
     def serve(self) -> None:
         # Import scipy & co. here, at start-up, not when the first picture is wanted.
-        from weighter_gui.qt import spectrogram_data  # noqa: F401
 
         super().serve()
 
     def handle(self, request: SpectrogramRequest) -> None:
         from weighter_gui.core.io.audio import AudioError
-        from weighter_gui.qt.spectrogram_data import (
+        from weighter_gui.core.spectrogram import (
             SpectrogramCancelled,
             compute_pyramid,
         )

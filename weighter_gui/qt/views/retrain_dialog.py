@@ -1,13 +1,12 @@
-"""Retraining on the project's labels: a worker thread and its progress dialog.
+"""Retraining on the project's labels: the dialog and the work it runs.
 
-``TrainThread`` runs ``core.training.train`` (a generator) in its own QThread:
-torch is imported there, never on the GUI thread. Cancelling sets a flag the
-thread checks between steps (and between files while features are cached); the
-thread then closes the generator itself (a generator can only be closed by the
-thread that runs it).
+The work runs ``core.training.train`` (a generator) in a ``BackgroundTask``: torch is
+imported there, never on the GUI thread. Cancelling is checked between steps (and
+between files while features are cached); the task's thread then closes the generator
+itself (a generator can only be closed by the thread that runs it).
 
 ``RetrainDialog`` exports the manifest into the project's folder, starts the
-thread, and shows step/total, a live curve of the naming (classification) loss, the
+task, and shows step/total, a live curve of the naming (classification) loss, the
 part of the loss the head learns from, and Cancel. The new checkpoint
 goes to ``<project folder>/models/<timestamp>.safetensors``: the shipped model is
 never overwritten.
@@ -15,12 +14,12 @@ never overwritten.
 
 from __future__ import annotations
 
-import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -32,65 +31,37 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from weighter_gui.core.annotation.exports import export_manifest
+from weighter_gui.core.annotation.storage import ProjectError
+from weighter_gui.core.io.manifest import read_manifest
+from weighter_gui.qt.workers.task import BackgroundTask
+
 DEFAULT_STEPS = 400
 DEFAULT_BATCH = 4
 
 
-class _Cancelled(Exception):
-    pass
+def _train(items, steps: int, batch_size: int, out: Path, cache_dir: Path, init: str | None, device: str,
+           hook) -> Path:
+    """The work of a retrain, run by a ``BackgroundTask``: reports ("preparing", done,
+    total) while features are cached, then each ``TrainProgress``; returns the checkpoint."""
+    # Imported here, in the task's thread: importing torch never blocks the window.
+    from weighter_gui.core.training.train import TrainProgress, TrainResult, fine_tune_config, train
 
+    def features(done: int, total: int, _path: str) -> None:
+        hook.report(("preparing", done, total))
 
-class TrainThread(QThread):
-    """Runs ``train(...)``; reports by signal (queued to the GUI thread)."""
-
-    progress = Signal(int, int, float)  # step, total, classification loss
-    preparing = Signal(int, int)  # features cached: done, total
-    done = Signal(object)  # Path of the checkpoint written
-    failed = Signal(str)
-    cancelled = Signal()
-
-    def __init__(self, items, *, steps: int, batch_size: int, out: Path, cache_dir: Path, init: str | None,
-                 device: str = "auto", parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("TrainThread")
-        self.items = list(items)
-        self.steps, self.batch_size = steps, batch_size
-        self.out, self.cache_dir, self.init, self.device = Path(out), Path(cache_dir), init, device
-        self._stop = threading.Event()
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        try:
-            import torch  # noqa: F401  (here, in the worker thread)
-
-            from weighter_gui.core.training.train import TrainProgress, TrainResult, fine_tune_config, train
-
-            def hook(done: int, total: int, _path: str) -> None:
-                if self._stop.is_set():
-                    raise _Cancelled
-                self.preparing.emit(done, total)
-
-            config = fine_tune_config(self.steps, self.batch_size)
-            generator = train(self.items, config, out=self.out, cache_dir=self.cache_dir, init=self.init,
-                              device=self.device, feature_hook=hook)
-            try:
-                for event in generator:
-                    if self._stop.is_set():
-                        raise _Cancelled
-                    if isinstance(event, TrainProgress):
-                        self.progress.emit(event.step, event.total, float(event.classification))
-                    elif isinstance(event, TrainResult):
-                        self.done.emit(Path(event.checkpoint or self.out))
-                        return
-            finally:
-                generator.close()
-            self.failed.emit("training ended without a result")
-        except _Cancelled:
-            self.cancelled.emit()
-        except Exception as exc:  # TrainError, a bad file, ...: say it, keep the app up
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
+    generator = train(items, fine_tune_config(steps, batch_size), out=out, cache_dir=cache_dir, init=init,
+                      device=device, feature_hook=features)
+    try:  # the generator is closed by the thread that runs it
+        for event in generator:
+            hook.check()
+            if isinstance(event, TrainProgress):
+                hook.report(event)
+            elif isinstance(event, TrainResult):
+                return Path(event.checkpoint or out)
+    finally:
+        generator.close()
+    raise RuntimeError("training ended without a result")
 
 
 class RetrainDialog(QDialog):
@@ -102,10 +73,10 @@ class RetrainDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Retrain on project labels")
         self.setMinimumWidth(520)
-        self.project = project_session
+        self.session = project_session
         self.init = init
         self.device = device
-        self.thread: TrainThread | None = None
+        self.thread: BackgroundTask | None = None
         self._answers_pending = False  # the thread's last answers (done, cancelled) not shown yet
         self.checkpoint: Path | None = None
         self.losses: list[float] = []
@@ -163,17 +134,13 @@ class RetrainDialog(QDialog):
 
     def start(self, steps: int | None = None, batch_size: int | None = None) -> bool:
         """Export the manifest and start training; False (and a message) if it cannot."""
-        from weighter_gui.core.annotation.exports import export_manifest
-        from weighter_gui.core.annotation.storage import ProjectError
-        from weighter_gui.core.io.manifest import read_manifest
-
         if self.running:
             return False
         if steps is not None:
             self.steps_spin.setValue(steps)
         if batch_size is not None:
             self.batch_spin.setValue(batch_size)
-        project = self.project.project
+        project = self.session.project
         folder = project.path.parent
         manifest = folder / f"{project.path.stem}-manifest.jsonl"
         try:
@@ -196,11 +163,10 @@ class RetrainDialog(QDialog):
             f"{len(items)} file(s), trained on their labels; caching features… "
             f"({report.summary().splitlines()[0]})"
         )
-        self.thread = TrainThread(items, steps=steps, batch_size=self.batch_spin.value(), out=out,
-                                  cache_dir=folder / "feature_cache", init=self.init,
-                                  device=self.device, parent=self)
+        work = partial(_train, items, steps, self.batch_spin.value(), out, folder / "feature_cache", self.init,
+                       self.device)
+        self.thread = BackgroundTask("TrainTask", work, self)
         self.thread.progress.connect(self._on_progress)
-        self.thread.preparing.connect(self._on_preparing)
         self.thread.done.connect(self._on_done)
         self.thread.failed.connect(self._on_failed)
         self.thread.cancelled.connect(self._on_cancelled)
@@ -227,10 +193,11 @@ class RetrainDialog(QDialog):
 
     # -- thread answers ------------------------------------------------------------------
 
-    def _on_preparing(self, done: int, total: int) -> None:
-        self.status.setText(f"Caching features: {done}/{total} file(s)…")
-
-    def _on_progress(self, step: int, total: int, loss: float) -> None:
+    def _on_progress(self, event) -> None:
+        if isinstance(event, tuple):  # ("preparing", done, total)
+            self.status.setText(f"Caching features: {event[1]}/{event[2]} file(s)…")
+            return
+        step, total, loss = event.step, event.total, float(event.classification)
         self.losses.append(loss)
         self.bar.setRange(0, total)
         self.bar.setValue(step)

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from weighter_gui.qt.spectrogram_data import SpectrogramPyramid, db_to_level
+from weighter_gui.core.spectrogram import SpectrogramPyramid, db_to_level
 
 COLOUR_MAPS = ("inferno", "viridis", "magma", "grey")
 DEFAULT_COLOUR_MAP = "inferno"

@@ -1,11 +1,11 @@
-"""The analysis session: background workers, job ids, and the answers they bring.
+"""The analysis service: background workers, job ids, and the answers they bring.
 
-``AnalysisSession`` sits between the ``FileStore`` (what is known about each
+``AnalysisService`` sits between the ``Workspace`` (what is known about each
 file) and the two serving workers. It hands out job ids, turns worker answers
-into store updates, drops answers whose job id no file waits for any more
+into workspace updates, drops answers whose job id no file waits for any more
 (removed, cancelled or re-analysed: *stale*), and keeps the last few
-spectrogram pyramids. It draws nothing; the main window listens to the store and
-to the signals here.
+spectrogram pyramids. It draws nothing; views listen to the workspace and to the
+signals here.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from weighter_gui.qt.files import FileStore
-from weighter_gui.qt.messages import (
+from weighter_gui.qt.state.settings import AppSettings
+from weighter_gui.qt.state.workspace import Workspace
+from weighter_gui.qt.workers.messages import (
     AnalysisCancelled,
     AnalysisDone,
     AnalysisFailed,
@@ -28,8 +29,7 @@ from weighter_gui.qt.messages import (
     SpectrogramFailed,
     SpectrogramRequest,
 )
-from weighter_gui.qt.settings import AppSettings
-from weighter_gui.qt.workers import (
+from weighter_gui.qt.workers.serving import (
     AnalysisWorker,
     ForegroundGate,
     ServiceThread,
@@ -39,16 +39,16 @@ from weighter_gui.qt.workers import (
 SPECTROGRAM_CACHE_SIZE = 4  # pyramids kept (an hour: 38 MB mel, 123 MB linear)
 
 
-class AnalysisSession(QObject):
+class AnalysisService(QObject):
     device_used = Signal(str)  # the device an analysis now runs on ("CPU", "CUDA: ...")
     message = Signal(str)  # one line for the status bar
     checkpoint_failed = Signal(str)  # the model would not load: the whole story
     spectrogram_ready = Signal(object)  # SpectrogramPyramid
     spectrogram_failed = Signal(object, str)  # Path, reason
 
-    def __init__(self, store: FileStore, diarizer_factory=None, parent=None) -> None:
+    def __init__(self, workspace: Workspace, diarizer_factory=None, parent=None) -> None:
         super().__init__(parent)
-        self.store = store
+        self.workspace = workspace
         self.stale_results_dropped = 0
         self._job_ids = itertools.count(1)
         self._spectrograms: OrderedDict[tuple[Path, str], object] = OrderedDict()
@@ -78,7 +78,7 @@ class AnalysisSession(QObject):
     def shutdown(self) -> None:
         """Stop both workers: queued jobs are dropped; a running model window is
         waited for (it cannot be interrupted), which takes seconds at most."""
-        for record in self.store.busy():
+        for record in self.workspace.busy():
             if record.job_id is not None:
                 self.analysis_worker.cancel(record.job_id)
         for thread in self._threads:
@@ -91,11 +91,11 @@ class AnalysisSession(QObject):
 
     def analyse(self, path: Path, settings: AppSettings) -> int:
         """Queue an analysis of an open file (forgetting older results); returns the job id."""
-        record = self.store.get(path)
+        record = self.workspace.get(path)
         if record is not None and record.busy and record.job_id is not None:
             self.analysis_worker.cancel(record.job_id)
         job_id = next(self._job_ids)
-        self.store.queue(path, job_id)
+        self.workspace.queue(path, job_id)
         self.analysis_worker.submit(
             AnalysisRequest(job_id, Path(path), settings.checkpoint_or_none, settings.device)
         )
@@ -103,18 +103,18 @@ class AnalysisSession(QObject):
 
     def cancel(self, path: Path) -> bool:
         """Stop analysing ``path``; its later answers are stale. False if it was not busy."""
-        record = self.store.get(path)
+        record = self.workspace.get(path)
         if record is None or not record.busy:
             return False
         if record.job_id is not None:
             self.analysis_worker.cancel(record.job_id)
-        self.store.cancel(record)
+        self.workspace.cancel(record)
         return True
 
     def remove(self, path: Path) -> None:
         """Close a file: cancel its jobs and forget what was computed for it."""
         path = Path(path)
-        record = self.store.get(path)
+        record = self.workspace.get(path)
         if record is None:
             return
         if record.busy and record.job_id is not None:
@@ -125,10 +125,10 @@ class AnalysisSession(QObject):
         for key in [k for k in self._spectrograms if k[0] == path]:
             del self._spectrograms[key]
         self._spectrogram_failures.pop(path, None)
-        self.store.remove(path)
+        self.workspace.remove(path)
 
     def _record_for(self, answer):
-        record = self.store.by_job(answer.job_id)
+        record = self.workspace.by_job(answer.job_id)
         if record is None:
             self.stale_results_dropped += 1
         return record
@@ -138,7 +138,7 @@ class AnalysisSession(QObject):
         record = self._record_for(answer)
         if record is None:
             return
-        self.store.start(record, answer.device)
+        self.workspace.start(record, answer.device)
         self.device_used.emit(answer.device)
         if answer.note:
             self.message.emit(f"{record.path.name}: {answer.note}")
@@ -147,32 +147,32 @@ class AnalysisSession(QObject):
     def _on_analysis_progress(self, answer: AnalysisProgress) -> None:
         record = self._record_for(answer)
         if record is not None:
-            self.store.add_window(record, answer.window, answer.hop, answer.percent)
+            self.workspace.add_window(record, answer.window, answer.hop, answer.percent)
 
     @Slot(object)
     def _on_analysis_done(self, answer: AnalysisDone) -> None:
         record = self._record_for(answer)
         if record is None:
             return
-        self.store.finish(record, answer.diarization)
-        n = record.speaker_count
-        self.message.emit(f"{record.path.name}: {n} speaker{'s' if n != 1 else ''} ({answer.device})")
+        error = self.workspace.finish(record, answer.diarization)
+        n = self.workspace.speaker_count(record.path)
+        self.message.emit(error or f"{record.path.name}: {n} speaker{'s' if n != 1 else ''} ({answer.device})")
 
     @Slot(object)
     def _on_analysis_failed(self, answer: AnalysisFailed) -> None:
         record = self._record_for(answer)
         if record is None:
             return
-        self.store.fail(record, answer.message, answer.reason, answer.kind)
+        self.workspace.fail(record, answer.message, answer.reason, answer.kind)
         self.message.emit(f"Analysis failed: {answer.message.splitlines()[0]}")
         if answer.kind == "checkpoint":
             self.checkpoint_failed.emit(answer.message)
 
     @Slot(object)
     def _on_analysis_cancelled(self, answer: AnalysisCancelled) -> None:
-        record = self.store.by_job(answer.job_id)
+        record = self.workspace.by_job(answer.job_id)
         if record is not None:  # cancelled by the worker itself (e.g. while stopping)
-            self.store.cancel(record)
+            self.workspace.cancel(record)
 
     # ============================================================ spectrograms
 
@@ -207,7 +207,7 @@ class AnalysisSession(QObject):
     def _on_spectrogram_done(self, answer: SpectrogramDone) -> None:
         self._finish_spectrogram_job(answer.job_id)
         pyramid = answer.pyramid
-        if answer.path not in self.store:
+        if answer.path not in self.workspace:
             self.stale_results_dropped += 1
             return
         # Kept even if the user moved on: it is done, and they may come back.
@@ -221,7 +221,7 @@ class AnalysisSession(QObject):
     @Slot(object)
     def _on_spectrogram_failed(self, answer: SpectrogramFailed) -> None:
         self._finish_spectrogram_job(answer.job_id)
-        if answer.path not in self.store:
+        if answer.path not in self.workspace:
             return
         reason = answer.message.split(": ", 1)[-1]  # the path is shown elsewhere
         self._spectrogram_failures[answer.path] = reason

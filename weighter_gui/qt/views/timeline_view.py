@@ -14,8 +14,8 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel
 
-from weighter_gui.qt.spectrogram import FrequencyAxis, SpectrogramLayer
-from weighter_gui.qt.tracks import TrackView
+from weighter_gui.core.diarize.live_tracks import TrackView
+from weighter_gui.qt.views.spectrogram_layer import FrequencyAxis, SpectrogramLayer
 
 # Label steps for the time axis, seconds: clock-like, not 1-2-5 of a decimal axis.
 TIME_STEPS = (

@@ -1,7 +1,7 @@
-"""User settings: what persists between runs (QSettings) and the Settings dialog.
+"""User settings: what persists between runs (QSettings).
 
 ``AppSettings`` is a frozen dataclass with its defaults in code. ``SettingsStore``
-reads and writes it, the recent-files list and the window layout through one
+reads and writes it, the recent files and projects and the window layout through one
 ``QSettings`` object, which tests point at a file in a temporary folder.
 """
 
@@ -10,32 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
-from weighter_gui.qt.messages import DEVICE_CHOICES
+from weighter_gui.core.io.resources import default_checkpoint
+from weighter_gui.qt.workers.messages import DEVICE_CHOICES
 
 ORGANIZATION = "Weighter"
 APPLICATION = "Weighter Studio"
 MAX_RECENT = 10
-
-DEVICE_LABELS = {
-    "auto": "Automatic (CUDA when available)",
-    "cpu": "CPU",
-    "cuda": "CUDA (GPU)",
-}
+MAX_RECENT_PROJECTS = 8
 
 
 @dataclass(frozen=True)
@@ -104,6 +87,20 @@ class SettingsStore:
     def clear_recent(self) -> None:
         self.qsettings.setValue("recent/files", [])
 
+    def recent_projects(self) -> list[str]:
+        value = self.qsettings.value("recent/projects", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def add_recent_project(self, path: Path | str) -> None:
+        entry = str(Path(path).resolve())
+        recent = [entry] + [p for p in self.recent_projects() if p != entry]
+        self.qsettings.setValue("recent/projects", recent[:MAX_RECENT_PROJECTS])
+
+    def clear_recent_projects(self) -> None:
+        self.qsettings.setValue("recent/projects", [])
+
     # -- window layout -----------------------------------------------------------------
 
     def window_layout(self) -> tuple[QByteArray | None, QByteArray | None]:
@@ -140,56 +137,33 @@ class SettingsStore:
             self.qsettings.setValue(f"view/{name}", value)
 
 
-class SettingsDialog(QDialog):
-    """Pick the device and the checkpoint the analysis worker uses."""
+class Preferences(QObject):
+    """The settings in force: the saved ones, with this run's command-line choices
+    (``--checkpoint``, ``--device``) on top until the user picks in the Settings dialog."""
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    changed = Signal(object)  # the AppSettings now in force
+
+    def __init__(self, store: SettingsStore, checkpoint: str | None = None, device: str | None = None,
+                 parent=None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
-        self.setMinimumWidth(520)
+        self.store = store
+        self.saved = store.load()
+        self._overrides = {"checkpoint": checkpoint, "device": device}
 
-        self.device_combo = QComboBox()
-        for choice in DEVICE_CHOICES:
-            self.device_combo.addItem(DEVICE_LABELS[choice], choice)
-        self.device_combo.setCurrentIndex(DEVICE_CHOICES.index(settings.device))
+    def effective(self) -> AppSettings:
+        return self.saved.with_overrides(**self._overrides)
 
-        self.checkpoint_edit = QLineEdit(settings.checkpoint)
-        self.checkpoint_edit.setPlaceholderText("the default model (resources/weighter-default.safetensors)")
-        self.checkpoint_edit.setClearButtonEnabled(True)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._on_browse_clicked)
-        checkpoint_row = QHBoxLayout()
-        checkpoint_row.addWidget(self.checkpoint_edit, 1)
-        checkpoint_row.addWidget(browse)
+    def apply(self, settings: AppSettings) -> None:
+        """Save ``settings``; the command line's choices no longer apply (the user chose)."""
+        self.saved = settings
+        self.store.save(settings)
+        self._overrides = {"checkpoint": None, "device": None}
+        self.changed.emit(self.effective())
 
-        form = QFormLayout()
-        form.addRow("Run the model on:", self.device_combo)
-        form.addRow("Checkpoint:", checkpoint_row)
-        hint = QLabel(
-            "Leave the checkpoint empty to use the default model. "
-            "New settings apply to the next analysis; use Analysis \u203a Re-analyse to redo a file."
-        )
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(mid);")
-
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(hint)
-        layout.addWidget(buttons)
-
-    def settings(self) -> AppSettings:
-        return AppSettings(
-            device=str(self.device_combo.currentData()),
-            checkpoint=self.checkpoint_edit.text().strip(),
-        )
-
-    def _on_browse_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a checkpoint", self.checkpoint_edit.text(), "Weighter checkpoints (*.safetensors);;All files (*)"
-        )
-        if path:
-            self.checkpoint_edit.setText(path)
+    def checkpoint(self) -> str | None:
+        """The model the next analysis loads: the chosen one, else the shipped default."""
+        chosen = self.effective().checkpoint_or_none
+        if chosen:
+            return chosen
+        default = default_checkpoint()
+        return str(default) if default.exists() else None

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from weighter_gui.qt.tracks import LiveTracks
+from weighter_gui.core.diarize.live_tracks import LiveTracks
 
 
 def _window(index, curves, tracks, blocks=10):

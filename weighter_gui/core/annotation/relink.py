@@ -3,27 +3,27 @@
 "Locate missing file…" checks the file the user picked against what the project
 knew of the old one (its sha256: the whole file is read, maybe an hour of
 audio); "Find missing files in folder…" walks a folder tree and hashes the files
-with the right names. Either can take long, so a ``RelinkTask`` does the work in
-its own thread and says how far it got; the window shows a progress dialog that
-can cancel it, and applies the answer (one undo step) on the GUI thread.
+with the right names. Either can take long, so the app runs them in a background task that
+reports through ``Progress`` and can be cancelled; it applies the answer (one undo step)
+on the GUI thread. No Qt here.
 
 The work never touches the project: it gets ``MissingFile`` snapshots taken on
 the GUI thread and answers with what it found (``LocateAnswer``,
 ``FindAnswer``); the window checks that the answer still fits the project before
-relinking anything. A cancelled task answers nothing.
+relinking anything. A cancelled search answers nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Signal
+from weighter_gui.core.annotation.labels import AudioFacts
+from weighter_gui.core.io.audio import AudioError, probe
 
 CHUNK_BYTES = 1 << 20  # hashing reads this much between two looks at the cancel flag
 REPORT_EVERY_S = 0.05  # progress reports at most this often (a text change always goes)
@@ -70,13 +70,13 @@ class Progress:
     """Handed to the work: ``check()`` raises ``RelinkCancelled`` once the user cancelled;
     ``say(text, done, total)`` reports (``total`` 0: how far is unknown)."""
 
-    def __init__(self, report: Callable[[str, int, int], None], cancelled: threading.Event) -> None:
+    def __init__(self, report: Callable[[str, int, int], None], cancelled: Callable[[], bool]) -> None:
         self._report = report
         self._cancelled = cancelled
         self._last = ("", 0.0)
 
     def check(self) -> None:
-        if self._cancelled.is_set():
+        if self._cancelled():
             raise RelinkCancelled
 
     def say(self, text: str, done: int = 0, total: int = 0) -> None:
@@ -106,9 +106,6 @@ def sha256_of(path: Path, progress: Progress, text: str) -> str:
 
 def facts_of(path: Path, sha256: str | None):
     """The AudioFacts to record for ``path`` once relinked (None: it cannot be read)."""
-    from weighter_gui.core.annotation.labels import AudioFacts
-    from weighter_gui.core.io.audio import AudioError, probe
-
     try:
         st = path.stat()
         info = probe(path)
@@ -122,8 +119,6 @@ def locate(missing: MissingFile, new: Path, progress: Progress) -> LocateAnswer:
 
     Only what was recorded counts (sha256, else rate and length); nothing recorded
     means nothing to compare, and the user's choice stands."""
-    from weighter_gui.core.io.audio import AudioError, probe
-
     facts = missing.facts
     sha = None
     difference = None
@@ -221,45 +216,3 @@ def find(folder: Path, missing: list[MissingFile], taken: set[str], progress: Pr
         used.add(os.path.normcase(str(pick)))
     progress.check()
     return FindAnswer(folder, tuple(missing), found, tuple(problems))
-
-
-# ----------------------------------------------------------------------------- the thread
-
-
-class RelinkTask(QThread):
-    """Runs ``work(progress)`` once in its own thread.
-
-    Answers with ``answered`` (the work's result) or ``failed`` (why), never both, and
-    neither once ``cancel()`` was called. Signals reach GUI slots as queued calls."""
-
-    progress = Signal(str, int, int)  # text, done, total (0: unknown)
-    answered = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, work: Callable[[Progress], object], parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("RelinkTask")
-        self._work = work
-        self._cancelled = threading.Event()
-        self.on_answer: Callable[[object], int] | None = None  # the window's: applies the answer
-        self.session = None  # the project session it was started for
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def run(self) -> None:
-        progress = Progress(self.progress.emit, self._cancelled)
-        try:
-            result = self._work(progress)
-        except RelinkCancelled:
-            return
-        except Exception as exc:  # say so in the window; the app goes on
-            if not self.cancelled:
-                self.failed.emit(f"{type(exc).__name__}: {exc}")
-            return
-        if not self.cancelled:
-            self.answered.emit(result)

@@ -1,0 +1,95 @@
+"""References, exports, the evaluation report and the "label next" list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from weighter_gui.core.annotation import exports
+from weighter_gui.qt.controllers.files import FilesController
+from weighter_gui.qt.state.workspace import Workspace
+from weighter_gui.qt.views.dialogs import Dialogs
+
+REFERENCE_FILTER = "Reference (*.rttm *.TextGrid *.txt);;All files (*)"
+EXPORTS = {  # kind: (title, a file or a folder, filter, suffix, writer)
+    "manifest": ("Export the training manifest", "file", "Manifest (*.jsonl);;All files (*)", ".jsonl",
+                 exports.export_manifest),
+    "rttm": ("Export RTTM", "file", "RTTM (*.rttm);;All files (*)", ".rttm", exports.export_rttm),
+    "audacity": ("Export Audacity labels into a folder", "folder", "", "", exports.export_audacity),
+    "textgrid": ("Export Praat TextGrids into a folder", "folder", "", "", exports.export_textgrid),
+}
+
+
+class ReportsController:
+    def __init__(self, workspace: Workspace, files: FilesController, dialogs: Dialogs) -> None:
+        self.workspace = workspace
+        self.files = files
+        self.dialogs = dialogs
+
+    def _need_project(self) -> bool:
+        if self.workspace.session is None:
+            self.dialogs.status("Labels live in a project: File \u203a New project\u2026 first")
+            return False
+        return True
+
+    # ============================================================ references
+
+    def ask_import_reference(self) -> None:
+        if self.workspace.key_for(self.workspace.current) is None:
+            return
+        path = self.dialogs.ask_open_path("Import a reference", self.files.last_folder(), REFERENCE_FILTER)
+        if path:
+            self.import_reference(path)
+
+    def import_reference(self, path: str | Path) -> bool:
+        """The current file's reference (RTTM, TextGrid, Audacity labels): one undo step."""
+        key = self.workspace.key_for(self.workspace.current)
+        if key is None:
+            return False
+        return self.dialogs.attempt(self.workspace.session.import_reference, key, path)
+
+    # ============================================================ exports
+
+    def ask_export(self, kind: str) -> None:
+        if not self._need_project():
+            return
+        title, target, filter_, suffix, _ = EXPORTS[kind]
+        project_path = self.workspace.session.path
+        if target == "file":
+            path = self.dialogs.ask_save_path(title, str(project_path.parent / (project_path.stem + suffix)), filter_)
+        else:
+            path = self.dialogs.ask_folder(title, str(project_path.parent))
+        if path:
+            self.export(kind, path)
+
+    def export(self, kind: str, path: str | Path):
+        """Write an export; shows (and returns) the report's summary, or None on failure."""
+        writer = EXPORTS[kind][4]
+        try:
+            report = writer(self.workspace.session.project, Path(path))
+        except Exception as exc:  # any failure is the user's to read; the app goes on
+            self.dialogs.error("Export failed", str(exc))
+            return None
+        self.dialogs.report("Export", report.summary())
+        return report
+
+    def evaluate(self) -> None:
+        """DER of the corrected labels and of the model as it is, against every reference."""
+        if not self._need_project():
+            return
+        project = self.workspace.session.project
+        try:
+            corrected = exports.evaluate(project)
+            model = exports.evaluate(project, which="model")
+        except Exception as exc:  # no reference yet, or a file that cannot be scored
+            self.dialogs.error("Evaluation", str(exc))
+            return
+        summary = f"Corrected labels: DER {corrected.der:.1%}\nModel as is: DER {model.der:.1%}"
+        self.dialogs.report_table("Evaluation", summary, corrected.table())
+
+    # ============================================================ label next
+
+    def open_ranked(self, key: str) -> None:
+        """A file picked in the "label next" list."""
+        path = self.workspace.path_for(key)
+        if path is not None:
+            self.workspace.set_current(path)
