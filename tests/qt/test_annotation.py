@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from qt_helpers import ANALYSIS_TIMEOUT_MS, UI_TIMEOUT_MS, make_project, wait_for_state
+from qt_helpers import ANALYSIS_TIMEOUT_MS, UI_TIMEOUT_MS, make_project, spin_until, wait_for_state
 
 from weighter_gui.qt.state.workspace import FileState
 
@@ -405,3 +405,45 @@ def test_labelling_shortcuts_are_in_the_menus_and_help(make_window):
     # Labelling without a project says how to get one.
     window.action("name").trigger()
     assert "New project" in window.statusBar().currentMessage()
+
+
+def _count_redraws_per_result(window) -> list[int]:
+    """How many times each finished analysis draws the current file (filled as results come)."""
+    counts: list[int] = []
+    service = window.analysis
+    original = service._on_analysis_done
+
+    def counted(answer):
+        before = window.display.redraws
+        original(answer)
+        counts.append(window.display.redraws - before)
+
+    service.analysis_worker.done.disconnect(original)
+    service.analysis_worker.done.connect(counted)
+    return counts
+
+
+def test_an_analysis_result_draws_the_current_file_once(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files)
+    path = two_files[0]
+    window.labelling.select_slot("S1")
+    assert window.labelling.name_selected("anna")
+    counts = _count_redraws_per_result(window)
+    window.files.reanalyse(path)  # the project has an analysis: the new one moves the labels (one undo step)
+    wait_for_state(qtbot, window, path, FileState.DONE)
+    spin_until(lambda: counts)
+    assert counts == [1]
+    key = window.workspace.key_for(path)
+    assert window.workspace.session.file(key).name_of("S1") == "anna" and window.workspace.session.can_undo
+    assert window.speaker_panel.display_name("S1").startswith("anna")
+
+
+def test_a_click_on_a_curve_selects_the_slot_in_the_workspace(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
+    window.timeline.track_clicked.emit("S2")
+    assert window.workspace.selected_slot == "S2"  # the one place the selection lives
+    assert window.speaker_panel.selected_label() == "S2" and window.timeline.selected_label == "S2"
+    window.workspace.set_current(None)
+    assert window.workspace.selected_slot is None  # a slot belongs to its file
