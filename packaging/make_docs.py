@@ -263,7 +263,7 @@ class Shooter:
         window = self.window
         record = window.workspace.get(window.workspace.current)
         target = next(t for t in record.tracks if t.label == label)
-        others = [t for t in record.tracks if t is not target and t.confidence >= record.effective_threshold]
+        others = [t for t in record.tracks if t is not target and t.confidence >= window.workspace.threshold(record.path)]
         curve = target.curve
 
         def margin(i: int) -> float:
@@ -411,7 +411,7 @@ def shoot_guide(images: Path) -> list[tuple[str, str]]:
             window.player.pause()
             window.close()
             window.stop_workers()
-            shooter.workspace.qsettings.sync()  # written now, not after the folder is gone
+            shooter.store.qsettings.sync()  # written now, not after the folder is gone
         return shooter.shots
 
 
@@ -431,7 +431,7 @@ class Guide:
 
     def voices_of(self, path: Path) -> dict[str, str]:
         """Slot -> the reference voice its segments cover most: what a listener would name it."""
-        project = self.window.project.project
+        project = self.window.workspace.session.project
         pf = project.file(project.key_for(path))
         best = {}
         for track in pf.analysis.tracks:
@@ -444,8 +444,8 @@ class Guide:
         return best
 
     def kept(self, path: Path):
-        record = self.window.workspace.get(path)
-        return [t for t in record.tracks if t.confidence >= record.effective_threshold]
+        threshold = self.window.workspace.threshold(path)
+        return [t for t in self.window.workspace.get(path).tracks if t.confidence >= threshold]
 
     def run(self) -> None:
         self.open_recordings()
@@ -538,7 +538,7 @@ class Guide:
         from PySide6.QtTest import QTest
         from PySide6.QtWidgets import QComboBox
 
-        project = window.project.project
+        project = window.workspace.session.project
         key = project.key_for(path)
         suggestions = window.workspace.session.suggestions(key) if accept else {}
         slot_of_voice = {voices[t.label]: t.label for t in tracks
@@ -651,7 +651,7 @@ class Guide:
 
     def retrain(self) -> None:
         s, window = self.s, self.window
-        window.ask_yes_no = lambda title, text: False  # "Use the new model?": keep the shipped one here
+        window.dialogs.ask_yes_no = lambda title, text: False  # "Use the new model?": keep the shipped one here
         window.action("retrain").trigger()
         dialog = window.retrain.dialog
         s.wait_until(dialog.isVisible, "the retrain dialog")

@@ -437,6 +437,13 @@ def test_an_analysis_result_draws_the_current_file_once(qtbot, make_window, fake
     key = window.workspace.key_for(path)
     assert window.workspace.session.file(key).name_of("S1") == "anna" and window.workspace.session.can_undo
     assert window.speaker_panel.display_name("S1").startswith("anna")
+    # A file that joins the project: its first analysis is stored and drawn once too.
+    counts.clear()
+    window.files.remove(two_files[1])
+    window.files.open_paths([two_files[1]])
+    wait_for_state(qtbot, window, two_files[1], FileState.DONE)
+    spin_until(lambda: counts)
+    assert counts == [1] and window.workspace.project_file(two_files[1]).analysis is not None
 
 
 def test_a_click_on_a_curve_selects_the_slot_in_the_workspace(qtbot, make_window, fake_diarizer, two_files, tmp_path):
