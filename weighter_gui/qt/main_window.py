@@ -197,7 +197,8 @@ class MainWindow(QMainWindow):
         self.view = ViewController(w, self.analysis, self.player, self.timeline, self.speaker_panel, self.toolbar,
                                    self.actions_by_id, d, self)
         self.display = DisplayController(w, self.view, self.player, self.timeline, self.speaker_panel,
-                                         self.rank_panel, self.central_stack, self.empty_label, status, d)
+                                         self.rank_panel, self.central_stack, self.empty_label, status, d,
+                                         self.setWindowTitle)
         controllers.update(files=self.files, project=self.projects, labelling=self.labelling, relink=self.relink,
                            reports=self.reports, retrain=self.retrain, view=self.view)
 

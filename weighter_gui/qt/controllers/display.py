@@ -9,6 +9,7 @@ file's tracks were drawn, so a test can check one analysis result draws them onc
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,8 @@ class StatusWidgets:
 class DisplayController:
     def __init__(self, workspace: Workspace, view: ViewController, player: Player,
                  timeline: TimelineView, speaker_panel: SpeakerPanel, rank_panel: RankPanel,
-                 central: QStackedWidget, empty: QWidget, status: StatusWidgets, dialogs: Dialogs) -> None:
+                 central: QStackedWidget, empty: QWidget, status: StatusWidgets, dialogs: Dialogs,
+                 set_title: Callable[[str], None]) -> None:
         self.workspace = workspace
         self.view = view
         self.player = player
@@ -50,7 +52,7 @@ class DisplayController:
         self.empty = empty
         self.status = status
         self.dialogs = dialogs
-        self.window = dialogs.parent
+        self.set_title = set_title
         self.redraws = 0
         self.der: float | None = None  # the current file's DER against its reference
         self._shown: Path | None = None  # the file the timeline shows
@@ -176,7 +178,7 @@ class DisplayController:
         parts = [current.name] if current is not None else []
         if session is not None:
             parts.append(session.path.name if session.path else "project")
-        self.window.setWindowTitle(" \u2014 ".join(parts + [APP_NAME]))
+        self.set_title(" \u2014 ".join(parts + [APP_NAME]))
 
     # ============================================================ workspace signals
 

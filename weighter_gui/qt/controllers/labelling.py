@@ -40,10 +40,7 @@ class LabellingController:
             self.workspace.set_threshold(self.workspace.current, value)
 
     def need_project(self) -> bool:
-        if self.session is None:
-            self.dialogs.status("Labels live in a project: File \u203a New project\u2026 first")
-            return False
-        return True
+        return self.dialogs.require_project(self.session)
 
     def selected(self) -> tuple[str, str] | None:
         """(file key, slot label) picked for labelling, or None (with a hint)."""

@@ -120,8 +120,7 @@ class RelinkController(QObject):
 
     def ask_find_missing(self) -> None:
         project = self.workspace.session
-        if project is None:
-            self.dialogs.status("Labels live in a project: File \u203a New project\u2026 first")
+        if not self.dialogs.require_project(project):
             return
         if not project.missing_files():
             self.dialogs.status("No audio file of the project is missing")

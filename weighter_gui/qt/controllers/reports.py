@@ -25,12 +25,6 @@ class ReportsController:
         self.files = files
         self.dialogs = dialogs
 
-    def _need_project(self) -> bool:
-        if self.workspace.session is None:
-            self.dialogs.status("Labels live in a project: File \u203a New project\u2026 first")
-            return False
-        return True
-
     # ============================================================ references
 
     def ask_import_reference(self) -> None:
@@ -50,7 +44,7 @@ class ReportsController:
     # ============================================================ exports
 
     def ask_export(self, kind: str) -> None:
-        if not self._need_project():
+        if not self.dialogs.require_project(self.workspace.session):
             return
         title, target, filter_, suffix, _ = EXPORTS[kind]
         project_path = self.workspace.session.path
@@ -74,7 +68,7 @@ class ReportsController:
 
     def evaluate(self) -> None:
         """DER of the corrected labels and of the model as it is, against every reference."""
-        if not self._need_project():
+        if not self.dialogs.require_project(self.workspace.session):
             return
         project = self.workspace.session.project
         try:

@@ -26,10 +26,8 @@ class RetrainController:
         return self.dialog is not None and self.dialog.running
 
     def open(self) -> None:
-        if self.workspace.session is None:
-            self.dialogs.status("Labels live in a project: File \u203a New project\u2026 first")
-            return
-        self.open_dialog().show()
+        if self.dialogs.require_project(self.workspace.session):
+            self.open_dialog().show()
 
     def open_dialog(self) -> RetrainDialog:
         """The retrain dialog for the open project (the running one, if training)."""

@@ -14,6 +14,7 @@ from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.qt.views.project_dialogs import NameDialog, ReportDialog
 
 STATUS_MESSAGE_MS = 10_000
+NO_PROJECT_HINT = "Labels live in a project: File \u203a New project\u2026 first"
 
 
 class Dialogs:
@@ -31,6 +32,13 @@ class Dialogs:
 
     def status(self, text: str, ms: int = STATUS_MESSAGE_MS) -> None:
         self.status_bar.showMessage(text, ms)
+
+    def require_project(self, session) -> bool:
+        """Whether a project is open; if not, the status bar says how to make one."""
+        if session is None:
+            self.status(NO_PROJECT_HINT)
+            return False
+        return True
 
     def attempt(self, change, *args) -> bool:
         """Run one project change; a refused one (a label that does not fit) is a status

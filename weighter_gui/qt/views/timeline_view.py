@@ -3,7 +3,7 @@
 ``TimelineView`` holds two pyqtgraph plots whose x (time, seconds) axes are
 linked. Mouse: wheel zooms time, drag pans, click seeks, shift-drag selects a
 range (for looping). The view only draws; it says what the user did through
-signals (``seek_requested``, ``selection_changed``) and the main window acts.
+signals (``seek_requested``, ``selection_changed``, ``track_clicked``) and the controllers act.
 """
 
 from __future__ import annotations
