@@ -1,4 +1,4 @@
-"""Segment algebra: unions, shared time, intersections."""
+"""Segment algebra: unions, shared time, intersections, overlapped speech."""
 
 import pytest
 
@@ -6,6 +6,7 @@ from weighter_gui.core.segments import (
     covered_seconds,
     intersect_segments,
     overlap_seconds,
+    overlapped,
     union_segments,
 )
 
@@ -31,3 +32,10 @@ def test_intersect_keeps_the_allowed_parts_long_enough():
     allowed = [(1.0, 2.0), (3.0, 5.0)]
     assert intersect_segments([(0.0, 3.2), (4.9, 6.0)], allowed, min_len=0.15) == [(1.0, 2.0), (3.0, 3.2)]
     assert intersect_segments([(0.0, 3.1)], allowed, min_len=0.15) == [(1.0, 2.0)]
+
+
+def test_overlapped_is_where_two_speakers_speak_at_once():
+    turns = [(0.0, 2.0, "a"), (1.5, 3.0, "b"), (1.0, 1.8, "a"), (2.5, 4.0, "c"), (5.0, 6.0, "a")]
+    assert overlapped(turns) == ((1.5, 2.0), (2.5, 3.0))
+    assert overlapped([(0.0, 1.0, "a"), (1.0, 2.0, "b")]) == ()  # touching is not overlapping
+    assert overlapped([(0.0, 2.0, "a"), (1.0, 3.0, "a")]) == ()  # one speaker is no overlap

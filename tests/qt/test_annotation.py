@@ -454,3 +454,24 @@ def test_a_click_on_a_curve_selects_the_slot_in_the_workspace(qtbot, make_window
     assert window.speaker_panel.selected_label() == "S2" and window.timeline.selected_label == "S2"
     window.workspace.set_current(None)
     assert window.workspace.selected_slot is None  # a slot belongs to its file
+
+
+def test_the_turns_lane_shows_the_diarization_as_corrected(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    window.files.open_paths(two_files[:1])
+    record = wait_for_state(qtbot, window, two_files[0], FileState.DONE)
+    lane = window.timeline.turns_lane
+    # Before any label: the tracks above the threshold, in their curves' colours, and where they overlap.
+    colours = {t.label: t.colour for t in record.tracks}
+    assert window.timeline.turn_speakers == ["S1", "S2"]
+    assert [row.colour for row in lane.rows[:2]] == [colours["S1"], colours["S2"]]
+    assert lane.rows[-1].hatched and lane.rows[-1].spans == ((0.0, 1.0),)
+    # In a project, names and merges apply: S2 joins S1, who is anna; one speaker overlaps no one.
+    assert window.projects.new_project(tmp_path / "p.weighter")
+    session, key = window.workspace.session, window.workspace.key_for(two_files[0])
+    session.name_slot(key, "S1", "anna")
+    session.merge_slots(key, "S2", "S1")
+    assert window.timeline.turn_speakers == ["anna"] and not any(row.hatched for row in lane.rows)
+    assert lane.rows[0].colour == colours["S1"]
+    session.undo()  # the merge
+    assert window.timeline.turn_speakers == ["anna", "S2"]

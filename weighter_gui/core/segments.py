@@ -67,3 +67,26 @@ def intersect_segments(
                 out.append((round(float(lo), 3), round(float(hi), 3)))
             k += 1
     return out
+
+
+def overlapped(segments: Iterable[tuple[float, float, str]]) -> tuple[tuple[float, float], ...]:
+    """Where two or more speakers speak at once, from (start, end, speaker) segments."""
+    by_speaker: dict[str, list[tuple[float, float]]] = {}
+    for a, b, speaker in segments:
+        by_speaker.setdefault(speaker, []).append((a, b))
+    events: list[tuple[float, int]] = []
+    for spans in by_speaker.values():
+        for a, b in union_segments(spans):  # one speaker's own overlaps do not count
+            events += [(a, 1), (b, -1)]
+    out: list[tuple[float, float]] = []
+    active, start = 0, 0.0
+    for t, step in sorted(events, key=lambda e: (e[0], e[1])):  # ends before starts at one instant
+        if step > 0:
+            active += 1
+            if active == 2:
+                start = t
+        else:
+            if active == 2 and t > start:
+                out.append((start, t))
+            active -= 1
+    return union_segments(out)

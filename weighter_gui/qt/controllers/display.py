@@ -136,6 +136,7 @@ class DisplayController:
             if record.view_range is None:
                 self.timeline.fit_all()
             self.view.update_position_label()
+        self._show_turns(record)
         self._show_reference(path)
 
     def summary(self, record: FileRecord) -> str:
@@ -150,6 +151,24 @@ class DisplayController:
         if state is FileState.FAILED:
             return f"<span style='color:#e05a4f'>Analysis failed:</span> {record.reason}"
         return "Analysis cancelled (Analysis \u203a Re-analyse to run it)."
+
+    def _show_turns(self, record: FileRecord) -> None:
+        """The turns lane: the corrected diarization where the project has the file's
+        analysis (names, merges and "not a speaker" applied), else the kept tracks'."""
+        if record.state is not FileState.DONE or record.diarization is None:
+            self.timeline.set_turns(None, {})
+            return
+        colour_of = {t.label: t.colour for t in record.tracks}
+        if self.workspace.shows_project_analysis(record.path):
+            speakers = self.workspace.project_file(record.path).speakers()
+            colours = {sp.label: colour_of[sp.slots[0]] for sp in speakers}
+            turns = [(a, b, sp.label) for sp in speakers for a, b in sp.segments]
+        else:
+            threshold = self.workspace.threshold(record.path)
+            kept = [t for t in record.diarization.tracks if t.confidence >= threshold]
+            colours = {t.label: colour_of[t.label] for t in kept}
+            turns = [(a, b, t.label) for t in kept for a, b in t.segments]
+        self.timeline.set_turns(turns, colours)
 
     def _show_reference(self, path: Path) -> None:
         """The file's reference lane and its DER (status bar)."""

@@ -15,6 +15,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel
 
 from weighter_gui.core.diarize.live_tracks import TrackView
+from weighter_gui.core.segments import overlapped
+from weighter_gui.qt.views.segment_lane import LaneRow, SegmentLaneView
 from weighter_gui.qt.views.spectrogram_layer import FrequencyAxis, SpectrogramLayer
 
 # Label steps for the time axis, seconds: clock-like, not 1-2-5 of a decimal axis.
@@ -31,6 +33,7 @@ SPEECH_LANE = (-0.17, -0.05)
 SPEECH_COLOUR = (90, 200, 120)
 CURVE_Y_RANGE = (SPEECH_LANE[0] - 0.02, 1.05)
 TRACK_LANE_COLOUR = "#b0b0b0"  # reference segments
+OVERLAP_COLOUR = "#e05a4f"  # the turns lane's "two or more at once" row
 
 
 def format_clock(seconds: float, decimals: int = 0) -> str:
@@ -196,24 +199,11 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.selected_label: str | None = None
         self.curves_box.clicked_at.connect(self._on_curves_clicked_at)
 
-        # The reference lane (an imported RTTM): one row per reference speaker, under
-        # the curves; in the layout only while a reference is shown.
-        self.reference_box = TimelineViewBox()
-        self.reference_plot = pg.PlotItem(viewBox=self.reference_box, axisItems={"bottom": TimeAxis("bottom")})
-        self.reference_plot.hideButtons()
-        self.reference_plot.setMenuEnabled(False)
-        self.reference_plot.getAxis("left").setWidth(58)
-        self.reference_plot.getAxis("left").setTicks([[]])
-        self.reference_plot.setLabel("left", "reference")
-        self.reference_plot.getAxis("bottom").setStyle(showValues=False)
-        self.reference_plot.setXLink(self.spectrogram_plot)
-        self.reference_plot.enableAutoRange(False)
-        self.reference_plot.invertY(True)  # the first speaker on top
-        self.reference_box.clicked.connect(self.seek_requested)
-        self.reference_items: list = []  # bars (PlotDataItem) and names (TextItem)
-        self.reference_box.sigXRangeChanged.connect(self._place_reference_names)
-        self.reference_speakers: list[str] = []
-        self._reference_shown = False
+        # Lanes under the curves, in the layout only while they have rows: the turns (the
+        # diarization as corrected, one row per speaker) and an imported reference.
+        self.turns_lane = self._lane("turns")
+        self.reference_lane = self._lane("reference")
+        self._lanes_shown: dict[SegmentLaneView, bool] = {self.turns_lane: False, self.reference_lane: False}
         self.spectrogram_box.sigXRangeChanged.connect(self._on_box_x_range_changed)
         self.spectrogram_box.sigResized.connect(self._place_message)
 
@@ -345,47 +335,50 @@ class TimelineView(pg.GraphicsLayoutWidget):
         if label is not None:
             self.track_clicked.emit(label)
 
+    def _lane(self, title: str) -> SegmentLaneView:
+        box = TimelineViewBox()
+        lane = SegmentLaneView(title, box, TimeAxis("bottom"))
+        lane.setXLink(self.spectrogram_plot)
+        box.clicked.connect(self.seek_requested)
+        return lane
+
+    def _show_lane(self, lane: SegmentLaneView, rows: list[LaneRow]) -> None:
+        lane.set_rows(rows)
+        row = 2 if lane is self.turns_lane else 3
+        if rows and not self._lanes_shown[lane]:
+            self.addItem(lane, row=row, col=0)
+            self.ci.layout.setRowStretchFactor(row, 1)
+        elif not rows and self._lanes_shown[lane]:
+            self.ci.removeItem(lane)
+        self._lanes_shown[lane] = bool(rows)
+
+    def set_turns(self, segments, colours: dict[str, str]) -> None:
+        """Draw (start, end, speaker) turns, a row per speaker in ``colours``' order, and a
+        hatched row where two or more speak at once; empty hides the lane."""
+        segments = list(segments or ())
+        rows = [LaneRow(name, colours[name], tuple((a, b) for a, b, who in segments if who == name))
+                for name in colours if any(who == name for _, _, who in segments)]
+        both = overlapped(segments)
+        if both:
+            rows.append(LaneRow("2+ at once", OVERLAP_COLOUR, both, hatched=True))
+        self._show_lane(self.turns_lane, rows)
+
     def set_reference(self, segments) -> None:
         """Draw (start, end, speaker) segments as a lane under the curves; None or () hides it."""
-        for item in self.reference_items:
-            self.reference_plot.removeItem(item)
-        self.reference_items = []
-        speakers = sorted({spk for _, _, spk in segments or ()})
-        self.reference_speakers = speakers
-        if not speakers:
-            if self._reference_shown:
-                self.ci.removeItem(self.reference_plot)
-                self._reference_shown = False
-            return
-        if not self._reference_shown:
-            self.addItem(self.reference_plot, row=2, col=0)
-            self.ci.layout.setRowStretchFactor(2, 1)
-            self._reference_shown = True
-        for row, speaker in enumerate(speakers):
-            xs, ys = [], []
-            for a, b, spk in segments:
-                if spk == speaker:
-                    xs += [a, b]
-                    ys += [row, row]
-            item = pg.PlotDataItem(xs, ys, connect="pairs", pen=pg.mkPen(TRACK_LANE_COLOUR, width=6))
-            self.reference_plot.addItem(item)
-            self.reference_items.append(item)
-        self.reference_plot.setYRange(-0.9, len(speakers) - 0.4, padding=0)
-        # Names as text at the lane's left edge (axis tick labels get dropped when they
-        # crowd a short axis); they follow the visible range.
-        for row, speaker in enumerate(speakers):
-            text = pg.TextItem(speaker, color="#d0d0d0", anchor=(0, 1.0))
-            text.setZValue(5)
-            self.reference_plot.addItem(text, ignoreBounds=True)
-            text.setPos(self.visible_range()[0], row - 0.05)
-            self.reference_items.append(text)
-        self.reference_plot.setMaximumHeight(30 + 30 * len(speakers))
+        segments = list(segments or ())
+        speakers = sorted({spk for _, _, spk in segments})
+        self._show_lane(self.reference_lane, [
+            LaneRow(speaker, TRACK_LANE_COLOUR, tuple((a, b) for a, b, spk in segments if spk == speaker))
+            for speaker in speakers
+        ])
 
-    def _place_reference_names(self, *args) -> None:
-        start = self.reference_box.viewRange()[0][0]
-        for item in self.reference_items:
-            if isinstance(item, pg.TextItem):
-                item.setPos(start, item.pos().y())
+    @property
+    def reference_speakers(self) -> list[str]:
+        return [row.name for row in self.reference_lane.rows]
+
+    @property
+    def turn_speakers(self) -> list[str]:
+        return [row.name for row in self.turns_lane.rows if not row.hatched]
 
     def visible_curves(self) -> list[pg.PlotDataItem]:
         return [item for item in self.curve_items.values() if item.isVisible()]
@@ -394,6 +387,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         """Empty the plots. (Not ``clear``: GraphicsLayoutWidget.clear removes the plots.)"""
         self.selected_label = None
         self.set_tracks([], 1.0)
+        self.set_turns(None, {})
         self.set_reference(None)
         self.spectrogram.set_pyramid(None)
         self.set_selection(None)
