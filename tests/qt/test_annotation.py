@@ -475,3 +475,24 @@ def test_the_turns_lane_shows_the_diarization_as_corrected(qtbot, make_window, f
     assert lane.rows[0].colour == colours["S1"]
     session.undo()  # the merge
     assert window.timeline.turn_speakers == ["anna", "S2"]
+
+
+def test_go_moves_the_playhead_to_what_needs_attention(qtbot, make_window, fake_diarizer, two_files, tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
+    assert window.action("next_change").shortcut().toString() == "Alt+Right"
+    assert window.action("next_change") in window.listed_actions()  # in the Go menu and the shortcuts dialog
+    # The fake analysis: S1 and S2 both speak over 0-1 s, nobody after.
+    assert window.go.speaker_change(forward=True) is None and "No later speaker change" in \
+        window.statusBar().currentMessage()
+    window.player.seek(0.6)
+    assert window.go.speaker_change(forward=False) == 0.0
+    # Against a reference that hears someone at 2-3 s: the next disagreement is that missed speech.
+    rttm = tmp_path / "ref.rttm"
+    key = window.workspace.key_for(two_files[0])
+    rttm.write_text(f"SPEAKER {key} 1 2.0 1.0 <NA> <NA> anna <NA> <NA>\n")
+    assert window.reports.import_reference(rttm)
+    window.player.seek(0.5)
+    assert window.go.disagreement(forward=True) == 2.0
+    qtbot.waitUntil(lambda: abs(window.player.position - 2.0) < 0.05, timeout=UI_TIMEOUT_MS)
+    assert window.timeline.visible_range()[0] <= 2.0 <= window.timeline.visible_range()[1]

@@ -38,6 +38,7 @@ from weighter_gui.qt.actions import APP_NAME, NAME_KEYS, REANALYSE_TIP, build_ac
 from weighter_gui.qt.controllers.display import DisplayController, StatusWidgets
 from weighter_gui.qt.controllers.files import FilesController
 from weighter_gui.qt.controllers.labelling import LabellingController
+from weighter_gui.qt.controllers.navigation import NavigationController
 from weighter_gui.qt.controllers.project import ProjectController
 from weighter_gui.qt.controllers.relink import RelinkController
 from weighter_gui.qt.controllers.reports import ReportsController
@@ -194,13 +195,14 @@ class MainWindow(QMainWindow):
         self.relink = RelinkController(w, self.files, d, self)
         self.reports = ReportsController(w, self.files, d)
         self.retrain = RetrainController(w, self.preferences, self.files, d)
+        self.go = NavigationController(w, self.player, self.timeline, d)
         self.view = ViewController(w, self.analysis, self.player, self.timeline, self.speaker_panel, self.toolbar,
                                    self.actions_by_id, d, self)
         self.display = DisplayController(w, self.view, self.player, self.timeline, self.speaker_panel,
                                          self.rank_panel, self.central_stack, self.empty_label, status, d,
                                          self.setWindowTitle)
         controllers.update(files=self.files, project=self.projects, labelling=self.labelling, relink=self.relink,
-                           reports=self.reports, retrain=self.retrain, view=self.view)
+                           reports=self.reports, retrain=self.retrain, view=self.view, go=self.go)
 
     def _fill_docks_menu(self, menu: QMenu) -> None:
         for dock in (self.files_dock, self.speakers_dock, self.rank_dock):

@@ -153,22 +153,11 @@ class DisplayController:
         return "Analysis cancelled (Analysis \u203a Re-analyse to run it)."
 
     def _show_turns(self, record: FileRecord) -> None:
-        """The turns lane: the corrected diarization where the project has the file's
-        analysis (names, merges and "not a speaker" applied), else the kept tracks'."""
-        if record.state is not FileState.DONE or record.diarization is None:
-            self.timeline.set_turns(None, {})
-            return
+        """The turns lane: each speaker's turns in the colour of their first slot's curve."""
         colour_of = {t.label: t.colour for t in record.tracks}
-        if self.workspace.shows_project_analysis(record.path):
-            speakers = self.workspace.project_file(record.path).speakers()
-            colours = {sp.label: colour_of[sp.slots[0]] for sp in speakers}
-            turns = [(a, b, sp.label) for sp in speakers for a, b in sp.segments]
-        else:
-            threshold = self.workspace.threshold(record.path)
-            kept = [t for t in record.diarization.tracks if t.confidence >= threshold]
-            colours = {t.label: colour_of[t.label] for t in kept}
-            turns = [(a, b, t.label) for t in kept for a, b in t.segments]
-        self.timeline.set_turns(turns, colours)
+        speakers = self.workspace.speakers(record.path)
+        self.timeline.set_turns([(a, b, name) for name, _, turns in speakers for a, b in turns],
+                                {name: colour_of[slots[0]] for name, slots, _ in speakers})
 
     def _show_reference(self, path: Path) -> None:
         """The file's reference lane and its DER (status bar)."""

@@ -178,6 +178,19 @@ class Workspace(QObject):
         threshold = self.threshold(path)
         return sum(t.confidence >= threshold for t in self._records[Path(path)].tracks)
 
+    def speakers(self, path: Path) -> list[tuple[str, tuple[str, ...], tuple[tuple[float, float], ...]]]:
+        """The file's speakers as the exports write them: (name, their slots, turns). In a
+        project with the file's analysis, names, merges and "not a speaker" apply; else
+        each track above the threshold is a speaker."""
+        record = self.get(path)
+        if record is None or record.state is not FileState.DONE or record.diarization is None:
+            return []
+        if self.shows_project_analysis(path):
+            return [(sp.label, sp.slots, sp.segments) for sp in self.project_file(path).speakers()]
+        threshold = self.threshold(path)
+        return [(t.label, (t.label,), tuple(t.segments)) for t in record.diarization.tracks
+                if t.confidence >= threshold]
+
     def status_text(self, path: Path) -> str:
         """What the file list shows, in plain words."""
         record = self._records[Path(path)]
