@@ -3,6 +3,7 @@
 import pytest
 
 from weighter_gui.core.segments import (
+    complement_segments,
     covered_seconds,
     intersect_segments,
     overlap_seconds,
@@ -39,3 +40,9 @@ def test_overlapped_is_where_two_speakers_speak_at_once():
     assert overlapped(turns) == ((1.5, 2.0), (2.5, 3.0))
     assert overlapped([(0.0, 1.0, "a"), (1.0, 2.0, "b")]) == ()  # touching is not overlapping
     assert overlapped([(0.0, 2.0, "a"), (1.0, 3.0, "a")]) == ()  # one speaker is no overlap
+
+
+def test_complement_is_what_the_segments_leave_free():
+    assert complement_segments([(1.0, 2.0), (1.5, 3.0), (4.0, 5.0)], 6.0) == ((0.0, 1.0), (3.0, 4.0), (5.0, 6.0))
+    assert complement_segments([(0.0, 6.0)], 6.0) == ()
+    assert complement_segments([], 2.0) == ((0.0, 2.0),)

@@ -213,3 +213,22 @@ def test_spectrogram_scale_colours_and_db_range(loaded, qtbot, conversation):
     assert levels[0] == pytest.approx((-90 + 130) / 130 * 255, abs=0.01)
     window.toolbar.scale_combo.setCurrentIndex(0)  # mel again: from the cache, at once
     assert layer.pyramid.scale == "mel"
+
+
+def test_solo_plays_only_the_selected_speaker_and_mute_skips_them(loaded, qtbot):
+    window = loaded
+    qtbot.waitUntil(lambda: bool(window.workspace.speakers(window.workspace.current)), timeout=UI_TIMEOUT_MS)
+    QTest.keyClick(window, Qt.Key.Key_O)
+    assert "Pick a speaker first" in window.statusBar().currentMessage()
+    window.labelling.select_slot("S1")  # the fake analysis: S1 speaks over 0-1 s
+    QTest.keyClick(window, Qt.Key.Key_O)
+    assert window.player.only == ((0.0, 1.0),) and "only S1" in window.statusBar().currentMessage()
+    QTest.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ShiftModifier)  # all but S1
+    assert window.player.only == ((1.0, 12.0),)
+    # Playing from inside S1's turn skips to where S1 has stopped.
+    window.player.seek(0.2)
+    window.player.play()
+    qtbot.waitUntil(lambda: window.player.position >= 1.0, timeout=PLAYBACK_TIMEOUT_MS)
+    window.player.pause()
+    QTest.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ShiftModifier)  # again: everyone
+    assert window.player.only is None and window.view.only is None

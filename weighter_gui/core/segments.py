@@ -90,3 +90,15 @@ def overlapped(segments: Iterable[tuple[float, float, str]]) -> tuple[tuple[floa
                 out.append((start, t))
             active -= 1
     return union_segments(out)
+
+
+def complement_segments(segments: Iterable[tuple[float, float]], duration: float) -> tuple[tuple[float, float], ...]:
+    """The parts of 0..``duration`` that ``segments`` leave free."""
+    out, t = [], 0.0
+    for a, b in union_segments(segments):
+        if a > t:
+            out.append((t, min(a, duration)))
+        t = max(t, b)
+    if t < duration:
+        out.append((t, float(duration)))
+    return tuple((a, b) for a, b in out if b > a)

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QActionGroup
 
+from weighter_gui.core.segments import complement_segments, union_segments
 from weighter_gui.qt.state.analysis_service import AnalysisService
 from weighter_gui.qt.state.player import SPEEDS, Player
 from weighter_gui.qt.state.settings import SettingsStore, ViewChoices
@@ -37,7 +38,9 @@ class ViewController(QObject):
         self.actions = actions
         self.dialogs = dialogs
         self.shown_spectrogram: tuple[Path, str] | None = None
+        self.only: tuple[str, bool] | None = None  # (speaker, True: only them / False: all but them)
 
+        workspace.current_changed.connect(self._on_workspace_current_changed)
         analysis.spectrogram_ready.connect(self._on_analysis_spectrogram_ready)
         analysis.spectrogram_failed.connect(self._on_analysis_spectrogram_failed)
         toolbar.speed_combo.currentIndexChanged.connect(self._on_speed_combo_changed)
@@ -182,6 +185,35 @@ class ViewController(QObject):
         on = self.player.set_looping(checked)
         if checked and not on:
             self.dialogs.status("Shift-drag on the plots to select a range to loop")
+
+    def solo(self) -> None:
+        """Play only the selected slot's speaker (again: everyone)."""
+        self._play_only(keep=True)
+
+    def mute(self) -> None:
+        """Play everything but the selected slot's speaker (again: everyone)."""
+        self._play_only(keep=False)
+
+    def _play_only(self, keep: bool) -> None:
+        current, label = self.workspace.current, self.workspace.selected_slot
+        speaker = next(((name, turns) for name, slots, turns in self.workspace.speakers(current) if label in slots),
+                       None) if current is not None else None
+        if speaker is None:
+            self.dialogs.status("Pick a speaker first: click their row in the speaker panel or their curve")
+            return
+        name, turns = speaker
+        if self.only == (name, keep):
+            self.player.set_only(None)
+            self.only = None
+            self.dialogs.status("Playing everyone")
+            return
+        duration = self.workspace.get(current).duration or self.timeline.duration or 0.0
+        self.player.set_only(union_segments(turns) if keep else complement_segments(turns, duration))
+        self.only = (name, keep)
+        self.dialogs.status(f"Playing {'only' if keep else 'all but'} {name} (press again for everyone)")
+
+    def _on_workspace_current_changed(self, _path) -> None:
+        self.only = None  # the player forgets it with its file
 
     def _on_speed_combo_changed(self, index: int) -> None:
         self.player.set_rate(self.toolbar.speed_combo.itemData(index))

@@ -66,6 +66,7 @@ class Player(QObject):
         self.path: Path | None = None
         self.loop_range: tuple[float, float] | None = None  # the selected range
         self.looping = False
+        self.only: tuple[tuple[float, float], ...] | None = None  # play only inside these (solo / mute)
 
     # -- source ------------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class Player(QObject):
             return
         self.player.stop()
         self.path = path
+        self.only = None  # a solo belongs to its file
         self.player.setSource(QUrl.fromLocalFile(str(path)) if path is not None else QUrl())
 
     # -- transport ---------------------------------------------------------------------
@@ -92,6 +94,8 @@ class Player(QObject):
         if self.looping and self.loop_range and not self._inside_loop(self.position):
             self.seek(self.loop_range[0])
         self.player.play()
+        if self.only is not None:
+            self._skip_to_allowed(self.position)
 
     def pause(self) -> None:
         self.player.pause()
@@ -143,6 +147,26 @@ class Player(QObject):
         start, end = self.loop_range
         return start <= seconds < end
 
+    # -- solo and mute -----------------------------------------------------------------
+
+    def set_only(self, spans) -> None:
+        """Play only inside ``spans`` (sorted (start, end) seconds; None: everything):
+        playback skips from the end of one to the start of the next and stops after the last."""
+        self.only = tuple(spans) if spans is not None else None
+        if self.only is not None and self.is_playing:
+            self._skip_to_allowed(self.position)
+
+    def _skip_to_allowed(self, seconds: float) -> bool:
+        """Seek to the next allowed span if ``seconds`` is outside them; True if it moved."""
+        if any(a <= seconds < b for a, b in self.only):
+            return False
+        following = next((a for a, _ in self.only if a > seconds), None)
+        if following is None:
+            self.pause()
+            return False
+        self.seek(following)
+        return True
+
     # -- player events -----------------------------------------------------------------
 
     @Slot("qlonglong")
@@ -150,6 +174,8 @@ class Player(QObject):
         seconds = milliseconds / 1000.0
         if self.looping and self.loop_range is not None and seconds >= self.loop_range[1]:
             self.seek(self.loop_range[0])
+            return
+        if self.only is not None and self.is_playing and self._skip_to_allowed(seconds):
             return
         self.position_changed.emit(seconds)
 
