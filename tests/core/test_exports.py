@@ -278,3 +278,25 @@ def test_nothing_to_export(tmp_path):
     for export in (export_audacity, export_textgrid):
         with pytest.raises(ExportError, match="nothing to export"):
             export(p, tmp_path / "folder")
+
+
+def test_the_rttm_export_writes_the_reviewed_ranges_as_uem(project, tmp_path):
+    """Read back with pyannote.database, as a pyannote pipeline would."""
+    from pyannote.database.util import load_uem
+
+    report = export_rttm(project, tmp_path / "out.rttm")
+    assert not (tmp_path / "out.uem").exists()  # nothing reviewed: no UEM
+    project.file("a").reviewed = ((0.0, 4.5), (6.0, 12.0))
+    project.file("b").reviewed = ((1.0, 2.0),)
+    report = export_rttm(project, tmp_path / "out.rttm")
+    assert tmp_path / "out.uem" in report.paths
+    uem = load_uem(str(tmp_path / "out.uem"))
+    assert [(s.start, s.end) for s in uem["a"]] == [(0.0, 4.5), (6.0, 12.0)]
+    assert [(s.start, s.end) for s in uem["b"]] == [(1.0, 2.0)]
+
+
+def test_the_manifest_carries_the_reviewed_ranges(project, tmp_path):
+    project.file("b").reviewed = ((0.5, 4.0),)
+    export_manifest(project, tmp_path / "m.jsonl")
+    items = {item.id: item for item in read_manifest(tmp_path / "m.jsonl")}
+    assert items["b"].extra["reviewed"] == [[0.5, 4.0]] and "reviewed" not in items["a"].extra

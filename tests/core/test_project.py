@@ -705,3 +705,29 @@ def test_batch_is_one_step(session):
     assert s.project.file("a").likes == ("anna", "carl")
     s.undo()
     assert s.project.file("a").likes == ()
+
+
+def test_reviewed_ranges_join_split_undo_and_survive_a_reload(session, folder):
+    session.mark_reviewed("a", 1.0, 3.0)
+    session.mark_reviewed("a", 2.5, 5.0)  # overlapping ranges join
+    assert session.file("a").reviewed == ((1.0, 5.0),)
+    session.mark_reviewed("a", 2.0, 3.0, reviewed=False)  # unmarking the middle splits it
+    assert session.file("a").reviewed == ((1.0, 2.0), (3.0, 5.0))
+    assert session.file("a").reviewed_share == pytest.approx(3.0 / session.file("a").duration)
+    session.mark_reviewed("a", 9.5, 99.0)  # cut to the file's length (10 s)
+    assert session.file("a").reviewed[-1] == (9.5, 10.0)
+    session.undo()
+    assert session.file("a").reviewed == ((1.0, 2.0), (3.0, 5.0))
+    with pytest.raises(LabelError, match="not a time range"):
+        session.mark_reviewed("a", 4.0, 4.0)
+    again = Project.load(folder / "p.weighter")
+    assert again.file("a").reviewed == ((1.0, 2.0), (3.0, 5.0)) and again.file("b").reviewed == ()
+
+
+def test_a_malformed_reviewed_range_names_the_file_and_changes_nothing(session, folder):
+    path = folder / "p.weighter"
+    data = json.loads(path.read_text())
+    data["files"][0]["reviewed"] = [[3.0, 1.0]]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProjectError, match=r"'a'.*reviewed.*item 1"):
+        Project.load(path)

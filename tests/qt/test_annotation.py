@@ -465,13 +465,13 @@ def test_the_turns_lane_shows_the_diarization_as_corrected(qtbot, make_window, f
     colours = {t.label: t.colour for t in record.tracks}
     assert window.timeline.turn_speakers == ["S1", "S2"]
     assert [row.colour for row in lane.rows[:2]] == [colours["S1"], colours["S2"]]
-    assert lane.rows[-1].hatched and lane.rows[-1].spans == ((0.0, 1.0),)
+    assert lane.rows[-1].kind == "overlap" and lane.rows[-1].spans == ((0.0, 1.0),)
     # In a project, names and merges apply: S2 joins S1, who is anna; one speaker overlaps no one.
     assert window.projects.new_project(tmp_path / "p.weighter")
     session, key = window.workspace.session, window.workspace.key_for(two_files[0])
     session.name_slot(key, "S1", "anna")
     session.merge_slots(key, "S2", "S1")
-    assert window.timeline.turn_speakers == ["anna"] and not any(row.hatched for row in lane.rows)
+    assert window.timeline.turn_speakers == ["anna"] and not any(row.kind == "overlap" for row in lane.rows)
     assert lane.rows[0].colour == colours["S1"]
     session.undo()  # the merge
     assert window.timeline.turn_speakers == ["anna", "S2"]
@@ -496,3 +496,21 @@ def test_go_moves_the_playhead_to_what_needs_attention(qtbot, make_window, fake_
     assert window.go.disagreement(forward=True) == 2.0
     qtbot.waitUntil(lambda: abs(window.player.position - 2.0) < 0.05, timeout=UI_TIMEOUT_MS)
     assert window.timeline.visible_range()[0] <= 2.0 <= window.timeline.visible_range()[1]
+
+
+def test_marking_a_range_reviewed_shows_in_the_lane_and_the_file_list(qtbot, make_window, fake_diarizer, two_files,
+                                                                     tmp_path):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    open_project_with_files(qtbot, window, tmp_path / "p.weighter", two_files[:1])
+    path, pf = two_files[0], window.workspace.project_file(two_files[0])
+    window.timeline.set_selection((3.0, 6.0))  # as shift-drag does
+    window.action("mark_reviewed").trigger()
+    assert pf.reviewed == ((3.0, 6.0),)
+    assert window.timeline.turns_lane.rows[-1].kind == "reviewed"
+    share = 3.0 / pf.duration  # (the fake analysis says how long the file is)
+    assert window.file_list.state_text(path).endswith(f"{share:.0%} reviewed)")
+    window.timeline.set_selection(None)
+    window.action("mark_reviewed").trigger()  # no range selected: the whole file
+    assert window.workspace.project_file(path).reviewed == ((0.0, pf.duration),)
+    window.action("undo").trigger()
+    assert window.workspace.project_file(path).reviewed == ((3.0, 6.0),)

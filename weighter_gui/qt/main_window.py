@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         w, d = self.workspace, self.dialogs
         self.files = FilesController(w, self.analysis, self.preferences, d)
         self.projects = ProjectController(w, self.analysis, self.files, self.preferences.store, d)
-        self.labelling = LabellingController(w, d)
+        self.labelling = LabellingController(w, d, self.timeline.selection)
         self.relink = RelinkController(w, self.files, d, self)
         self.reports = ReportsController(w, self.files, d)
         self.retrain = RetrainController(w, self.preferences, self.files, d)

@@ -28,6 +28,7 @@ from weighter_gui.core.annotation.labels import (
 )
 from weighter_gui.core.annotation.project import Project, ProjectFile
 from weighter_gui.core.annotation.storage import ProjectError
+from weighter_gui.core.segments import union_segments
 
 THRESHOLD_MERGE_SECONDS = 2.0  # threshold changes this close together are one undo step
 
@@ -340,6 +341,30 @@ class SetReference(_FieldCommand):
     def _plan(self, project):
         project.file(self.key)
         return {self.key: {"reference": self.reference}}
+
+
+class MarkReviewed(_FieldCommand):
+    """Mark a time range of a file as checked by a person (or, with ``reviewed=False``, no
+    longer): its turns there are human timings, and exports write the ranges as UEM."""
+
+    FIELDS = ("reviewed",)
+
+    def __init__(self, key: str, start: float, end: float, reviewed: bool = True) -> None:
+        self.key, self.start, self.end, self.reviewed = key, float(start), float(end), reviewed
+        span = f"{self.start:.1f}-{self.end:.1f} s"
+        self.text = f"Mark {span} of {key} reviewed" if reviewed else f"Unmark {span} of {key}"
+        self.keys = (key,)
+
+    def _plan(self, project):
+        pf = project.file(self.key)
+        if not self.end > self.start >= 0:
+            raise LabelError(f"nothing to mark: {self.start:.2f}-{self.end:.2f} s is not a time range")
+        end = min(self.end, pf.duration) if pf.duration else self.end
+        if self.reviewed:
+            ranges = union_segments([*pf.reviewed, (self.start, end)])
+        else:
+            ranges = tuple(r for a, b in pf.reviewed for r in ((a, min(b, self.start)), (max(a, end), b)) if r[1] > r[0])
+        return {self.key: {"reviewed": tuple((round(a, 3), round(b, 3)) for a, b in ranges)}}
 
 
 class RelinkFile(_FieldCommand):

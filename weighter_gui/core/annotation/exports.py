@@ -38,11 +38,14 @@ against the imported references (DER, pyannote.metrics).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pyannote.core import Annotation, Segment, Timeline
 
 from weighter_gui.core.annotation.project import Project, ProjectFile
 from weighter_gui.core.annotation.storage import ProjectError
@@ -132,8 +135,6 @@ def rttm_speaker(label: str) -> str:
 
 def corrected_annotation(pf: ProjectFile, which: str = "corrected"):
     """A ``pyannote.core.Annotation`` (uri = key) of the corrected or the ``"model"`` diarization."""
-    from pyannote.core import Annotation, Segment
-
     segs = corrected_segments(pf) if which == "corrected" else model_segments(pf)
     ann = Annotation(uri=pf.key)
     for i, (a, b, spk) in enumerate(segs):
@@ -164,7 +165,18 @@ def export_rttm(
     if not report.exported:
         raise ExportError(f"{path}: nothing to export: no file has been analysed yet")
     report.paths.append(_write(path, "".join(lines)))
+    reviewed = {pf.key: pf.reviewed for pf in _files(project, report.exported) if pf.reviewed}
+    if reviewed:  # the ranges a person checked, for scoring only there
+        report.paths.append(_write(path.with_suffix(".uem"), uem_text(reviewed)))
     return report
+
+
+def uem_text(ranges: dict[str, tuple[tuple[float, float], ...]]) -> str:
+    """UEM lines (uri, channel, start, end) of each file's ranges, written by pyannote.core."""
+    out = io.StringIO()
+    for uri, spans in ranges.items():
+        Timeline([Segment(a, b) for a, b in spans], uri=uri).write_uem(out)
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------ manifest
@@ -213,6 +225,8 @@ def manifest_items(project: Project, keys: Iterable[str] | None = None, report: 
                 duration=None if duration is None else round(float(duration), 3),
                 sample_rate=facts.sample_rate,
                 sha256=facts.sha256,
+                # where a person checked the turns (kept for training on human timings there)
+                extra={"reviewed": [[a, b] for a, b in pf.reviewed]} if pf.reviewed else {},
             )
         )
         report.exported.append(pf.key)
@@ -294,8 +308,6 @@ def evaluate(
     project: Project, keys: Iterable[str] | None = None, collar: float = 0.25, which: str = "corrected"
 ):
     """DER of the files with a reference: ``which`` is "corrected" or "model"."""
-    from pyannote.core import Annotation, Segment
-
     refs, hyps = {}, {}
     for pf in _files(project, keys):
         if pf.reference is None or pf.analysis is None:

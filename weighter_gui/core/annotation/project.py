@@ -44,6 +44,7 @@ from weighter_gui.core.annotation.storage import (
     path_from_json,
     path_to_json,
     read_number,
+    read_segments,
     utc_now,
 )
 from weighter_gui.core.io.audio import probe
@@ -63,6 +64,7 @@ class ProjectFile:
     labels: Labels = field(default_factory=Labels)
     threshold: float | None = None  # None: the analysis's own
     reference: Reference | None = None
+    reviewed: tuple[tuple[float, float], ...] = ()  # time ranges a person has checked (sorted, disjoint)
     facts: AudioFacts | None = None  # a cache, not part of undo's meaning
     extra: dict = field(default_factory=dict)  # unknown keys from a file, written back
 
@@ -183,6 +185,14 @@ class ProjectFile:
             return self.facts.duration
         return None
 
+    @property
+    def reviewed_share(self) -> float:
+        """How much of the file a person has checked (0..1; 0 while its length is unknown)."""
+        duration = self.duration
+        if not duration:
+            return 0.0
+        return min(1.0, sum(b - a for a, b in self.reviewed) / duration)
+
     # -- json ---------------------------------------------------------------------------
 
     def to_json(self, base: Path) -> dict:
@@ -201,6 +211,7 @@ class ProjectFile:
                     "source": self.reference.source,
                     "segments": [[round(a, 3), round(b, 3), s] for a, b, s in self.reference.segments],
                 },
+                "reviewed": [[round(a, 3), round(b, 3)] for a, b in self.reviewed],
                 "audio_facts": None
                 if self.facts is None
                 else {
@@ -213,7 +224,8 @@ class ProjectFile:
             }
         )
         return d
-_FILE_KEYS = {"key", "audio", "audio_absolute", "threshold", "analysis", "labels", "reference", "audio_facts"}
+_FILE_KEYS = {"key", "audio", "audio_absolute", "threshold", "analysis", "labels", "reference", "reviewed",
+              "audio_facts"}
 
 
 def file_from_json(d: object, index: int, base: Path, curves_dir: Path, path: Path) -> ProjectFile:
@@ -262,6 +274,7 @@ def file_from_json(d: object, index: int, base: Path, curves_dir: Path, path: Pa
                 raise fail(f'"reference.segments" item {i + 1} is not [start, end, speaker]')
             out.append((float(seg[0]), float(seg[1]), seg[2]))
         reference = Reference(tuple(out), ref.get("source", ""))
+    reviewed = union_segments(read_segments(d.get("reviewed", []), '"reviewed"', fail))
     facts = None
     fd = d.get("audio_facts")
     if isinstance(fd, dict):  # a cache: anything odd is simply dropped
@@ -282,6 +295,7 @@ def file_from_json(d: object, index: int, base: Path, curves_dir: Path, path: Pa
         labels=labels,
         threshold=threshold,
         reference=reference,
+        reviewed=reviewed,
         facts=facts,
         extra={k: v for k, v in d.items() if k not in _FILE_KEYS},
     )

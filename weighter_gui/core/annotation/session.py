@@ -15,6 +15,7 @@ from weighter_gui.core.annotation.commands import (
     AddLike,
     Command,
     MarkNotSpeaker,
+    MarkReviewed,
     MergeSlots,
     NameSlots,
     RelinkFile,
@@ -220,6 +221,9 @@ class ProjectSession:
 
     def rename_speaker(self, old: str, new: str) -> None:
         self.stack.push(RenameSpeaker(old, new))
+
+    def mark_reviewed(self, key: str, start: float, end: float, reviewed: bool = True) -> None:
+        self.stack.push(MarkReviewed(key, start, end, reviewed))
 
     def set_threshold(self, key: str, threshold: float | None) -> None:
         self.stack.push(SetThreshold(key, threshold))

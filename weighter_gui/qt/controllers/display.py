@@ -156,8 +156,10 @@ class DisplayController:
         """The turns lane: each speaker's turns in the colour of their first slot's curve."""
         colour_of = {t.label: t.colour for t in record.tracks}
         speakers = self.workspace.speakers(record.path)
+        pf = self.workspace.project_file(record.path)
         self.timeline.set_turns([(a, b, name) for name, _, turns in speakers for a, b in turns],
-                                {name: colour_of[slots[0]] for name, slots, _ in speakers})
+                                {name: colour_of[slots[0]] for name, slots, _ in speakers},
+                                reviewed=pf.reviewed if pf is not None and speakers else ())
 
     def _show_reference(self, path: Path) -> None:
         """The file's reference lane and its DER (status bar)."""

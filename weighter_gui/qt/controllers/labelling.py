@@ -7,7 +7,7 @@ project session, one undo step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtGui import QAction
 
@@ -17,9 +17,11 @@ from weighter_gui.qt.views.dialogs import Dialogs
 
 
 class LabellingController:
-    def __init__(self, workspace: Workspace, dialogs: Dialogs) -> None:
+    def __init__(self, workspace: Workspace, dialogs: Dialogs,
+                 selected_range: Callable[[], tuple[float, float] | None]) -> None:
         self.workspace = workspace
         self.dialogs = dialogs
+        self.selected_range = selected_range  # the time range shift-dragged on the plots, if any
 
     @property
     def session(self):
@@ -163,6 +165,19 @@ class LabellingController:
         new = self.ask_name("Rename speaker", f"New name for {old} (in every file):", old)
         if new and new != old:
             self.dialogs.attempt(self.session.rename_speaker, old, new)
+
+    def mark_reviewed(self, reviewed: bool = True) -> bool:
+        """The selected time range (with none, the whole file) checked by you, or not."""
+        if not self.need_project():
+            return False
+        path = self.workspace.current
+        key = self.workspace.key_for(path)
+        record = self.workspace.get(path)
+        if key is None or record is None or not record.duration:
+            self.dialogs.status("Select an analysed file of the project first")
+            return False
+        start, end = self.selected_range() or (0.0, record.duration)
+        return self.dialogs.attempt(self.session.mark_reviewed, key, start, end, reviewed)
 
     # ============================================================ undo
 

@@ -198,7 +198,9 @@ class Workspace(QObject):
             return f"analysing {record.percent}%"
         if record.state is FileState.DONE:
             n = self.speaker_count(path)
-            return f"done ({n} speaker{'s' if n != 1 else ''})"
+            pf = self.project_file(path)
+            reviewed = f", {pf.reviewed_share:.0%} reviewed" if pf is not None and pf.reviewed else ""
+            return f"done ({n} speaker{'s' if n != 1 else ''}{reviewed})"
         if record.state is FileState.FAILED:
             return "missing audio" if record.error_kind == "missing" else f"failed: {record.reason}"
         return record.state.value

@@ -16,7 +16,7 @@ class LaneRow:
     name: str
     colour: str
     spans: tuple[tuple[float, float], ...]
-    hatched: bool = False  # drawn as a hatched band (overlapped speech), not a bar
+    kind: str = "speaker"  # "speaker" or "reviewed": bars; "overlap": a hatched band
 
 
 class SegmentLaneView(pg.PlotItem):
@@ -44,7 +44,7 @@ class SegmentLaneView(pg.PlotItem):
         self._items = []
         self.rows = list(rows)
         for index, row in enumerate(self.rows):
-            if row.hatched:
+            if row.kind == "overlap":
                 self._add_band(index, row)
             else:
                 xs = [t for a, b in row.spans for t in (a, b)]

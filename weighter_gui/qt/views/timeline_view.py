@@ -34,6 +34,7 @@ SPEECH_COLOUR = (90, 200, 120)
 CURVE_Y_RANGE = (SPEECH_LANE[0] - 0.02, 1.05)
 TRACK_LANE_COLOUR = "#b0b0b0"  # reference segments
 OVERLAP_COLOUR = "#e05a4f"  # the turns lane's "two or more at once" row
+REVIEWED_COLOUR = "#4caf50"  # the turns lane's "reviewed" row
 
 
 def format_clock(seconds: float, decimals: int = 0) -> str:
@@ -352,15 +353,18 @@ class TimelineView(pg.GraphicsLayoutWidget):
             self.ci.removeItem(lane)
         self._lanes_shown[lane] = bool(rows)
 
-    def set_turns(self, segments, colours: dict[str, str]) -> None:
-        """Draw (start, end, speaker) turns, a row per speaker in ``colours``' order, and a
-        hatched row where two or more speak at once; empty hides the lane."""
+    def set_turns(self, segments, colours: dict[str, str], reviewed=()) -> None:
+        """Draw (start, end, speaker) turns, a row per speaker in ``colours``' order, a
+        hatched row where two or more speak at once, and the ranges a person reviewed;
+        no turns hide the lane."""
         segments = list(segments or ())
         rows = [LaneRow(name, colours[name], tuple((a, b) for a, b, who in segments if who == name))
                 for name in colours if any(who == name for _, _, who in segments)]
         both = overlapped(segments)
         if both:
-            rows.append(LaneRow("2+ at once", OVERLAP_COLOUR, both, hatched=True))
+            rows.append(LaneRow("2+ at once", OVERLAP_COLOUR, both, kind="overlap"))
+        if reviewed:
+            rows.append(LaneRow("reviewed", REVIEWED_COLOUR, tuple(reviewed), kind="reviewed"))
         self._show_lane(self.turns_lane, rows)
 
     def set_reference(self, segments) -> None:
@@ -378,7 +382,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     @property
     def turn_speakers(self) -> list[str]:
-        return [row.name for row in self.turns_lane.rows if not row.hatched]
+        return [row.name for row in self.turns_lane.rows if row.kind == "speaker"]
 
     def visible_curves(self) -> list[pg.PlotDataItem]:
         return [item for item in self.curve_items.values() if item.isVisible()]
