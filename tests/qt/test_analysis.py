@@ -345,3 +345,24 @@ def test_the_speech_lane_follows_the_speech(make_window, qtbot, conversation):
     assert len(edges) == len(heights) + 1 and edges[-1] == pytest.approx(record.diarization.duration, abs=0.2)
     spoken = heights > SPEECH_LANE[0] + 1e-6
     assert 0.3 < spoken.mean() < 1.0  # the sample's speech with its pauses
+
+
+def test_a_file_an_undo_takes_out_of_the_project_stops_being_analysed(make_window, qtbot, fake_diarizer, conversation,
+                                                                      second_conversation, tmp_path, monkeypatch):
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    window.files.open_paths([conversation])
+    wait_for_state(qtbot, window, conversation, DONE, UI_TIMEOUT_MS)
+    assert window.projects.new_project(tmp_path / "p.weighter")
+    gate = threading.Event()
+    fake_diarizer.instance.gate = gate  # the next analysis waits between windows
+    window.files.open_paths([second_conversation])  # joins the project: one undo step
+    record = wait_for_state(qtbot, window, second_conversation, {FileState.WAITING, FileState.ANALYSING},
+                            UI_TIMEOUT_MS)
+    job, worker = record.job_id, window.analysis.analysis_worker
+    cancelled = []
+    original = worker.cancel
+    monkeypatch.setattr(worker, "cancel", lambda job_id: cancelled.append(job_id) or original(job_id))
+    window.action("undo").trigger()  # the file leaves the project, and the app
+    assert second_conversation not in window.workspace
+    assert cancelled == [job]
+    gate.set()

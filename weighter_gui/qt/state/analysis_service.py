@@ -54,6 +54,8 @@ class AnalysisService(QObject):
         self._spectrograms: OrderedDict[tuple[Path, str], object] = OrderedDict()
         self._spectrogram_job: tuple[int, Path, str] | None = None  # the one pending
         self._spectrogram_failures: dict[Path, str] = {}
+        self._jobs: dict[Path, int] = {}  # each open file's latest analysis job (cancelled if it closes)
+        workspace.removed.connect(self._on_workspace_removed)
 
         gate = ForegroundGate()  # spectrograms go before analysis windows (see workers)
         self.analysis_worker = AnalysisWorker(diarizer_factory, gate)
@@ -96,6 +98,7 @@ class AnalysisService(QObject):
             self.analysis_worker.cancel(record.job_id)
         job_id = next(self._job_ids)
         self.workspace.queue(path, job_id)
+        self._jobs[Path(path)] = job_id
         self.analysis_worker.submit(
             AnalysisRequest(job_id, Path(path), settings.checkpoint_or_none, settings.device)
         )
@@ -112,20 +115,21 @@ class AnalysisService(QObject):
         return True
 
     def remove(self, path: Path) -> None:
-        """Close a file: cancel its jobs and forget what was computed for it."""
-        path = Path(path)
-        record = self.workspace.get(path)
-        if record is None:
-            return
-        if record.busy and record.job_id is not None:
-            self.analysis_worker.cancel(record.job_id)
+        """Close a file; its jobs end and what was computed for it is forgotten."""
+        self.workspace.remove(Path(path))
+
+    @Slot(object)
+    def _on_workspace_removed(self, path: Path) -> None:
+        """A file left the workspace (closed, or gone from the project by an undo)."""
+        job_id = self._jobs.pop(path, None)
+        if job_id is not None:
+            self.analysis_worker.cancel(job_id)
         if self._spectrogram_job is not None and self._spectrogram_job[1] == path:
             self.spectrogram_worker.cancel(self._spectrogram_job[0])
             self._spectrogram_job = None
         for key in [k for k in self._spectrograms if k[0] == path]:
             del self._spectrograms[key]
         self._spectrogram_failures.pop(path, None)
-        self.workspace.remove(path)
 
     def _record_for(self, answer):
         record = self.workspace.by_job(answer.job_id)
@@ -154,6 +158,7 @@ class AnalysisService(QObject):
         record = self._record_for(answer)
         if record is None:
             return
+        self._jobs.pop(record.path, None)
         error = self.workspace.finish(record, answer.diarization)
         n = self.workspace.speaker_count(record.path)
         self.message.emit(error or f"{record.path.name}: {n} speaker{'s' if n != 1 else ''} ({answer.device})")
@@ -163,6 +168,7 @@ class AnalysisService(QObject):
         record = self._record_for(answer)
         if record is None:
             return
+        self._jobs.pop(record.path, None)
         self.workspace.fail(record, answer.message, answer.reason, answer.kind)
         self.message.emit(f"Analysis failed: {answer.message.splitlines()[0]}")
         if answer.kind == "checkpoint":
