@@ -12,9 +12,6 @@ import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from pyannote.core import Annotation, Segment, Timeline
-from pyannote.metrics.diarization import DiarizationErrorRate
-from pyannote.metrics.errors.identification import IdentificationErrorAnalysis
 
 UNSURE = (0.25, 0.75)  # a top curve between these while speech is heard: who speaks is unclear
 MIN_UNSURE_SECONDS = 0.3
@@ -55,6 +52,12 @@ def disagreements(reference: Sequence[tuple[float, float, str]], turns: Sequence
     """(start, end, kind) where ``turns`` differ from ``reference`` once their speakers are
     matched (pyannote.metrics' optimal mapping): "confusion", "missed detection" or
     "false alarm"."""
+    # Here, not at the top: pyannote.metrics takes about a second to import, and the app
+    # imports this module at start-up.
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+    from pyannote.metrics.errors.identification import IdentificationErrorAnalysis
+
     ref, hyp = _annotation(reference), _annotation(turns)
     mapping = DiarizationErrorRate().optimal_mapping(ref, hyp)
     uem = Timeline([Segment(0.0, max(duration, 1e-3))])
@@ -68,7 +71,9 @@ def disagreements(reference: Sequence[tuple[float, float, str]], turns: Sequence
     return sorted(out)
 
 
-def _annotation(segments: Iterable[tuple[float, float, str]]) -> Annotation:
+def _annotation(segments: Iterable[tuple[float, float, str]]):
+    from pyannote.core import Annotation, Segment
+
     annotation = Annotation()
     for i, (a, b, who) in enumerate(segments):
         if b > a:

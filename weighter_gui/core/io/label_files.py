@@ -14,11 +14,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pyannote.core import Annotation, Segment
+from typing import TYPE_CHECKING
 
 from weighter_gui.core.io.files import atomic_write, read_text
 from weighter_gui.core.segments import union_segments
+
+if TYPE_CHECKING:  # for annotations only: importing pyannote.core takes about half a second
+    from pyannote.core import Annotation
 
 
 class RTTMError(ValueError):
@@ -34,6 +36,8 @@ def read_rttm(path: str | os.PathLike[str]) -> dict[str, Annotation]:
     """
     path = Path(path)
     text = read_text(path, "RTTM file", RTTMError)
+    from pyannote.core import Annotation, Segment  # here: see the note at the top
+
     annotations: dict[str, Annotation] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()

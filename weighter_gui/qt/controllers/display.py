@@ -15,7 +15,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QToolButton, QWidget
 
-from weighter_gui.core.annotation.exports import evaluate
 from weighter_gui.qt.actions import APP_NAME
 from weighter_gui.qt.controllers.view import ViewController
 from weighter_gui.qt.state.player import Player
@@ -171,6 +170,10 @@ class DisplayController:
         label.hide()
         if reference is None or pf.analysis is None:
             return
+        # Here, not at the top: pyannote takes about a second to import, and the window
+        # must show at once (benchmarks/gui_responsiveness.py).
+        from weighter_gui.core.annotation.exports import evaluate
+
         try:
             report = evaluate(self.workspace.session.project, keys=[pf.key])
         except Exception as exc:  # a reference that cannot be scored: say so, draw on

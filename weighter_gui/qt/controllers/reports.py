@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from weighter_gui.core.annotation import exports
 from weighter_gui.qt.controllers.files import FilesController
 from weighter_gui.qt.state.workspace import Workspace
 from weighter_gui.qt.views.dialogs import Dialogs
 
 REFERENCE_FILTER = "Reference (*.rttm *.TextGrid *.txt);;All files (*)"
-EXPORTS = {  # kind: (title, a file or a folder, filter, suffix, writer)
+EXPORTS = {  # kind: (title, a file or a folder, filter, suffix, the writer in core.annotation.exports)
     "manifest": ("Export the training manifest", "file", "Manifest (*.jsonl);;All files (*)", ".jsonl",
-                 exports.export_manifest),
-    "rttm": ("Export RTTM", "file", "RTTM (*.rttm);;All files (*)", ".rttm", exports.export_rttm),
-    "audacity": ("Export Audacity labels into a folder", "folder", "", "", exports.export_audacity),
-    "textgrid": ("Export Praat TextGrids into a folder", "folder", "", "", exports.export_textgrid),
+                 "export_manifest"),
+    "rttm": ("Export RTTM", "file", "RTTM (*.rttm);;All files (*)", ".rttm", "export_rttm"),
+    "audacity": ("Export Audacity labels into a folder", "folder", "", "", "export_audacity"),
+    "textgrid": ("Export Praat TextGrids into a folder", "folder", "", "", "export_textgrid"),
 }
+
+
+def _exports():
+    """``core.annotation.exports``, imported on first use: it brings pyannote, about a
+    second of import time the window must not wait for at start-up."""
+    from weighter_gui.core.annotation import exports
+
+    return exports
 
 
 class ReportsController:
@@ -57,7 +64,7 @@ class ReportsController:
 
     def export(self, kind: str, path: str | Path):
         """Write an export; shows (and returns) the report's summary, or None on failure."""
-        writer = EXPORTS[kind][4]
+        writer = getattr(_exports(), EXPORTS[kind][4])
         try:
             report = writer(self.workspace.session.project, Path(path))
         except Exception as exc:  # any failure is the user's to read; the app goes on
@@ -71,9 +78,10 @@ class ReportsController:
         if not self.dialogs.require_project(self.workspace.session):
             return
         project = self.workspace.session.project
+        evaluate = _exports().evaluate
         try:
-            corrected = exports.evaluate(project)
-            model = exports.evaluate(project, which="model")
+            corrected = evaluate(project)
+            model = evaluate(project, which="model")
         except Exception as exc:  # no reference yet, or a file that cannot be scored
             self.dialogs.error("Evaluation", str(exc))
             return

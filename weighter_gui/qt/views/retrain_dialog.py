@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from weighter_gui.core.annotation.exports import export_manifest
 from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.core.io.manifest import read_manifest
 from weighter_gui.qt.workers.task import BackgroundTask
@@ -136,6 +135,10 @@ class RetrainDialog(QDialog):
         """Export the manifest and start training; False (and a message) if it cannot."""
         if self.running:
             return False
+        # Here, not at the top: the exports bring pyannote, which the window must not wait
+        # for at start-up.
+        from weighter_gui.core.annotation.exports import export_manifest
+
         if steps is not None:
             self.steps_spin.setValue(steps)
         if batch_size is not None:
