@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
         self.go = NavigationController(w, self.player, self.timeline, d)
         self.view = ViewController(w, self.analysis, self.player, self.timeline, self.speaker_panel, self.toolbar,
                                    self.actions_by_id, d, self)
-        self.display = DisplayController(w, self.view, self.player, self.timeline, self.speaker_panel,
+        self.display = DisplayController(w, self.view, self.timeline, self.speaker_panel,
                                          self.rank_panel, self.central_stack, self.empty_label, status, d,
                                          self.setWindowTitle)
         controllers.update(files=self.files, project=self.projects, labelling=self.labelling, relink=self.relink,

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QToolButton,
 
 from weighter_gui.qt.actions import APP_NAME
 from weighter_gui.qt.controllers.view import ViewController
-from weighter_gui.qt.state.player import Player
 from weighter_gui.qt.state.workspace import FileRecord, FileState, Workspace
 from weighter_gui.qt.views.dialogs import Dialogs
 from weighter_gui.qt.views.project_dialogs import RankPanel
@@ -37,13 +36,12 @@ class StatusWidgets:
 
 
 class DisplayController:
-    def __init__(self, workspace: Workspace, view: ViewController, player: Player,
+    def __init__(self, workspace: Workspace, view: ViewController,
                  timeline: TimelineView, speaker_panel: SpeakerPanel, rank_panel: RankPanel,
                  central: QStackedWidget, empty: QWidget, status: StatusWidgets, dialogs: Dialogs,
                  set_title: Callable[[str], None]) -> None:
         self.workspace = workspace
         self.view = view
-        self.player = player
         self.timeline = timeline
         self.speaker_panel = speaker_panel
         self.rank_panel = rank_panel
@@ -74,17 +72,13 @@ class DisplayController:
         self._shown = path
         self.speaker_panel.select_label(None)
         self.timeline.select_track(None)
-        self.view.actions["loop"].setChecked(False)
-        self.player.set_loop_range(None)
         self.timeline.reset()
-        self.player.set_file(path)
         record = self.workspace.get(path)
         self._update_title()
         if record is None:
             self.central.setCurrentWidget(self.empty if not len(self.workspace) else self.timeline)
             self.timeline.set_duration(None)
             self.speaker_panel.set_tracks([], "No file selected.")
-            self.view.shown_spectrogram = None
             return
         self.central.setCurrentWidget(self.timeline)
         self.timeline.set_duration(record.duration)

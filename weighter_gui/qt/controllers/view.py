@@ -212,8 +212,14 @@ class ViewController(QObject):
         self.only = (name, keep)
         self.dialogs.status(f"Playing {'only' if keep else 'all but'} {name} (press again for everyone)")
 
-    def _on_workspace_current_changed(self, _path) -> None:
-        self.only = None  # the player forgets it with its file
+    def _on_workspace_current_changed(self, path) -> None:
+        """Another file: its audio in the player, no loop, no solo; its spectrogram is asked
+        for when the display shows the file."""
+        self.actions["loop"].setChecked(False)
+        self.player.set_loop_range(None)
+        self.player.set_file(path)
+        self.only = None  # the player forgot it with its file
+        self.shown_spectrogram = None
 
     def _on_speed_combo_changed(self, index: int) -> None:
         self.player.set_rate(self.toolbar.speed_combo.itemData(index))
