@@ -36,8 +36,9 @@ class FakeDiarizer:
 
     stride = 15  # so the worker's curve hop is 15 x 10 ms = 0.15 s
 
-    def __init__(self, windows=3, blocks=40, confidences=(0.9, 0.7, 0.2), gate=None, error=None):
+    def __init__(self, windows=3, blocks=40, confidences=(0.9, 0.7, 0.2), gate=None, error=None, segments=None):
         self.windows, self.blocks = windows, blocks
+        self.segments = segments  # per track; None: each speaks over 0-1 s
         self.confidences = np.asarray(confidences, dtype=np.float32)
         self.gate, self.error = gate, error
         self.runs = 0
@@ -68,7 +69,8 @@ class FakeDiarizer:
             )
         duration = self.windows * self.blocks * hop
         tracks = [
-            Track(f"S{i + 1}", float(c), np.ones(4) / 2, curves_by_track[i], [(0.0, 1.0)])
+            Track(f"S{i + 1}", float(c), np.ones(4) / 2, curves_by_track[i],
+                  list(self.segments[i]) if self.segments else [(0.0, 1.0)])
             for i, c in enumerate(self.confidences)
         ]
         yield FileDiarization(Path(path), duration, hop, tracks, 0.5)

@@ -402,9 +402,10 @@ def test_labelling_shortcuts_are_in_the_menus_and_help(make_window):
     # No key is bound twice (Qt would call it ambiguous and fire neither).
     bound = [s.toString() for a in window.actions() for s in a.shortcuts()]
     assert len(bound) == len(set(bound)), sorted(k for k in bound if bound.count(k) > 1)
-    # Labelling without a project says how to get one.
+    # Labelling with no file open says what to do first, and makes no project.
     window.action("name").trigger()
-    assert "New project" in window.statusBar().currentMessage()
+    assert "Open a recording first" in window.statusBar().currentMessage()
+    assert window.workspace.session is None
 
 
 def _count_redraws_per_result(window) -> list[int]:

@@ -31,7 +31,7 @@ def test_window_shows_with_title_and_menus(window):
     assert window.isVisible()
     assert window.windowTitle() == "Weighter Studio"
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "Edit", "View", "Playback", "Go", "Analysis", "Label", "Export", "Model", "Help"]
+    assert menus == ["File", "Edit", "View", "Playback", "Go", "Analysis", "Label", "Turns", "Export", "Model", "Help"]
     # No file open: the centre explains how to open one.
     assert window.centralWidget().currentWidget() is window.empty_label
     text = window.empty_label.text()

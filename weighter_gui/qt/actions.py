@@ -63,8 +63,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     # Label (the selected slot of the selected file)
     ActionSpec("name", "&Name slot…", "labelling.ask_name_selected", keys=("N",),
                tip="Name the selected slot (a known speaker or a new name)"),
-    *(ActionSpec(f"name_known_{i + 1}", f"Name as known speaker {i + 1}", "labelling.name_by_index", args=(i,),
-                 keys=(str(i + 1),), tip="The project's speaker names, sorted; see the Label menu")
+    *(ActionSpec(f"name_known_{i + 1}", f"Name as known speaker {i + 1}", "turns.number_key", args=(i,),
+                 keys=(str(i + 1),),
+                 tip="A selected turn or range goes to speaker row N; else the selected slot gets known name N")
       for i in range(NAME_KEYS)),
     ActionSpec("accept", "&Accept suggestion", "labelling.accept_suggestion", keys=("A",),
                tip="Name the selected slot as the gallery suggests"),
@@ -84,6 +85,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
                tip="You checked the selected range (shift-drag), or with none the whole file: its turns are yours"),
     ActionSpec("unmark_reviewed", "Unmark reviewed", "labelling.mark_reviewed", args=(False,), keys=("Shift+R",),
                enabled="project_file"),
+    # Turns (the current file's, in the turns lane)
+    ActionSpec("split_turn", "&Split turn at playhead", "turns.split", keys=("S",), enabled="file",
+               tip="Cut the selected turn (or the one under the playhead) in two at the playhead"),
+    ActionSpec("join_turn", "&Join with next turn", "turns.join_next", keys=("J",), enabled="file",
+               tip="Join the selected turn with the same speaker's next turn"),
+    ActionSpec("delete_turn", "&Delete turn", "turns.delete", keys=("Delete", "Backspace"), enabled="file"),
+    ActionSpec("add_turn", "Add &turn…", "turns.ask_add", keys=("T",), enabled="file",
+               tip="Draw a turn over the selected range for a speaker you pick (others keep theirs)"),
+    *(ActionSpec(f"add_turn_{i + 1}", f"Add turn for speaker row {i + 1}", "turns.add_for", args=(i,),
+                 keys=(f"Ctrl+{i + 1}",), enabled="file") for i in range(NAME_KEYS)),
+    ActionSpec("erase_range", "&Erase range", "turns.erase", keys=("E",), enabled="file",
+               tip="Nobody speaks in the selected range: cut every turn there"),
+    ActionSpec("play_turn", "&Play turn", "turns.play", keys=("Shift+Space",), enabled="file",
+               tip="Loop the selected turn"),
     ActionSpec("import_reference", "Import &reference RTTM…", "reports.ask_import_reference", enabled="project_file",
                tip="A reference diarization for the selected file: drawn under the curves, scored (DER)"),
     # Export
@@ -159,6 +174,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&Analysis", ("cancel", "cancel_all", "reanalyse")),
     ("&Label", ("name", "accept", "accept_all", "not_speaker", "merge", "unmerge", "add_like", "rename",
                 "@known_names", "-", "mark_reviewed", "unmark_reviewed", "-", "import_reference")),
+    ("&Turns", ("split_turn", "join_turn", "delete_turn", "-", "add_turn", "erase_range", "-", "play_turn")),
     ("E&xport", ("export_manifest", "export_rttm", "export_audacity", "export_textgrid", "-", "evaluate")),
     ("&Model", ("retrain",)),
     ("&Help", ("shortcuts", "about")),

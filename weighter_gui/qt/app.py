@@ -91,9 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         paths = [sample_audio()]
 
     if args.screenshot is None:
-        if paths:
-            # After the first paint: the window shows at once, files fill in.
-            QTimer.singleShot(0, lambda: window.files.open_paths(paths))
+        def start() -> None:
+            # Work an earlier run left unnamed comes first; then the files asked for (the
+            # sample only when nothing else opens).
+            recovered = not projects and window.projects.offer_recovery()
+            if paths and not (recovered and not args.paths):
+                window.files.open_paths(paths)
+
+        # After the first paint: the window shows at once, files fill in.
+        QTimer.singleShot(0, start)
         code = app.exec()
         window.stop_workers()
         return code

@@ -43,6 +43,7 @@ from weighter_gui.qt.controllers.project import ProjectController
 from weighter_gui.qt.controllers.relink import RelinkController
 from weighter_gui.qt.controllers.reports import ReportsController
 from weighter_gui.qt.controllers.retrain import RetrainController
+from weighter_gui.qt.controllers.turns import TurnsController
 from weighter_gui.qt.controllers.view import ViewController
 from weighter_gui.qt.state.analysis_service import AnalysisService
 from weighter_gui.qt.state.player import Player
@@ -191,7 +192,9 @@ class MainWindow(QMainWindow):
         w, d = self.workspace, self.dialogs
         self.files = FilesController(w, self.analysis, self.preferences, d)
         self.projects = ProjectController(w, self.analysis, self.files, self.preferences.store, d)
-        self.labelling = LabellingController(w, d, self.timeline.selection)
+        self.labelling = LabellingController(w, d, self.timeline.selection, self.projects.ensure_project)
+        self.turns = TurnsController(w, self.timeline, self.player, d, self.projects.ensure_project,
+                                     self.labelling.name_by_index)
         self.relink = RelinkController(w, self.files, d, self)
         self.reports = ReportsController(w, self.files, d)
         self.retrain = RetrainController(w, self.preferences, self.files, d)
@@ -202,7 +205,8 @@ class MainWindow(QMainWindow):
                                          self.rank_panel, self.central_stack, self.empty_label, status, d,
                                          self.setWindowTitle)
         controllers.update(files=self.files, project=self.projects, labelling=self.labelling, relink=self.relink,
-                           reports=self.reports, retrain=self.retrain, view=self.view, go=self.go)
+                           reports=self.reports, retrain=self.retrain, view=self.view, go=self.go,
+                           turns=self.turns)
 
     def _fill_docks_menu(self, menu: QMenu) -> None:
         for dock in (self.files_dock, self.speakers_dock, self.rank_dock):
@@ -398,6 +402,7 @@ class MainWindow(QMainWindow):
         self.dialogs.close_all()
         self.player.shutdown()
         self.stop_workers()
+        self.projects.close()
         if self.checkpoint_error_box is not None:
             self.checkpoint_error_box.close()
         super().closeEvent(event)

@@ -24,6 +24,15 @@ def speaker_starts(turns: Iterable[tuple[float, float, str]]) -> list[float]:
     return sorted({round(float(a), 3) for a, _, _ in turns})
 
 
+def speech_edges(speech: np.ndarray | None, hop: float, threshold: float = 0.5) -> list[float]:
+    """Where speech starts and stops (block edges where the speech share crosses
+    ``threshold``): the sound's onsets and offsets that dragged turn edges snap to."""
+    if speech is None or len(speech) == 0:
+        return []
+    on = np.concatenate([[False], np.asarray(speech) >= threshold, [False]])
+    return [round(float(i * hop), 3) for i in np.flatnonzero(on[1:] != on[:-1])]
+
+
 def unsure_stretches(curves: np.ndarray, hop: float, speech: np.ndarray | None = None,
                      bounds: tuple[float, float] = UNSURE, min_seconds: float = MIN_UNSURE_SECONDS
                      ) -> list[tuple[float, float]]:

@@ -28,6 +28,7 @@ from weighter_gui.core.annotation.labels import (
 )
 from weighter_gui.core.annotation.project import Project, ProjectFile
 from weighter_gui.core.annotation.storage import ProjectError
+from weighter_gui.core.annotation.turns import Turn, TurnEdit, check_turns
 from weighter_gui.core.segments import union_segments
 
 THRESHOLD_MERGE_SECONDS = 2.0  # threshold changes this close together are one undo step
@@ -367,6 +368,32 @@ class MarkReviewed(_FieldCommand):
         return {self.key: {"reviewed": tuple((round(a, 3), round(b, 3)) for a, b in ranges)}}
 
 
+class EditTurns(_FieldCommand):
+    """One edit of a file's turns (``turns.TurnEdit``). The first edit starts from the
+    model's turns as labelled (``ProjectFile.current_turns``); from then on the file's
+    turns are the user's. ``selected`` is the turn the edit leaves selected."""
+
+    FIELDS = ("turns",)
+
+    def __init__(self, key: str, edit: TurnEdit) -> None:
+        self.key, self.edit = key, edit
+        self.text = f"{edit.text} in {key}"
+        self.keys = (key,)
+        self.selected: Turn | None = None
+
+    def _plan(self, project):
+        pf = project.file(self.key)
+        result = self.edit.apply(pf.current_turns(), pf.duration)
+        for t in result.turns:
+            if t.slot is not None and (pf.analysis is None or pf.analysis.slot(t.slot) is None):
+                raise LabelError(f"{self.key} has no slot {t.slot!r}")
+        check_turns(result.turns, pf.duration)
+        self.selected = result.selected
+        if pf.turns is None and result.turns == pf.current_turns():
+            return {self.key: {}}
+        return {self.key: {"turns": result.turns}}
+
+
 class RelinkFile(_FieldCommand):
     """Point a file at its audio's new place (after a move)."""
 
@@ -388,7 +415,7 @@ class RelinkFile(_FieldCommand):
 class SetAnalysis(_FieldCommand):
     """Replace a file's analysis; its labels move to the new slots (``remap_labels``)."""
 
-    FIELDS = ("analysis", "labels")
+    FIELDS = ("analysis", "labels", "turns")
 
     def __init__(self, key: str, analysis: Analysis) -> None:
         self.key, self.analysis = key, analysis
@@ -400,7 +427,32 @@ class SetAnalysis(_FieldCommand):
     def _plan(self, project):
         pf = project.file(self.key)
         labels, self.mapping, self.lost = remap_labels(pf.analysis, pf.labels, self.analysis)
-        return {self.key: {"analysis": self.analysis, "labels": labels}}
+        return {self.key: {"analysis": self.analysis, "labels": labels, "turns": self._turns(pf)}}
+
+    def _turns(self, pf: ProjectFile) -> tuple[Turn, ...] | None:
+        """The user's turns follow the slots: a named slot's turns keep the name, an
+        unnamed one's go to the slot it became; a slot with no successor leaves its
+        turns under its old label as a name, so no corrected timing is lost."""
+        if pf.turns is None:
+            return None
+        out = []
+        for t in pf.turns:
+            if t.slot is None:
+                out.append(t)
+            elif pf.name_of(t.slot) is not None:
+                out.append(Turn(t.start, t.end, None, pf.name_of(t.slot)))
+            elif self.mapping.get(pf.root(t.slot), self.mapping.get(t.slot)) is not None:
+                out.append(Turn(t.start, t.end, self.mapping.get(pf.root(t.slot), self.mapping.get(t.slot))))
+            else:
+                out.append(Turn(t.start, t.end, None, t.slot))
+        merged: list[Turn] = []  # two old slots may map onto one new one: join their overlaps
+        for t in sorted(out):
+            same = [m for m in merged if m.who == t.who and m.end > t.start]
+            if same:
+                merged.remove(same[-1])
+                t = same[-1].with_span(same[-1].start, max(same[-1].end, t.end))
+            merged.append(t)
+        return tuple(sorted(merged))
 
 
 class AddFiles(Command):

@@ -217,6 +217,24 @@ def labels_from_json(d: object, analysis: Analysis | None, fail) -> Labels:
     return Labels(names, frozenset(not_speaker), merges, frozenset(likes))
 
 
+def match_slots(old: Analysis, new: Analysis, min_overlap: float = REMAP_MIN_OVERLAP) -> dict[str, str]:
+    """Old slot -> new slot, one-to-one by the IoU of their speech time (Hungarian)."""
+    if not (old.slots and new.slots):
+        return {}
+    from scipy.optimize import linear_sum_assignment
+
+    iou = np.zeros((len(old.slots), len(new.slots)))
+    for i, a in enumerate(old.slots):
+        sa = union_segments(a.segments)
+        for j, b in enumerate(new.slots):
+            sb = union_segments(b.segments)
+            inter = overlap_seconds(sa, sb)
+            union = sum(y - x for x, y in sa) + sum(y - x for x, y in sb) - inter
+            iou[i, j] = inter / union if union > 0 else 0.0
+    rows, cols = linear_sum_assignment(-iou)
+    return {old.slots[r].label: new.slots[c].label for r, c in zip(rows, cols) if iou[r, c] >= min_overlap}
+
+
 def remap_labels(
     old: Analysis | None, labels: Labels, new: Analysis, min_overlap: float = REMAP_MIN_OVERLAP
 ) -> tuple[Labels, dict[str, str], list[str]]:
@@ -226,24 +244,11 @@ def remap_labels(
     group none of whose slots has a match becomes a hand-added like; ``lost`` says,
     in words, which marks could not be carried.
     """
-    if old is None or not labels.touched:
+    if old is None:
         return Labels(likes=labels.likes), {}, []
-    mapping: dict[str, str] = {}
-    if old.slots and new.slots:
-        from scipy.optimize import linear_sum_assignment
-
-        iou = np.zeros((len(old.slots), len(new.slots)))
-        for i, a in enumerate(old.slots):
-            sa = union_segments(a.segments)
-            for j, b in enumerate(new.slots):
-                sb = union_segments(b.segments)
-                inter = overlap_seconds(sa, sb)
-                union = sum(y - x for x, y in sa) + sum(y - x for x, y in sb) - inter
-                iou[i, j] = inter / union if union > 0 else 0.0
-        rows, cols = linear_sum_assignment(-iou)
-        mapping = {
-            old.slots[r].label: new.slots[c].label for r, c in zip(rows, cols) if iou[r, c] >= min_overlap
-        }
+    mapping = match_slots(old, new, min_overlap)
+    if not labels.touched:
+        return Labels(likes=labels.likes), mapping, []
     names: dict[str, str] = {}
     merges: dict[str, str] = {}
     not_speaker: set[str] = set()

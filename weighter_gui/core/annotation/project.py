@@ -38,6 +38,7 @@ from weighter_gui.core.annotation.storage import (
     FORMAT_VERSION,
     PROJECT_SUFFIX,
     STALE_TEMP_SECONDS,
+    TURNS_FORMAT_VERSION,
     ProjectError,
     ProjectVersionError,
     dumps_json,
@@ -47,6 +48,7 @@ from weighter_gui.core.annotation.storage import (
     read_segments,
     utc_now,
 )
+from weighter_gui.core.annotation.turns import Turn, turns_from_json
 from weighter_gui.core.io.audio import probe
 from weighter_gui.core.io.files import atomic_write, file_sha256
 from weighter_gui.core.segments import union_segments
@@ -65,6 +67,7 @@ class ProjectFile:
     threshold: float | None = None  # None: the analysis's own
     reference: Reference | None = None
     reviewed: tuple[tuple[float, float], ...] = ()  # time ranges a person has checked (sorted, disjoint)
+    turns: tuple[Turn, ...] | None = None  # the user's corrected turns; None: the model's, as labelled
     facts: AudioFacts | None = None  # a cache, not part of undo's meaning
     extra: dict = field(default_factory=dict)  # unknown keys from a file, written back
 
@@ -83,7 +86,7 @@ class ProjectFile:
 
     @property
     def is_labelled(self) -> bool:
-        return not self.labels.empty
+        return not self.labels.empty or self.turns is not None
 
     def root(self, label: str) -> str:
         return self.labels.root(label)
@@ -131,36 +134,70 @@ class ProjectFile:
                 name = self.name_of(s.label)
                 if name is not None and name not in out:
                     out.append(name)
+        if self.turns is not None:
+            out += [t.name for t in self.turns if t.name is not None and t.name not in out]
         out += sorted(n for n in self.labels.likes if n not in out)
         return tuple(out)
 
     def speakers(self) -> list[Speaker]:
-        """The corrected diarization: kept groups, same names joined, in slot order."""
-        if self.analysis is None:
+        """The corrected diarization: kept groups (or the user's turns), same names joined,
+        in slot order, then speakers drawn by name."""
+        if self.analysis is None and self.turns is None:
             return []
         groups: dict[str, dict] = {}
         order: list[str] = []
-        names = set(self.labels.names.values()) | set(self.labels.likes)
-        for s in self.analysis.slots:
-            if not self.is_kept(s.label):
-                continue
-            root = self.labels.root(s.label)
-            name = self.labels.names.get(root)
-            label = name if name is not None else (root if root not in names else f"{root}_unnamed")
+
+        def add(label, name, slot, segments):
             if label not in groups:
                 groups[label] = {"name": name, "slots": [], "segments": []}
                 order.append(label)
-            groups[label]["slots"].append(s.label)
-            groups[label]["segments"].extend(s.segments)
+            if slot is not None and slot not in groups[label]["slots"]:
+                groups[label]["slots"].append(slot)
+            groups[label]["segments"].extend(segments)
+
+        if self.turns is not None:
+            slot_order = {label: i for i, label in enumerate(self.analysis.labels if self.analysis else ())}
+            for t in sorted(self.turns, key=lambda t: (slot_order.get(t.slot, len(slot_order)), t.name or "", t)):
+                label = self.turn_speaker(t)
+                if label is not None:
+                    add(label, t.name if t.slot is None else self.name_of(t.slot), t.slot, [(t.start, t.end)])
+        else:
+            names = set(self.labels.names.values()) | set(self.labels.likes)
+            for s in self.analysis.slots:
+                if not self.is_kept(s.label):
+                    continue
+                root = self.labels.root(s.label)
+                name = self.labels.names.get(root)
+                label = name if name is not None else (root if root not in names else f"{root}_unnamed")
+                add(label, name, s.label, s.segments)
         return [
-            Speaker(
-                label,
-                groups[label]["name"],
-                tuple(groups[label]["slots"]),
-                union_segments(groups[label]["segments"]),
-            )
+            Speaker(label, groups[label]["name"], tuple(groups[label]["slots"]), union_segments(groups[label]["segments"]))
             for label in order
         ]
+
+    def turn_speaker(self, turn: Turn) -> str | None:
+        """The speaker label a turn is shown and exported under (None: its slot is not a speaker)."""
+        if turn.slot is None:
+            return turn.name
+        if self.analysis is None or self.analysis.slot(turn.slot) is None or turn.slot in self.labels.not_speaker:
+            return None
+        root = self.labels.root(turn.slot)
+        name = self.labels.names.get(root)
+        if name is not None:
+            return name
+        taken = set(self.labels.names.values()) | set(self.labels.likes)
+        return root if root not in taken else f"{root}_unnamed"
+
+    def current_turns(self) -> tuple[Turn, ...]:
+        """The turns an edit starts from: the user's, or else the model's as labelled now,
+        one turn per stretch of each kept speaker (the speaker's first slot)."""
+        if self.turns is not None:
+            return self.turns
+        out = []
+        for sp in self.speakers():
+            slot = self.labels.root(sp.slots[0])
+            out += [Turn(round(a, 3), round(b, 3), slot) for a, b in sp.segments if b - a > 0]
+        return tuple(sorted(out))
 
     def audio_facts(self, *, sha256: bool = True) -> AudioFacts:
         """sha256, sample rate and duration of the audio file, cached by size and mtime.
@@ -212,6 +249,7 @@ class ProjectFile:
                     "segments": [[round(a, 3), round(b, 3), s] for a, b, s in self.reference.segments],
                 },
                 "reviewed": [[round(a, 3), round(b, 3)] for a, b in self.reviewed],
+                "turns": None if self.turns is None else [t.to_json() for t in self.turns],
                 "audio_facts": None
                 if self.facts is None
                 else {
@@ -225,7 +263,7 @@ class ProjectFile:
         )
         return d
 _FILE_KEYS = {"key", "audio", "audio_absolute", "threshold", "analysis", "labels", "reference", "reviewed",
-              "audio_facts"}
+              "turns", "audio_facts"}
 
 
 def file_from_json(d: object, index: int, base: Path, curves_dir: Path, path: Path) -> ProjectFile:
@@ -275,6 +313,11 @@ def file_from_json(d: object, index: int, base: Path, curves_dir: Path, path: Pa
             out.append((float(seg[0]), float(seg[1]), seg[2]))
         reference = Reference(tuple(out), ref.get("source", ""))
     reviewed = union_segments(read_segments(d.get("reviewed", []), '"reviewed"', fail))
+    turns = turns_from_json(d.get("turns"), fail)
+    if turns is not None:
+        unknown = sorted({t.slot for t in turns if t.slot is not None and (analysis is None or analysis.slot(t.slot) is None)})
+        if unknown:
+            raise fail(f'"turns" name slot(s) {", ".join(unknown)} the analysis does not have')
     facts = None
     fd = d.get("audio_facts")
     if isinstance(fd, dict):  # a cache: anything odd is simply dropped
@@ -296,6 +339,7 @@ def file_from_json(d: object, index: int, base: Path, curves_dir: Path, path: Pa
         threshold=threshold,
         reference=reference,
         reviewed=reviewed,
+        turns=turns,
         facts=facts,
         extra={k: v for k, v in d.items() if k not in _FILE_KEYS},
     )
@@ -459,7 +503,7 @@ class Project:
         d.update(
             {
                 "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
+                "format_version": TURNS_FORMAT_VERSION if any(pf.turns is not None for pf in self.files.values()) else 1,
                 "code_version": __version__,
                 "saved": utc_now(),
                 "files": [pf.to_json(base) for pf in self.files.values()],

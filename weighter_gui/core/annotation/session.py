@@ -14,6 +14,7 @@ from weighter_gui.core.annotation.commands import (
     AddFiles,
     AddLike,
     Command,
+    EditTurns,
     MarkNotSpeaker,
     MarkReviewed,
     MergeSlots,
@@ -37,6 +38,7 @@ from weighter_gui.core.annotation.gallery import (
 from weighter_gui.core.annotation.labels import Reference
 from weighter_gui.core.annotation.project import Project, ProjectFile, key_base
 from weighter_gui.core.annotation.storage import ProjectError
+from weighter_gui.core.annotation.turns import Turn, TurnEdit
 from weighter_gui.core.io.label_files import LabelFileError, read_reference
 
 
@@ -224,6 +226,12 @@ class ProjectSession:
 
     def mark_reviewed(self, key: str, start: float, end: float, reviewed: bool = True) -> None:
         self.stack.push(MarkReviewed(key, start, end, reviewed))
+
+    def edit_turns(self, key: str, edit: TurnEdit) -> Turn | None:
+        """One edit of a file's turns (one undo step); returns the turn to select."""
+        cmd = EditTurns(key, edit)
+        self.stack.push(cmd)
+        return cmd.selected
 
     def set_threshold(self, key: str, threshold: float | None) -> None:
         self.stack.push(SetThreshold(key, threshold))

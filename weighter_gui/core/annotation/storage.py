@@ -50,7 +50,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 FORMAT_NAME = "weighter-project"
-FORMAT_VERSION = 1  # what this code writes and the newest it reads
+FORMAT_VERSION = 2  # the newest this code reads and writes (2: corrected turns)
+TURNS_FORMAT_VERSION = 2  # a project without corrected turns is written as format 1, for older readers
 PROJECT_SUFFIX = ".weighter"
 CURVES_SUFFIX = "-curves"  # NAME.weighter -> NAME.weighter-curves/
 STALE_TEMP_SECONDS = 60.0  # temp files of a dead writer older than this are removed on save

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QToolButton, QWidget
 
+from weighter_gui.core.annotation.attention import speech_edges
+from weighter_gui.core.annotation.recovery import is_untitled
 from weighter_gui.qt.actions import APP_NAME
 from weighter_gui.qt.controllers.view import ViewController
 from weighter_gui.qt.state.workspace import FileRecord, FileState, Workspace
@@ -33,6 +35,9 @@ class StatusWidgets:
     cancel_button: QToolButton
     der_label: QLabel
     save_error_label: QLabel
+
+
+HAND_DRAWN_COLOUR = "#b0b0b0"  # a speaker with turns but no slot (drawn by hand)
 
 
 class DisplayController:
@@ -60,6 +65,7 @@ class DisplayController:
         workspace.tracks_changed.connect(self._on_workspace_tracks_changed)
         workspace.current_changed.connect(self.show_file)
         workspace.selection_changed.connect(self._on_workspace_selection_changed)
+        workspace.turn_selection_changed.connect(self._show_selected_turn)
         workspace.project_changed.connect(self._on_workspace_project_changed)
         workspace.project_edited.connect(self._on_workspace_project_edited)
         view.tracks_look_changed.connect(self._on_view_tracks_look_changed)
@@ -146,13 +152,26 @@ class DisplayController:
         return "Analysis cancelled (Analysis \u203a Re-analyse to run it)."
 
     def _show_turns(self, record: FileRecord) -> None:
-        """The turns lane: each speaker's turns in the colour of their first slot's curve."""
+        """The turns lane: each speaker's turns in the colour of their first slot's curve
+        (grey for a speaker drawn by hand), the selected turn framed; dragged edges snap
+        to where the speech detector hears speech start and stop."""
         colour_of = {t.label: t.colour for t in record.tracks}
         speakers = self.workspace.speakers(record.path)
         pf = self.workspace.project_file(record.path)
         self.timeline.set_turns([(a, b, name) for name, _, turns in speakers for a, b in turns],
-                                {name: colour_of[slots[0]] for name, slots, _ in speakers},
-                                reviewed=pf.reviewed if pf is not None and speakers else ())
+                                {name: colour_of.get(slots[0], HAND_DRAWN_COLOUR) if slots else HAND_DRAWN_COLOUR
+                                 for name, slots, _ in speakers},
+                                reviewed=pf.reviewed if pf is not None and speakers else (), numbered=True)
+        self.timeline.set_snap_points(speech_edges(*_speech_lane(record)))
+        self._show_selected_turn()
+
+    def _show_selected_turn(self, *_) -> None:
+        turn, path = self.workspace.selected_turn, self.workspace.current
+        pf = self.workspace.project_file(path)
+        if turn is None or pf is None:
+            self.timeline.set_selected_turn(None)
+        else:
+            self.timeline.set_selected_turn(pf.turn_speaker(turn), turn.start, turn.end)
 
     def _show_reference(self, path: Path) -> None:
         """The file's reference lane and its DER (status bar)."""
@@ -184,7 +203,7 @@ class DisplayController:
         session, current = self.workspace.session, self.workspace.current
         parts = [current.name] if current is not None else []
         if session is not None:
-            parts.append(session.path.name if session.path else "project")
+            parts.append("untitled project" if is_untitled(session.project) else session.path.name)
         self.set_title(" \u2014 ".join(parts + [APP_NAME]))
 
     # ============================================================ workspace signals

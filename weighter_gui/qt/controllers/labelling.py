@@ -18,10 +18,12 @@ from weighter_gui.qt.views.dialogs import Dialogs
 
 class LabellingController:
     def __init__(self, workspace: Workspace, dialogs: Dialogs,
-                 selected_range: Callable[[], tuple[float, float] | None]) -> None:
+                 selected_range: Callable[[], tuple[float, float] | None],
+                 ensure_project: Callable[[], bool]) -> None:
         self.workspace = workspace
         self.dialogs = dialogs
         self.selected_range = selected_range  # the time range shift-dragged on the plots, if any
+        self.ensure_project = ensure_project  # the open project, or a new untitled one
 
     @property
     def session(self):
@@ -42,7 +44,10 @@ class LabellingController:
             self.workspace.set_threshold(self.workspace.current, value)
 
     def need_project(self) -> bool:
-        return self.dialogs.require_project(self.session)
+        """A project to label in: with a file open, an untitled one is made if needed."""
+        if self.session is None and self.workspace.current is None:
+            return self.dialogs.require_project(None)
+        return self.ensure_project()
 
     def selected(self) -> tuple[str, str] | None:
         """(file key, slot label) picked for labelling, or None (with a hint)."""

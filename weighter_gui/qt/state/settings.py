@@ -55,6 +55,11 @@ class SettingsStore:
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self.qsettings = qsettings if qsettings is not None else QSettings(ORGANIZATION, APPLICATION)
 
+    def recovery_dir(self) -> Path:
+        """Where untitled projects autosave (``core.annotation.recovery``): beside the
+        settings file, so each user (and each test) has their own."""
+        return Path(self.qsettings.fileName()).parent / f"{APPLICATION} recovery"
+
     # -- settings ----------------------------------------------------------------------
 
     def load(self) -> AppSettings:

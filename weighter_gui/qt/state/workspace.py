@@ -89,6 +89,7 @@ class Workspace(QObject):
     project_edited = Signal(object)  # a core ``Change`` of the open project (after the files follow it)
     current_changed = Signal(object)  # Path or None
     selection_changed = Signal(object)  # slot label or None
+    turn_selection_changed = Signal(object)  # the selected Turn of the current file, or None
     analysis_needed = Signal(object)  # Path: a project file shown again has no usable analysis
 
     def __init__(self, parent=None) -> None:
@@ -97,6 +98,7 @@ class Workspace(QObject):
         self.session = None  # core ProjectSession, when a project is open
         self.current: Path | None = None
         self.selected_slot: str | None = None
+        self.selected_turn = None  # a core ``Turn`` of the current file's project turns
         self._keys: dict[Path, str] = {}  # path -> project key at the last follow (to follow relinks)
         self._storing: Path | None = None  # the file whose finished analysis goes into the project now
 
@@ -213,6 +215,7 @@ class Workspace(QObject):
             return
         self.current = path
         had_slot, self.selected_slot = self.selected_slot, None  # a slot belongs to its file
+        self.select_turn(None)
         self.current_changed.emit(path)
         if had_slot is not None:
             self.selection_changed.emit(None)
@@ -225,6 +228,21 @@ class Workspace(QObject):
         if label != self.selected_slot:
             self.selected_slot = label
             self.selection_changed.emit(label)
+
+    def turns(self, path: Path | None) -> tuple:
+        """The file's turns as the user may edit them (``ProjectFile.current_turns``); () for
+        a file outside the project or not yet analysed."""
+        if path is None or not self.shows_project_analysis(path):
+            return ()
+        return self.project_file(path).current_turns()
+
+    def select_turn(self, turn) -> None:
+        """Select a turn of the current file (None: none); announced once per change."""
+        if turn is not None and turn not in self.turns(self.current):
+            turn = None
+        if turn != self.selected_turn:
+            self.selected_turn = turn
+            self.turn_selection_changed.emit(turn)
 
     # ============================================================ the run's analyses
 
@@ -381,6 +399,8 @@ class Workspace(QObject):
         """Every project change (the core calls this at once, on this thread)."""
         if change.kind in ("undo", "redo", "do"):
             self._follow_project()
+        if self.selected_turn is not None:
+            self.select_turn(self.selected_turn)  # (dropped if an undo took it away)
         if self._storing is None:  # (a finished analysis is announced by ``finish``)
             for path in self.paths_by_key().values():
                 self.state_changed.emit(path)  # counts follow names and merges

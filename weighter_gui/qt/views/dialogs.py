@@ -14,7 +14,8 @@ from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.qt.views.project_dialogs import NameDialog, ReportDialog
 
 STATUS_MESSAGE_MS = 10_000
-NO_PROJECT_HINT = "Labels live in a project: File \u203a New project\u2026 first"
+NO_PROJECT_HINT = ("Open a recording first (File \u203a Open files\u2026); labels and turn edits then go into a "
+                   "project, untitled until you save it")
 
 
 class Dialogs:
@@ -100,6 +101,18 @@ class Dialogs:
 
     def ask_yes_no(self, title: str, text: str) -> bool:
         return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes
+
+    def ask_recover(self, what: str) -> str:
+        """Reopen an untitled project a crash left behind? "recover", "discard" or "later"."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved work",
+                          f"Weighter Studio found work that was never saved under a name:\n\n{what}\n\n"
+                          "Recover it now, discard it for good, or decide next time?", parent=self.parent)
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(recover)
+        box.exec()
+        return {recover: "recover", discard: "discard"}.get(box.clickedButton(), "later")
 
     def ask_name(self, title: str, prompt: str, known: list[str], current: str = "") -> str | None:
         """A speaker name, typed or picked from ``known``; None when cancelled or empty."""

@@ -17,6 +17,7 @@ class LaneRow:
     colour: str
     spans: tuple[tuple[float, float], ...]
     kind: str = "speaker"  # "speaker" or "reviewed": bars; "overlap": a hatched band
+    caption: str = ""  # the text at the row's left edge ("": the name)
 
 
 class SegmentLaneView(pg.PlotItem):
@@ -43,6 +44,8 @@ class SegmentLaneView(pg.PlotItem):
             self.removeItem(item)
         self._items = []
         self.rows = list(rows)
+        if hasattr(self.vb, "rows"):  # a box that hit-tests the rows (the turns lane's)
+            self.vb.rows = self.rows
         for index, row in enumerate(self.rows):
             if row.kind == "overlap":
                 self._add_band(index, row)
@@ -56,7 +59,7 @@ class SegmentLaneView(pg.PlotItem):
         # crowd a short axis); they follow the visible range.
         start = self.vb.viewRange()[0][0]
         for index, row in enumerate(self.rows):
-            text = pg.TextItem(row.name, color="#d0d0d0", anchor=(0, 1.0))
+            text = pg.TextItem(row.caption or row.name, color="#d0d0d0", anchor=(0, 1.0))
             text.setZValue(5)
             self.addItem(text, ignoreBounds=True)
             text.setPos(start, index - 0.05)

@@ -18,6 +18,7 @@ from weighter_gui.core.diarize.live_tracks import TrackView
 from weighter_gui.core.segments import overlapped
 from weighter_gui.qt.views.segment_lane import LaneRow, SegmentLaneView
 from weighter_gui.qt.views.spectrogram_layer import FrequencyAxis, SpectrogramLayer
+from weighter_gui.qt.views.turns_lane import TurnsLaneBox
 
 # Label steps for the time axis, seconds: clock-like, not 1-2-5 of a decimal axis.
 TIME_STEPS = (
@@ -113,6 +114,11 @@ class TimelineView(pg.GraphicsLayoutWidget):
     selection_changed = Signal(object)  # (start, end) seconds, or None
     x_range_changed = Signal(float, float)
     track_clicked = Signal(str)  # the label of the curve clicked (nearest to the click)
+    # the turns lane's mouse (``turns_lane.TurnsLaneBox``): row names and seconds
+    turn_clicked = Signal(str, float)
+    turn_edge_moved = Signal(str, float, float, str, float)
+    turn_dropped = Signal(str, float, float, str)
+    turn_drawn = Signal(str, float, float)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -202,8 +208,16 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
         # Lanes under the curves, in the layout only while they have rows: the turns (the
         # diarization as corrected, one row per speaker) and an imported reference.
-        self.turns_lane = self._lane("turns")
-        self.reference_lane = self._lane("reference")
+        self.turns_lane = self._lane("turns", TurnsLaneBox())
+        self.reference_lane = self._lane("reference", TimelineViewBox())
+        box = self.turns_lane.vb
+        box.turn_clicked.connect(self.turn_clicked)
+        box.edge_moved.connect(self.turn_edge_moved)
+        box.turn_dropped.connect(self.turn_dropped)
+        box.turn_drawn.connect(self.turn_drawn)
+        self.turn_highlight = pg.PlotDataItem(pen=pg.mkPen("#ffd54f", width=12))
+        self.turn_highlight.setZValue(-1)  # under the bar: a frame around it
+        self.turns_lane.addItem(self.turn_highlight, ignoreBounds=True)
         self._lanes_shown: dict[SegmentLaneView, bool] = {self.turns_lane: False, self.reference_lane: False}
         self.spectrogram_box.sigXRangeChanged.connect(self._on_box_x_range_changed)
         self.spectrogram_box.sigResized.connect(self._place_message)
@@ -336,11 +350,11 @@ class TimelineView(pg.GraphicsLayoutWidget):
         if label is not None:
             self.track_clicked.emit(label)
 
-    def _lane(self, title: str) -> SegmentLaneView:
-        box = TimelineViewBox()
+    def _lane(self, title: str, box: pg.ViewBox) -> SegmentLaneView:
         lane = SegmentLaneView(title, box, TimeAxis("bottom"))
         lane.setXLink(self.spectrogram_plot)
         box.clicked.connect(self.seek_requested)
+        box.selection_dragged.connect(self._on_box_selection_dragged)
         return lane
 
     def _show_lane(self, lane: SegmentLaneView, rows: list[LaneRow]) -> None:
@@ -353,13 +367,15 @@ class TimelineView(pg.GraphicsLayoutWidget):
             self.ci.removeItem(lane)
         self._lanes_shown[lane] = bool(rows)
 
-    def set_turns(self, segments, colours: dict[str, str], reviewed=()) -> None:
+    def set_turns(self, segments, colours: dict[str, str], reviewed=(), numbered: bool = False) -> None:
         """Draw (start, end, speaker) turns, a row per speaker in ``colours``' order, a
         hatched row where two or more speak at once, and the ranges a person reviewed;
-        no turns hide the lane."""
+        no turns hide the lane. ``numbered``: rows say the key (1-9) that gives them a turn."""
         segments = list(segments or ())
-        rows = [LaneRow(name, colours[name], tuple((a, b) for a, b, who in segments if who == name))
-                for name in colours if any(who == name for _, _, who in segments)]
+        names = [name for name in colours if any(who == name for _, _, who in segments)]
+        rows = [LaneRow(name, colours[name], tuple((a, b) for a, b, who in segments if who == name),
+                        caption=f"{i + 1}  {name}" if numbered and i < 9 else "")
+                for i, name in enumerate(names)]
         both = overlapped(segments)
         if both:
             rows.append(LaneRow("2+ at once", OVERLAP_COLOUR, both, kind="overlap"))
@@ -375,6 +391,25 @@ class TimelineView(pg.GraphicsLayoutWidget):
             LaneRow(speaker, TRACK_LANE_COLOUR, tuple((a, b) for a, b, spk in segments if spk == speaker))
             for speaker in speakers
         ])
+
+    def set_selected_turn(self, name: str | None, start: float = 0.0, end: float = 0.0) -> None:
+        """Frame the selected turn (in row ``name``); None: no frame."""
+        index = next((i for i, row in enumerate(self.turns_lane.rows) if row.name == name), None)
+        if index is None:
+            self.turn_highlight.hide()
+            return
+        self.turn_highlight.setData([start, end], [index, index])
+        self.turn_highlight.show()
+
+    def set_snap_points(self, points) -> None:
+        """The sound's onsets and offsets, where dragged turn edges snap."""
+        self.turns_lane.vb.snap_points = list(points)
+
+    def turn_row_rect(self, name: str, start: float, end: float):
+        """Widget coordinates of a turn's start, middle and end in the turns lane (tests)."""
+        index = next(i for i, row in enumerate(self.turns_lane.rows) if row.name == name)
+        box = self.turns_lane.vb
+        return [self.mapFromScene(box.mapViewToScene(QPointF(t, index))) for t in (start, (start + end) / 2, end)]
 
     @property
     def reference_speakers(self) -> list[str]:
@@ -392,6 +427,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.selected_label = None
         self.set_tracks([], 1.0)
         self.set_turns(None, {})
+        self.set_selected_turn(None)
         self.set_reference(None)
         self.spectrogram.set_pyramid(None)
         self.set_selection(None)
