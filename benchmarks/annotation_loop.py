@@ -193,6 +193,10 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--collar", type=float, default=0.25)
+    parser.add_argument("--correct", action="store_true",
+                        help="the annotator also corrects the labelled files' turns (benchmarks/correction_effort.py's "
+                        "annotator, to DER <= 2 %%) and marks them reviewed; retraining takes the corrected turns as "
+                        "frame targets (timings 'reviewed')")
     parser.add_argument("--real", metavar="DIR", help="real speakers (their eval split) instead of TTS voices")
     parser.add_argument("--checkpoint", help="the model the loop starts from (default: the shipped one)")
     args = parser.parse_args(argv)
@@ -238,13 +242,24 @@ def main(argv=None) -> int:
     for key, d in diarize(shipped, labelled).items():
         session.set_analysis(key, d)
     actions = {item.id: annotate(session, item.id, refs[item.id]) for item in labelled}
+    if args.correct:
+        from correction_effort import correct_turns
+
+        for item in labelled:
+            reference = [(s.start, s.end, label) for s, _, label in refs[item.id].itertracks(yield_label=True)]
+            duration = session.project.file(item.id).duration
+            done = correct_turns(session, item.id, reference, duration, args.collar)
+            done.pop("final")
+            session.mark_reviewed(item.id, 0.0, duration)
+            actions[item.id]["corrected"] = done
     before = evaluate(shipped, session, labelled, held_out, refs, args.collar)
 
     manifest = work / f"{args.name}-manifest.jsonl"
     export = export_manifest(session.project, manifest)
     train_items = read_manifest(manifest)
     config = fine_tune_config(args.steps, args.batch_size)
-    config = replace(config, regime=args.regime or config.regime, lr=args.lr or config.lr)
+    config = replace(config, regime=args.regime or config.regime, lr=args.lr or config.lr,
+                     timings="reviewed" if args.correct else config.timings)
     if args.train_body:
         config = replace(config, trainable="all")
     retrained = work / f"{args.name}.safetensors"
@@ -273,6 +288,7 @@ def main(argv=None) -> int:
         "annotator": actions,
         "export": export.summary(),
         "train": {"steps": args.steps, "batch_size": args.batch_size, "regime": config.regime, "lr": config.lr,
+                  "timings": config.timings,
                   "train_body": config.trainable == "all",
                   "seconds": train_seconds, "torch_threads": torch.get_num_threads()},
         "before": before,
@@ -291,7 +307,10 @@ def markdown(r: dict) -> str:
         f"Annotation loop: {len(r['labelled_files'])} labelled conversations ({r['labelled_minutes']:.1f} min), "
         f"{len(r['held_out_files'])} held-out conversations ({r['held_out_minutes']:.1f} min) of "
         f"{len(r['speakers'])} speakers the model never heard ({r.get('voices', 'pitch-shifted training voices')}). "
-        f"The annotator named {named} slots and added {by_hand} likes by hand; retraining: "
+        f"The annotator named {named} slots and added {by_hand} likes by hand"
+        + (f", and corrected the turns with {sum(a['corrected']['edits'] for a in r['annotator'].values())} "
+           "edits, marking each file reviewed" if any("corrected" in a for a in r["annotator"].values()) else "")
+        + f"; retraining (timings {r['train'].get('timings', 'all')!r}): "
         f"{r['train']['steps']} steps, batch {r['train']['batch_size']}, "
         f"{'the whole model, regime ' + repr(r['train']['regime']) if r['train']['train_body'] else 'the head alone'}, "
         f"learning rate {r['train']['lr']:g}, "

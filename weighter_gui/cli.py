@@ -163,7 +163,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     changes = {
         "steps": args.steps, "batch_size": args.batch_size,
         "lr": args.lr if args.lr is not None or args.init is None else FINE_TUNE_LR,
-        "regime": args.regime, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
+        "regime": args.regime, "timings": args.timings, "seed": args.seed,
+        "checkpoint_every": args.checkpoint_every,
         "trainable": "head" if args.head_only else "overlap" if args.overlap_only else None,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
@@ -526,6 +527,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--regime", choices=("frames", "likes"),
         help="frames: likes plus the manifest's segment timings where an entry has them (default); "
         "likes: likes only",
+    )
+    train.add_argument(
+        "--timings", choices=("all", "reviewed"),
+        help="which segments are frame targets: all of them (default), or only those inside an entry's "
+        "reviewed ranges (an app export's corrected turns; entries without any train on their likes)",
     )
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 250)")

@@ -334,3 +334,34 @@ def test_long_files_trained_whole_are_cropped():
     # A crop of a timed file holds only the likes that speak in it (never both here).
     _, _, likes, _ = _batch([long_timed], replace(config, batch_size=64), rng, stride=15)
     assert all(set(k) <= {3, 4} and len(k) <= 1 for k in likes) and {3} in map(set, likes)
+
+
+def test_reviewed_timings_are_frame_targets_only_where_reviewed(tiny_corpus, feature_cache):
+    """timings="reviewed": crops of a timed file lie inside its reviewed ranges; a file
+    without any trains on its likes, as if it had no timings."""
+    import numpy as np
+
+    from weighter_gui.core.training.train import _batch, _Example
+
+    rng = np.random.default_rng(0)
+    activity = np.zeros((2, 3000), bool)
+    activity[0, :1500] = activity[1, 1500:] = True
+    feats = np.arange(3000, dtype=np.float16)[:, None].repeat(8, 1)  # a frame's value is its index
+    reviewed = _Example(feats, (3, 4), activity, spans=((2000, 2600),))
+    config = replace(CONFIG, crop_seconds=(3.0, 4.0), batch_size=32)
+    batch, lengths, likes, acts = _batch([reviewed], config, rng, stride=15)
+    for b, n in enumerate(lengths.tolist()):
+        first, last = float(batch[b, 0, 0]), float(batch[b, n - 1, 0])
+        assert 2000 <= first and last < 2600 + 1  # (float16 holds these indices to within 2)
+        assert likes[b] == [4] and acts[b] is not None
+    # Through train(): the same items, no reviewed ranges -> likes only, the same as untimed items.
+    items = read_manifest(tiny_corpus)
+    untimed = [replace(i, segments=None) for i in items]
+    a = _run(untimed, feature_cache, replace(CONFIG, steps=2))[-1].model
+    b = _run(items, feature_cache, replace(CONFIG, timings="reviewed", steps=2))[-1].model
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, msg=name)
+    # With a reviewed range the timings count: other weights than likes alone.
+    marked = [replace(i, extra={**i.extra, "reviewed": [[0.0, 2.0]]}) for i in items]
+    c = _run(marked, feature_cache, replace(CONFIG, timings="reviewed", steps=2))[-1].model
+    assert any(not torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values()))

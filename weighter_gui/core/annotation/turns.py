@@ -69,7 +69,7 @@ def check_turns(turns: Sequence[Turn], duration: float | None) -> None:
     for t in sorted(turns):
         if not (math.isfinite(t.start) and math.isfinite(t.end)) or t.start < 0:
             raise LabelError(f"a turn cannot start before the file: {t.start:.3f}-{t.end:.3f} s")
-        if duration is not None and t.end > duration + 1e-6:
+        if duration is not None and t.end > duration + 0.5 * 10**-TIME_DECIMALS + 1e-9:  # (stored to the ms)
             raise LabelError(f"a turn cannot run past the file's end ({duration:.3f} s): {t.start:.3f}-{t.end:.3f} s")
         if t.end - t.start < MIN_TURN_SECONDS - 1e-9:
             raise LabelError(f"a turn must last at least {MIN_TURN_SECONDS} s: {t.start:.3f}-{t.end:.3f} s")

@@ -109,6 +109,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 150
     regime: str = "frames"  # "frames" (likes + segments where given) or "likes" (likes only)
+    # Which segments are frame targets: "all" of them, or only "reviewed" ones (inside the
+    # ranges a person checked, manifest ``extra["reviewed"]``; a file without any trains
+    # on its likes alone): corrected turns are human timings, a model's own are not.
+    timings: str = "all"
     frame_weight: float = 1.0
     min_like_seconds: float = 0.5  # a speaker counts as present in a crop from this much speech
     # Files trained whole (no timings, or the likes regime) longer than this are cropped,
@@ -120,6 +124,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.regime not in ("frames", "likes"):
             raise ValueError('regime must be "frames" or "likes"')
+        if self.timings not in ("all", "reviewed"):
+            raise ValueError('timings must be "all" or "reviewed"')
         if self.trainable not in TRAINABLE:
             raise ValueError(f"trainable must be one of {', '.join(TRAINABLE)}")
         if self.steps < 1 or self.batch_size < 1:
@@ -330,6 +336,17 @@ class _Example:
     features: np.ndarray  # [T, D] float16 (memory-mapped)
     likes: tuple[int, ...]  # class ids
     activity: np.ndarray | None  # [K, T] bool, rows in the order of likes; None: no timings
+    spans: tuple[tuple[int, int], ...] | None = None  # frames where the timings hold (None: all)
+
+
+def _frame_spans(ranges, frames: int) -> tuple[tuple[int, int], ...]:
+    """Time ranges (seconds) as frame spans inside the file."""
+    out = []
+    for a, b in ranges:
+        lo, hi = max(0, int(round(a / FRAME_HOP_S))), min(frames, int(round(b / FRAME_HOP_S)))
+        if hi > lo:
+            out.append((lo, hi))
+    return tuple(out)
 
 
 def _activity(item: ManifestItem, frames: int, hop_s: float) -> np.ndarray:
@@ -448,7 +465,11 @@ def train(
     for item in items:
         feats = cache.load(digests[item.id])
         act = _activity(item, feats.shape[0], FRAME_HOP_S) if item.segments is not None else None
-        examples.append(_Example(feats, tuple(index[s] for s in item.likes), act))
+        spans = None
+        if config.timings == "reviewed":
+            spans = _frame_spans(item.extra.get("reviewed") or (), feats.shape[0])
+            act = act if spans else None
+        examples.append(_Example(feats, tuple(index[s] for s in item.likes), act, spans or None))
 
     torch.manual_seed(config.seed)
     if base_model is not None:
@@ -608,6 +629,11 @@ def _batch(examples, config: TrainConfig, rng: np.random.Generator, stride: int)
         whole = ex.activity is None or config.regime == "likes"
         if whole and total <= cap:
             start, length = 0, total
+        elif not whole and ex.spans is not None:  # a crop inside a range a person reviewed
+            sizes = np.array([b - a for a, b in ex.spans], dtype=float)
+            a, b = ex.spans[int(rng.choice(len(sizes), p=sizes / sizes.sum()))]
+            length = min(crop, b - a)
+            start = a + int(rng.integers(0, b - a - length + 1))
         else:
             length = min(cap if whole else crop, total)
             start = int(rng.integers(0, total - length + 1))

@@ -158,7 +158,12 @@ class DisplayController:
         colour_of = {t.label: t.colour for t in record.tracks}
         speakers = self.workspace.speakers(record.path)
         pf = self.workspace.project_file(record.path)
-        self.timeline.set_turns([(a, b, name) for name, _, turns in speakers for a, b in turns],
+        turns = self.workspace.turns(record.path)
+        if turns:  # one bar per turn (a split shows), not their union
+            segments = [(t.start, t.end, pf.turn_speaker(t)) for t in turns if pf.turn_speaker(t) is not None]
+        else:
+            segments = [(a, b, name) for name, _, spans in speakers for a, b in spans]
+        self.timeline.set_turns(segments,
                                 {name: colour_of.get(slots[0], HAND_DRAWN_COLOUR) if slots else HAND_DRAWN_COLOUR
                                  for name, slots, _ in speakers},
                                 reviewed=pf.reviewed if pf is not None and speakers else (), numbered=True)

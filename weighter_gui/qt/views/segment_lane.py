@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+EDGE_COLOUR = "#1e1e1e"  # the lane's background: a turn's edge is a notch in its bar
+
 
 @dataclass(frozen=True)
 class LaneRow:
@@ -54,6 +56,11 @@ class SegmentLaneView(pg.PlotItem):
                 bars = pg.PlotDataItem(xs, [index] * len(xs), connect="pairs", pen=pg.mkPen(row.colour, width=6))
                 self.addItem(bars)
                 self._items.append(bars)
+                if row.kind == "speaker" and xs:  # each turn's edges, so two that touch (a split) read as two
+                    edges = pg.ScatterPlotItem(xs, [index] * len(xs), symbol="|", size=10,
+                                               pen=pg.mkPen(EDGE_COLOUR, width=2), brush=None)
+                    self.addItem(edges)
+                    self._items.append(edges)
         self.setYRange(-0.9, len(self.rows) - 0.4, padding=0)
         # Names as text at the lane's left edge (axis tick labels get dropped when they
         # crowd a short axis); they follow the visible range.

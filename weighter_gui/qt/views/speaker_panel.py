@@ -93,7 +93,10 @@ class SpeakerPanel(QWidget):
         self._fitting = False
         self.hint = QLabel(
             "<small>Click a row or a curve to pick a slot: <b>N</b> name, <b>1-9</b> known names, "
-            "<b>A</b> accept the suggestion, <b>X</b> not a speaker, <b>M</b> merge.</small>"
+            "<b>A</b> accept the suggestion, <b>X</b> not a speaker, <b>M</b> merge.<br>"
+            "In the turns lane, click a turn and drag its edges (Alt: no snapping); <b>S</b> split at the "
+            "playhead, <b>J</b> join, <b>1-9</b> give it to row N, <b>Del</b> delete; shift-drag a range, "
+            "then <b>Ctrl+1-9</b> or <b>T</b> adds a turn there.</small>"
         )
         self.hint.setWordWrap(True)
 
