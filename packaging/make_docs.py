@@ -454,6 +454,7 @@ class Guide:
         self.label_first_file()
         self.gallery()
         self.reference()
+        self.correct_turns()
         self.export()
         self.retrain()
         self.shortcuts()
@@ -629,6 +630,33 @@ class Guide:
         s.wait(300)
         s.save("reference", window.grab(), "the sample's reference RTTM drawn as a lane under the curves; the "
                f"status bar shows the DER ({window.display.der:.1%})")
+
+    def correct_turns(self) -> None:
+        """Split a turn at the playhead and draw a second voice inside another's turn,
+        then take both back (the later pictures show the labels alone)."""
+        from PySide6.QtCore import QPoint, Qt
+        from PySide6.QtTest import QTest
+
+        s, window = self.s, self.window
+        s.select(self.sample)
+        rows = window.timeline.turn_speakers
+        turns = window.workspace.turns(self.sample)
+        pf = window.workspace.project_file(self.sample)
+        longest = max((t for t in turns if pf.turn_speaker(t) == rows[0]), key=lambda t: t.seconds)
+        middle = round((longest.start + longest.end) / 2, 1)
+        point = window.timeline.turn_row_rect(rows[0], middle, middle)[0]
+        QTest.mouseClick(window.timeline.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+        s.wait_until(lambda: window.workspace.selected_turn is not None, "the clicked turn selected")
+        s.press(self._key("S"))
+        s.shift_drag(middle + 1.0, middle + 1.8)
+        s.press(self._key("2"), Qt.KeyboardModifier.ControlModifier)
+        QTest.mouseMove(window.timeline.viewport(), QPoint(5, 5))
+        s.wait(300)
+        s.save("turns", window.grab(), f"the turns lane: {rows[0]}'s longest turn split at {middle:.1f} s (S), and "
+               "a turn of row 2 drawn inside it over a shift-dragged range (Ctrl+2): both speak there")
+        window.action("undo").trigger()
+        window.action("undo").trigger()
+        window.timeline.set_selection(None)
 
     def export(self) -> None:
         s, window = self.s, self.window

@@ -427,3 +427,22 @@ def test_streaming_memory_is_bounded(ten_minute_wav, target_rate):
     assert total == math.ceil(frames * target_rate / RATE)
     # 10 s blocks: about 2 MB of buffers at the peak, against 38 MB for the whole file.
     assert peak < decoded_bytes / 10, f"peak {peak / 1e6:.1f} MB while streaming"
+
+
+def test_waveform_envelope_per_channel_in_blocks(tmp_path):
+    from weighter_gui.core.io.audio import waveform_envelope
+
+    rate = 8000
+    t = np.arange(rate * 3) / rate
+    left = 0.5 * np.sin(2 * np.pi * 100 * t)
+    right = np.where(t > 2.0, 0.9, 0.0) * np.sign(np.sin(2 * np.pi * 50 * t))
+    path = tmp_path / "two.wav"
+    sf.write(path, np.stack([left, right], 1).astype(np.float32), rate)
+    env = waveform_envelope(path, buckets=300, block_seconds=0.37)  # blocks that do not divide the file
+    assert env.low.shape == env.high.shape == (2, 300)
+    assert env.seconds_per_bucket == pytest.approx(3.0 / 300)
+    assert env.high[0].max() == pytest.approx(0.5, abs=1e-3) and env.low[0].min() == pytest.approx(-0.5, abs=1e-3)
+    peak = np.maximum(env.high[1], -env.low[1])  # (a 10 ms bucket can hold half a period)
+    quiet, loud = peak[:190], peak[210:]
+    assert quiet.max() == 0.0 and loud.min() == pytest.approx(0.9, abs=1e-3)
+    assert waveform_envelope(path, cancelled=lambda: True) is None

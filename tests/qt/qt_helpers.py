@@ -39,6 +39,10 @@ class FakeDiarizer:
     def __init__(self, windows=3, blocks=40, confidences=(0.9, 0.7, 0.2), gate=None, error=None, segments=None):
         self.windows, self.blocks = windows, blocks
         self.segments = segments  # per track; None: each speaks over 0-1 s
+        from weighter_gui.core.diarize.diarizer import DiarizeConfig
+
+        self.config = DiarizeConfig()  # (the worker reads another channel through a copy with another config)
+        self.channels_run: list = []  # shared by such copies
         self.confidences = np.asarray(confidences, dtype=np.float32)
         self.gate, self.error = gate, error
         self.runs = 0
@@ -47,6 +51,7 @@ class FakeDiarizer:
         from weighter_gui.core.diarize.diarizer import FileDiarization, Track, WindowResult
 
         self.runs += 1
+        self.channels_run.append(self.config.channel)
         if self.error is not None:
             raise self.error
         hop = 0.15

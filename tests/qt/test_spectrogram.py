@@ -139,3 +139,26 @@ def test_frequency_axis_labels_rows_in_hz(qtbot):
     ticks = axis.tickValues(0, 256, 300)[0][1]
     labels = axis.tickStrings(ticks, 1, 1)
     assert labels[0] == "0" and "4k" in labels and all(label[0].isdigit() for label in labels)
+
+
+def test_v_shows_the_waveform_of_each_channel(qtbot, make_window, tmp_path):
+    rate = 16000
+    t = np.arange(rate * 4) / rate
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 200 * t), np.where(t > 2, 0.6, 0.0) * np.sin(2 * np.pi * 90 * t)], 1)
+    path = tmp_path / "call.wav"
+    sf.write(path, stereo.astype(np.float32), rate)
+    window = make_window(diarizer_factory=lambda checkpoint, device: None)
+    window.workspace.add(path)
+    window.workspace.set_current(path)
+    assert not window.timeline.waveform_shown
+    assert window.action("waveform").shortcut().toString() == "V"
+    window.action("waveform").trigger()
+    assert window.action("waveform").isChecked() and window.timeline.waveform_shown
+    qtbot.waitUntil(lambda: window.timeline.waveform_channels == 2, timeout=15_000)
+    envelope = window.waveform.envelopes[path]
+    assert envelope.high[0].max() == pytest.approx(0.3, abs=0.01)
+    assert envelope.high[1][: envelope.high.shape[1] // 3].max() == 0.0
+    ticks = window.timeline.waveform_plot.getAxis("left")._tickLevels[0]
+    assert [label for _, label in ticks] == ["ch 1", "ch 2"]
+    window.action("waveform").trigger()
+    assert not window.timeline.waveform_shown

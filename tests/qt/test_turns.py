@@ -234,3 +234,36 @@ def test_work_of_a_killed_app_is_offered_back_and_a_live_ones_is_not(make_window
     assert window.projects.offer_recovery() and len(asked) == 1
     pf = next(iter(window.workspace.session.files.values()))
     assert [(t.start, t.end, t.name) for t in pf.turns] == [(1.0, 2.0, "anna")]
+
+
+def test_a_two_sided_call_analysed_channel_by_channel(qtbot, make_window, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    fake = FakeDiarizer(segments=SEGMENTS)
+    path = tmp_path / "call.wav"
+    sf.write(path, np.zeros((16000 * 4, 2), np.float32), 16000)
+    window = make_window(diarizer_factory=lambda checkpoint, device: fake)
+    window.files.open_paths([path])
+    wait_for_state(qtbot, window, path, FileState.DONE)
+    window.workspace.set_current(path)
+    assert fake.channels_run == [None]  # the downmix first
+
+    menu = window.menus["&Analysis"]
+    menu.aboutToShow.emit()
+    channels = next(a.menu() for a in menu.actions() if a.menu() is not None)
+    channels.aboutToShow.emit()
+    texts = [a.text().replace("&", "") for a in channels.actions()]
+    assert texts == ["Mix of all channels", "Channel 1", "Channel 2", "Each channel on its own (one side per channel)"]
+
+    channels.actions()[3].trigger()  # each channel on its own
+    record = wait_for_state(qtbot, window, path, FileState.DONE)
+    qtbot.waitUntil(lambda: fake.channels_run[1:] == [0, 1], timeout=UI_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: record.diarization is not None and len(record.diarization.tracks) == 6,
+                    timeout=UI_TIMEOUT_MS)
+    assert [t.label for t in record.diarization.tracks] == ["ch1-S1", "ch1-S2", "ch1-S3", "ch2-S1", "ch2-S2", "ch2-S3"]
+    assert window.timeline.turn_speakers == ["ch1-S1", "ch1-S2", "ch2-S1", "ch2-S2"]
+
+    window.files.analyse_channel(1)  # only the second side
+    qtbot.waitUntil(lambda: fake.channels_run[-1] == 1 and record.diarization is not None
+                    and [t.label for t in record.diarization.tracks] == ["S1", "S2", "S3"], timeout=UI_TIMEOUT_MS)

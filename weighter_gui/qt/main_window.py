@@ -45,6 +45,7 @@ from weighter_gui.qt.controllers.reports import ReportsController
 from weighter_gui.qt.controllers.retrain import RetrainController
 from weighter_gui.qt.controllers.turns import TurnsController
 from weighter_gui.qt.controllers.view import ViewController
+from weighter_gui.qt.controllers.waveform import WaveformController
 from weighter_gui.qt.state.analysis_service import AnalysisService
 from weighter_gui.qt.state.player import Player
 from weighter_gui.qt.state.settings import Preferences, SettingsStore
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
             "recent_projects": self.projects.fill_recent_menu,
             "docks": self._fill_docks_menu,
             "speed": self.view.fill_speed_menu,
+            "channels": self.files.fill_channel_menu,
             "known_names": self._fill_known_names_menu,
         })
         self._connect()
@@ -193,6 +195,7 @@ class MainWindow(QMainWindow):
         self.files = FilesController(w, self.analysis, self.preferences, d)
         self.projects = ProjectController(w, self.analysis, self.files, self.preferences.store, d)
         self.labelling = LabellingController(w, d, self.timeline.selection, self.projects.ensure_project)
+        self.waveform = WaveformController(w, self.timeline, d, self)
         self.turns = TurnsController(w, self.timeline, self.player, d, self.projects.ensure_project,
                                      self.labelling.name_by_index)
         self.relink = RelinkController(w, self.files, d, self)
@@ -206,7 +209,7 @@ class MainWindow(QMainWindow):
                                          self.setWindowTitle)
         controllers.update(files=self.files, project=self.projects, labelling=self.labelling, relink=self.relink,
                            reports=self.reports, retrain=self.retrain, view=self.view, go=self.go,
-                           turns=self.turns)
+                           turns=self.turns, waveform=self.waveform)
 
     def _fill_docks_menu(self, menu: QMenu) -> None:
         for dock in (self.files_dock, self.speakers_dock, self.rank_dock):
@@ -293,12 +296,14 @@ class MainWindow(QMainWindow):
         so this waits for it (seconds at most); everything queued is dropped."""
         self.analysis.shutdown()
         self.relink.stop()
+        self.waveform.stop()
         self._probe.wait()  # (importing torch cannot be interrupted: seconds at most)
 
     def is_busy(self) -> bool:
         """Whether any background thread still runs."""
         relinking = any(task.isRunning() for task in self.relink.tasks)
-        return self._probe.isRunning() or self.analysis.is_running() or self.retrain.running or relinking
+        return (self._probe.isRunning() or self.analysis.is_running() or self.retrain.running or relinking
+                or self.waveform.busy())
 
     def is_settled(self) -> bool:
         """No analysis waiting or running, and the current file's spectrogram is drawn (or

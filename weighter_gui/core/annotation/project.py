@@ -134,8 +134,9 @@ class ProjectFile:
                 name = self.name_of(s.label)
                 if name is not None and name not in out:
                     out.append(name)
-        if self.turns is not None:
-            out += [t.name for t in self.turns if t.name is not None and t.name not in out]
+        for t in self.turns or ():
+            if t.name is not None and t.name not in out:
+                out.append(t.name)
         out += sorted(n for n in self.labels.likes if n not in out)
         return tuple(out)
 

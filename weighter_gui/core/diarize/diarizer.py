@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -247,6 +247,20 @@ class FileDiarization:
             analysis.checkpoint,
             analysis.frontend,
         )
+
+    @classmethod
+    def join_channels(cls, results: list[FileDiarization]) -> FileDiarization:
+        """Each channel diarized on its own (a call recorded one side per channel), as one
+        result: channel c's slots become ``ch<c+1>-<slot>``; speech is heard where any
+        channel hears it."""
+        first = results[0]
+        tracks = [replace(t, label=f"ch{c + 1}-{t.label}") for c, r in enumerate(results) for t in r.tracks]
+        speech = [r.speech for r in results if r.speech is not None]
+        if speech:
+            n = min(len(x) for x in speech)
+            speech = np.max(np.stack([x[:n] for x in speech]), axis=0)
+        return cls(first.path, first.duration, first.hop, tracks, first.threshold, first.checkpoint,
+                   first.frontend, speech if len(speech) else None)
 
     @property
     def uri(self) -> str:

@@ -674,3 +674,44 @@ def sox_effect(x: np.ndarray, effect: Sequence[str], rate: int = MODEL_SAMPLE_RA
     if proc.returncode != 0:
         raise RuntimeError(f"sox {' '.join(effect)} failed: {proc.stderr.decode(errors='replace')}")
     return np.frombuffer(proc.stdout, np.float32).copy()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A waveform overview: the lowest and highest sample of each bucket, per channel."""
+
+    low: np.ndarray  # [channels, buckets] float32
+    high: np.ndarray
+    seconds_per_bucket: float
+
+
+def waveform_envelope(path: str | os.PathLike[str], buckets: int = 8192, block_seconds: float = 10.0,
+                      cancelled=lambda: False) -> Envelope | None:
+    """Min/max of ``buckets`` stretches of every channel, read in blocks (memory stays
+    bounded however long the file). None when ``cancelled()`` said stop. Raises
+    ``AudioError`` as ``probe`` does."""
+    with _open(path) as f:
+        info = _info_from(path, f)
+        per_bucket = max(1, int(np.ceil(info.frames / buckets)))
+        n = int(np.ceil(info.frames / per_bucket))
+        low = np.zeros((info.channels, n), np.float32)
+        high = np.zeros((info.channels, n), np.float32)
+        block = max(per_bucket, int(block_seconds * info.sample_rate) // per_bucket * per_bucket)
+        index = 0
+        try:
+            for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+                if cancelled():
+                    return None
+                whole = len(chunk) // per_bucket * per_bucket
+                parts = [chunk[:whole].reshape(-1, per_bucket, info.channels)]
+                if whole < len(chunk):
+                    parts.append(chunk[whole:][None])
+                for part in parts:
+                    k = len(part)
+                    low[:, index:index + k] = part.min(axis=1).T
+                    high[:, index:index + k] = part.max(axis=1).T
+                    index += k
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise AudioCorruptError(path, f"cannot be decoded past {_clock(index * per_bucket / info.sample_rate)} "
+                                    f"({_reason(e)})", f"{_RECOPY}, or {_CONVERT}") from None
+    return Envelope(low[:, :index], high[:, :index], per_bucket / info.sample_rate)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMenu
 
-from weighter_gui.core.io.audio import AUDIO_EXTENSIONS, audio_files_in
+from weighter_gui.core.io.audio import AUDIO_EXTENSIONS, AudioError, audio_files_in, probe
 from weighter_gui.qt.state.analysis_service import AnalysisService
 from weighter_gui.qt.state.settings import AppSettings, Preferences
 from weighter_gui.qt.state.workspace import FileState, Workspace
@@ -104,6 +104,41 @@ class FilesController:
             self.dialogs.status(f"{Path(path).name}: " + MISSING_AUDIO_TIP[0].lower() + MISSING_AUDIO_TIP[1:])
             return None
         return self.analyse(path)
+
+    def analyse_channel(self, channel: int | str | None, path: Path | None = None) -> int | None:
+        """Analyse a file again from one channel (None: the downmix; "each": every channel
+        on its own, its slots named ch1-S1, ch2-S1, ...)."""
+        path = path or self.workspace.current
+        record = self.workspace.get(path)
+        if record is None:
+            return None
+        record.channel = channel
+        return self.reanalyse(path)
+
+    def fill_channel_menu(self, menu) -> None:
+        """Analysis > Channels, filled for the selected file each time it opens."""
+        channels = menu.addMenu("C&hannels")
+
+        def rebuild() -> None:
+            channels.clear()
+            record = self.workspace.get(self.workspace.current)
+            try:
+                count = probe(record.path).channels if record is not None else 0
+            except AudioError:
+                count = 0
+            if count < 2:
+                channels.addAction("(one channel: nothing to pick)").setEnabled(False)
+                return
+            choices = [(None, "&Mix of all channels")] + [(c, f"Channel &{c + 1}") for c in range(count)]
+            choices.append(("each", "&Each channel on its own (one side per channel)"))
+            for value, text in choices:
+                action = channels.addAction(text)
+                action.setCheckable(True)
+                action.setChecked(record.channel == value)
+                action.triggered.connect(lambda _=False, v=value: self.analyse_channel(v))
+
+        channels.aboutToShow.connect(rebuild)
+        rebuild()
 
     def reanalyse_current(self) -> None:
         if self.workspace.current is not None:

@@ -267,6 +267,8 @@ class ViewController(QObject):
         self.actions["follow"].setChecked(choices.follow_playhead)
         self.set_follow(choices.follow_playhead)
         self.set_show_weak(choices.show_weak_tracks)
+        if choices.show_waveform:
+            self.actions["waveform"].trigger()  # (its handler shows it)
 
     def save(self, store: SettingsStore) -> None:
         store.save_view_choices(ViewChoices(
@@ -274,4 +276,5 @@ class ViewController(QObject):
             mel_scale=self.actions["mel"].isChecked(),
             follow_playhead=self.actions["follow"].isChecked(),
             show_weak_tracks=self.actions["weak"].isChecked(),
+            show_waveform=self.actions["waveform"].isChecked(),
         ))

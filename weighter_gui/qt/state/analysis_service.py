@@ -99,8 +99,9 @@ class AnalysisService(QObject):
         job_id = next(self._job_ids)
         self.workspace.queue(path, job_id)
         self._jobs[Path(path)] = job_id
+        channel = self.workspace.get(path).channel if self.workspace.get(path) is not None else None
         self.analysis_worker.submit(
-            AnalysisRequest(job_id, Path(path), settings.checkpoint_or_none, settings.device)
+            AnalysisRequest(job_id, Path(path), settings.checkpoint_or_none, settings.device, channel)
         )
         return job_id
 

@@ -47,6 +47,7 @@ class ViewChoices:
     mel_scale: bool = True
     follow_playhead: bool = True
     show_weak_tracks: bool = False
+    show_waveform: bool = False
 
 
 class SettingsStore:
@@ -135,6 +136,7 @@ class SettingsStore:
             mel_scale=flag("view/mel_scale", default.mel_scale),
             follow_playhead=flag("view/follow_playhead", default.follow_playhead),
             show_weak_tracks=flag("view/show_weak_tracks", default.show_weak_tracks),
+            show_waveform=flag("view/show_waveform", default.show_waveform),
         )
 
     def save_view_choices(self, choices: ViewChoices) -> None:

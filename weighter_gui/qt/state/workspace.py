@@ -63,6 +63,7 @@ class FileRecord:
     threshold: float | None = None  # outside a project: the user's; None: the analysis's own
     duration: float | None = None
     view_range: tuple[float, float] | None = None  # the range the user left it at (None: whole file)
+    channel: int | str | None = None  # what is analysed: None the downmix, 0, 1, ... a channel, "each" every one
 
     @property
     def audio_missing(self) -> bool:

@@ -20,6 +20,10 @@ MOUSE_GESTURES = (
     ("Mouse wheel", "Zoom in time around the pointer"),
     ("Shift + drag", "Select a range (then L loops it)"),
     ("Drag a range's edge", "Resize the selected range"),
+    ("Click a turn (turns lane)", "Select it and put the playhead there"),
+    ("Drag a turn's edge", "Move the boundary (snaps to speech onsets and other turns; Alt: no snapping)"),
+    ("Drag a turn onto another row", "Give it to that speaker"),
+    ("Drag over free space in a row", "Draw a turn for that speaker"),
     ("Drop files or folders on the window", "Open them"),
 )
 

@@ -34,6 +34,9 @@ SPEECH_LANE = (-0.17, -0.05)
 SPEECH_COLOUR = (90, 200, 120)
 CURVE_Y_RANGE = (SPEECH_LANE[0] - 0.02, 1.05)
 TRACK_LANE_COLOUR = "#b0b0b0"  # reference segments
+# Rows of the layout, top to bottom; a row with nothing in it takes no space.
+WAVEFORM_ROW, SPECTROGRAM_ROW, CURVES_ROW, TURNS_ROW, REFERENCE_ROW = range(5)
+WAVEFORM_COLOUR = (150, 190, 230)
 OVERLAP_COLOUR = "#e05a4f"  # the turns lane's "two or more at once" row
 REVIEWED_COLOUR = "#4caf50"  # the turns lane's "reviewed" row
 
@@ -130,18 +133,18 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.frequency_axis = FrequencyAxis("left")
         self.spectrogram_box = TimelineViewBox()
         self.spectrogram_plot = self.addPlot(
-            row=0, col=0, viewBox=self.spectrogram_box,
+            row=SPECTROGRAM_ROW, col=0, viewBox=self.spectrogram_box,
             axisItems={"left": self.frequency_axis, "bottom": TimeAxis("bottom")},
         )
         self.curves_box = TimelineViewBox()
         self.curves_plot = self.addPlot(
-            row=1, col=0, viewBox=self.curves_box,
+            row=CURVES_ROW, col=0, viewBox=self.curves_box,
             axisItems={"bottom": TimeAxis("bottom")},
         )
         self.curves_plot.setXLink(self.spectrogram_plot)
         layout = self.ci.layout
-        layout.setRowStretchFactor(0, 3)
-        layout.setRowStretchFactor(1, 2)
+        layout.setRowStretchFactor(SPECTROGRAM_ROW, 3)
+        layout.setRowStretchFactor(CURVES_ROW, 2)
         layout.setVerticalSpacing(2)
 
         for plot in (self.spectrogram_plot, self.curves_plot):
@@ -221,6 +224,22 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self._lanes_shown: dict[SegmentLaneView, bool] = {self.turns_lane: False, self.reference_lane: False}
         self.spectrogram_box.sigXRangeChanged.connect(self._on_box_x_range_changed)
         self.spectrogram_box.sigResized.connect(self._place_message)
+
+        # The waveform overview (View > Waveform), over the spectrogram: a band per channel.
+        waveform_box = TimelineViewBox()
+        self.waveform_plot = pg.PlotItem(viewBox=waveform_box, axisItems={"bottom": TimeAxis("bottom")})
+        self.waveform_plot.hideButtons()
+        self.waveform_plot.setMenuEnabled(False)
+        self.waveform_plot.getAxis("left").setWidth(58)
+        self.waveform_plot.getAxis("bottom").setStyle(showValues=False)
+        self.waveform_plot.setLabel("left", "wave")
+        self.waveform_plot.setXLink(self.spectrogram_plot)
+        self.waveform_plot.enableAutoRange(False)
+        waveform_box.clicked.connect(self.seek_requested)
+        waveform_box.selection_dragged.connect(self._on_box_selection_dragged)
+        self._waveform_items: list = []
+        self.waveform_shown = False
+        self.waveform_channels = 0
 
     # -- time range --------------------------------------------------------------------
 
@@ -359,7 +378,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
 
     def _show_lane(self, lane: SegmentLaneView, rows: list[LaneRow]) -> None:
         lane.set_rows(rows)
-        row = 2 if lane is self.turns_lane else 3
+        row = TURNS_ROW if lane is self.turns_lane else REFERENCE_ROW
         if rows and not self._lanes_shown[lane]:
             self.addItem(lane, row=row, col=0)
             self.ci.layout.setRowStretchFactor(row, 1)
@@ -391,6 +410,34 @@ class TimelineView(pg.GraphicsLayoutWidget):
             LaneRow(speaker, TRACK_LANE_COLOUR, tuple((a, b) for a, b, spk in segments if spk == speaker))
             for speaker in speakers
         ])
+
+    def set_waveform(self, envelope) -> None:
+        """Draw a ``core.io.audio.Envelope`` (None: clear): one band per channel, the first on top."""
+        for item in self._waveform_items:
+            self.waveform_plot.removeItem(item)
+        self._waveform_items = []
+        channels = 0 if envelope is None else envelope.low.shape[0]
+        for c in range(channels):
+            x = (np.arange(envelope.low.shape[1]) + 0.5) * envelope.seconds_per_bucket
+            offset = 2.0 * (channels - 1 - c)
+            low = pg.PlotDataItem(x, envelope.low[c] + offset, pen=pg.mkPen(*WAVEFORM_COLOUR, 200))
+            high = pg.PlotDataItem(x, envelope.high[c] + offset, pen=pg.mkPen(*WAVEFORM_COLOUR, 200))
+            band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(*WAVEFORM_COLOUR, 160))
+            for item in (low, high, band):
+                self.waveform_plot.addItem(item)
+                self._waveform_items.append(item)
+        self.waveform_plot.setYRange(-1.05, 2.0 * max(channels, 1) - 0.95, padding=0)
+        self.waveform_plot.getAxis("left").setTicks(
+            [[(2.0 * (channels - 1 - c), f"ch {c + 1}") for c in range(channels)]] if channels > 1 else [[]])
+        self.waveform_channels = channels
+
+    def show_waveform(self, shown: bool) -> None:
+        if shown and not self.waveform_shown:
+            self.addItem(self.waveform_plot, row=WAVEFORM_ROW, col=0)
+            self.ci.layout.setRowStretchFactor(WAVEFORM_ROW, 1)
+        elif not shown and self.waveform_shown:
+            self.ci.removeItem(self.waveform_plot)
+        self.waveform_shown = shown
 
     def set_selected_turn(self, name: str | None, start: float = 0.0, end: float = 0.0) -> None:
         """Frame the selected turn (in row ``name``); None: no frame."""
@@ -428,6 +475,7 @@ class TimelineView(pg.GraphicsLayoutWidget):
         self.set_tracks([], 1.0)
         self.set_turns(None, {})
         self.set_selected_turn(None)
+        self.set_waveform(None)
         self.set_reference(None)
         self.spectrogram.set_pyramid(None)
         self.set_selection(None)

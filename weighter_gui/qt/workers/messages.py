@@ -28,6 +28,7 @@ class AnalysisRequest:
     path: Path
     checkpoint: str | None  # None: the default model shipped in resources/
     device: str = "auto"  # one of DEVICE_CHOICES
+    channel: int | str | None = None  # None: the downmix; 0, 1, ...: that channel; "each": every one on its own
 
 
 @dataclass(frozen=True)

@@ -290,19 +290,43 @@ class AnalysisWorker(QueueWorker):
             raise _CheckpointLoadError(_checkpoint_message(request.checkpoint, exc)) from exc
         self.started.emit(AnalysisStarted(request.job_id, request.path, self.describe(device), note))
         hop = _curve_hop(diarizer)
-        for result in diarizer.run(request.path, cancelled=lambda: self._should_stop(job)):
-            if self.is_cancelled(job):
-                break
-            if isinstance(result, WindowResult):
-                self.progress.emit(AnalysisProgress(job, request.path, result, hop))
-            else:  # the FileDiarization, always last
-                self.done.emit(AnalysisDone(job, request.path, result, self.describe(device)))
+        if request.channel == "each":  # a side per channel: each on its own, then joined
+            from weighter_gui.core.io.audio import probe
+
+            channels = list(range(probe(request.path).channels))
+        else:
+            channels = [request.channel]
+        results = []
+        for channel in channels:
+            for result in _on_channel(diarizer, channel).run(request.path, cancelled=lambda: self._should_stop(job)):
+                if self.is_cancelled(job):
+                    break
+                if isinstance(result, WindowResult):
+                    if channel == channels[0]:  # (the live view follows one channel's windows)
+                        self.progress.emit(AnalysisProgress(job, request.path, result, hop))
+                else:  # the FileDiarization, always last
+                    results.append(result)
+            if self.is_cancelled(job) or len(results) < channels.index(channel) + 1:
+                self.cancelled.emit(AnalysisCancelled(job, request.path))
                 return
-        self.cancelled.emit(AnalysisCancelled(job, request.path))
+        final = results[0] if request.channel != "each" else type(results[0]).join_channels(results)
+        self.done.emit(AnalysisDone(job, request.path, final, self.describe(device)))
 
 
 class _CheckpointLoadError(Exception):
     """The model could not be loaded; str() says why and what to do."""
+
+
+def _on_channel(diarizer, channel: int | None):
+    """The diarizer reading ``channel`` (None: the downmix); the same model, another config."""
+    if channel == getattr(getattr(diarizer, "config", None), "channel", None):
+        return diarizer
+    import copy
+    from dataclasses import replace
+
+    other = copy.copy(diarizer)
+    other.config = replace(diarizer.config, channel=channel)
+    return other
 
 
 def _checkpoint_message(checkpoint: str | None, exc: BaseException) -> str:
