@@ -24,10 +24,12 @@ PYINSTALLER_PINS=(pyinstaller==6.22.3 pyinstaller-hooks-contrib==2026.9)
 
 # Qt offscreen + QtMultimedia (libpulse0: QtMultimedia imports; libxrandr2: a backend is found),
 # the speech engines the front-end and corpus tests use, and the validators of the
-# desktop entry and AppStream file (tests/test_packaging.py).
+# desktop entry and AppStream file (tests/test_packaging.py), and Praat (it reads back
+# the TextGrids we write: tests/core/test_label_files.py).
 APT_TEST=(libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0
           libxkbcommon0 libpulse0 libxrandr2
           espeak-ng flite sox
+          praat
           desktop-file-utils appstream)
 # A real window under Xvfb (screenshots).
 APT_RUN=(xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1

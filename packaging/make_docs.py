@@ -661,8 +661,8 @@ class Guide:
     def export(self) -> None:
         s, window = self.s, self.window
         menu = s.open_menu("Export")
-        s.save("export-menu", s.composite(menu, frame=False), "the Export menu: training manifest, RTTM, "
-               "Audacity labels, Praat TextGrid, and Evaluate against references")
+        s.save("export-menu", s.composite(menu, frame=False), "the Export menu: RTTM, the other tools' formats, "
+               "training data for other stacks, and Evaluate against references")
         menu.hide()
         s.wait(100)
         out = s.work / "guide"

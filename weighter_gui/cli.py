@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from weighter_gui import __version__
+from weighter_gui.core.io.label_files import FORMATS
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # argparse's own code for bad usage; also used for unusable input files
@@ -278,6 +279,16 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     if args.rttm:
         write_rttm(args.rttm, [r.annotation() for r in results])
         print(f"wrote {args.rttm}")
+    if args.format:
+        from weighter_gui.core.io.label_files import format_of, write_turns
+
+        suffix = format_of("", args.format).suffixes[0]
+        suffix = {".textgrid": ".TextGrid"}.get(suffix, suffix)
+        for r in results:
+            turns = [(a, b, t.name or t.label) for t in r.speakers for a, b in t.segments]
+            out = write_turns(Path(args.out) / f"{r.uri}{suffix}", turns, uri=r.uri, duration=r.duration,
+                              fmt=args.format, media=r.path)
+            print(f"wrote {out}")
     if args.json:
         Path(args.json).write_text(json.dumps([r.to_json() for r in results]) + "\n")
         print(f"wrote {args.json}")
@@ -290,6 +301,24 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} of {len(files)} file(s) failed", file=sys.stderr)
         return 1
+    return EXIT_OK
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    """One diarization file in another format (by the extensions, or --to)."""
+    from weighter_gui.core.io.label_files import LabelFileError, read_turns, write_turns
+
+    source, target = Path(args.input), Path(args.output)
+    try:
+        turns = read_turns(source, uris=[args.uri] if args.uri else [], tier=args.tier, fmt=args.from_format)
+        duration = args.duration if args.duration is not None else max(b for _, b, _ in turns)
+        write_turns(target, turns, uri=args.uri or source.stem, duration=duration, fmt=args.to, media=args.audio)
+    except LabelFileError as e:
+        return _error(str(e))
+    except OSError as e:
+        return _error(f"{target}: cannot write ({e.strerror or e})")
+    speakers = sorted({s for _, _, s in turns})
+    print(f"wrote {target}: {len(turns)} turns of {len(speakers)} speaker(s) ({', '.join(speakers)})")
     return EXIT_OK
 
 
@@ -571,6 +600,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     diarize.add_argument("--rttm", metavar="OUT", help="write one RTTM for all files (file id = audio stem)")
     diarize.add_argument("--json", metavar="OUT", help="write everything (curves, embeddings, ...) as JSON")
+    diarize.add_argument("--format", choices=[f.name for f in FORMATS if f.name != "uem"],
+                         help="also write each file's turns in this format, as OUT/<file id>.<ext>")
+    diarize.add_argument("--out", default=".", help="the folder --format writes to (default: here)")
     diarize.add_argument("--reference", metavar="RTTM", help="score against this reference RTTM")
     diarize.add_argument("--collar", type=float, default=0.25, help="DER collar in seconds (default 0.25)")
     diarize.add_argument("--threshold", type=float, default=0.5, help="slot confidence to keep a speaker")
@@ -592,6 +624,23 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     diarize.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 or auto")
     diarize.set_defaults(func=_cmd_diarize)
+
+    convert = commands.add_parser(
+        "convert", help="convert a diarization between formats",
+        description="Read a diarization (RTTM, TextGrid, EAF, Audacity labels, CSV/TSV, WebVTT, SRT or JSON: "
+        "pyannote's and whisperX's layouts too) and write it in another; formats from the extensions, or "
+        "--from / --to.",
+    )
+    convert.add_argument("input", metavar="IN")
+    convert.add_argument("output", metavar="OUT")
+    names = [f.name for f in FORMATS]
+    convert.add_argument("--to", choices=names, help="the output format (default: from OUT's extension)")
+    convert.add_argument("--from", dest="from_format", choices=names, help="the input format (default: from IN's)")
+    convert.add_argument("--uri", help="the recording to take from a file of several (RTTM), and to name in OUT")
+    convert.add_argument("--tier", help="TextGrid or EAF: take this tier, its texts being the speakers")
+    convert.add_argument("--duration", type=float, help="the recording's length (TextGrid; default: the last turn's end)")
+    convert.add_argument("--audio", help="the recording an EAF links to")
+    convert.set_defaults(func=_cmd_convert)
 
     calib = commands.add_parser(
         "calibrate",

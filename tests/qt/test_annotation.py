@@ -157,7 +157,7 @@ def test_clicking_a_curve_selects_its_slot(qtbot, make_window, fake_diarizer, tw
 
 
 def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files, tmp_path):
-    from weighter_gui.core.io.label_files import read_audacity_labels, read_reference, read_textgrid
+    from weighter_gui.core.io.label_files import read_audacity_labels, read_textgrid, read_turns
     from weighter_gui.core.io.manifest import read_manifest
 
     window = make_window(diarizer_factory=fake_diarizer.factory)
@@ -175,7 +175,7 @@ def test_exports_reference_and_rank(qtbot, make_window, fake_diarizer, two_files
     (item,) = read_manifest(out / "m.jsonl")
     assert item.id == key1 and list(item.likes) == ["anna", "bob"]
     window.reports.export("rttm", out / "all.rttm")
-    speakers = {spk for _, _, spk in read_reference(out / "all.rttm", uris=[key1])}
+    speakers = {spk for _, _, spk in read_turns(out / "all.rttm", uris=[key1])}
     assert {"anna", "bob"} <= speakers
     window.reports.export("audacity", out / "aud")
     labels = read_audacity_labels(out / "aud" / f"{key1}.txt")

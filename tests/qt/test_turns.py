@@ -267,3 +267,41 @@ def test_a_two_sided_call_analysed_channel_by_channel(qtbot, make_window, tmp_pa
     window.files.analyse_channel(1)  # only the second side
     qtbot.waitUntil(lambda: fake.channels_run[-1] == 1 and record.diarization is not None
                     and [t.label for t in record.diarization.tracks] == ["S1", "S2", "S3"], timeout=UI_TIMEOUT_MS)
+
+
+def test_import_a_pyannote_rttm_and_an_eaf_correct_and_export_for_other_tools(opened, tmp_path):
+    from weighter_gui.core.io.label_files import read_turns, write_turns
+
+    window = opened
+    path = window.workspace.current
+    rttm = tmp_path / "pyannote.rttm"
+    rttm.write_text(f"SPEAKER {path.stem} 1 0.50 3.00 <NA> <NA> SPEAKER_00 <NA> <NA>\n"
+                    f"SPEAKER {path.stem} 1 4.00 2.00 <NA> <NA> SPEAKER_01 <NA> <NA>\n")
+    assert window.reports.import_turns(rttm)  # no project yet: an untitled one takes it
+    qtbot_rows = window.timeline.turn_speakers
+    assert qtbot_rows == ["SPEAKER_00", "SPEAKER_01"]
+    # a wrong turn: the second speaker's turn is SPEAKER_00's
+    click_turn(window, "SPEAKER_01", 5.0)
+    QTest.keyClick(window, Qt.Key.Key_1)
+    assert turns_of(window, "SPEAKER_00") == [(0.5, 3.5), (4.0, 6.0)]
+    window.action("undo").trigger()
+
+    # an ELAN file of the same recording replaces them (one more undo step)
+    write_turns(tmp_path / "elan.eaf", [(1.0, 2.0, "anna"), (2.5, 4.0, "bob")], uri=path.stem, duration=18.0)
+    assert window.reports.import_turns(tmp_path / "elan.eaf")
+    assert window.timeline.turn_speakers == ["anna", "bob"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"segments": [\n  {"start": 1, "end": }\n]}')
+    assert not window.reports.import_turns(bad)
+    assert "line 2" in window.statusBar().currentMessage() and window.timeline.turn_speakers == ["anna", "bob"]
+
+    for kind, target in (("eaf", "eaf"), ("textgrid", "tg"), ("vtt", "vtt"), ("pyannote", "protocol")):
+        assert window.reports.export(kind, tmp_path / target) is not None
+    key = window.workspace.key_for(path)
+    for name in (f"eaf/{key}.eaf", f"tg/{key}.TextGrid", f"vtt/{key}.vtt"):
+        assert read_turns(tmp_path / name) == [(1.0, 2.0, "anna"), (2.5, 4.0, "bob")]
+    from pyannote.database import FileFinder, registry
+
+    registry.load_database(str(tmp_path / "protocol" / "database.yml"))
+    (item,) = registry.get_protocol("Weighter.SpeakerDiarization.Project", preprocessors={"audio": FileFinder()}).train()
+    assert sorted(item["annotation"].labels()) == ["anna", "bob"]

@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         self.turns = TurnsController(w, self.timeline, self.player, d, self.projects.ensure_project,
                                      self.labelling.name_by_index)
         self.relink = RelinkController(w, self.files, d, self)
-        self.reports = ReportsController(w, self.files, d)
+        self.reports = ReportsController(w, self.files, d, self.projects.ensure_project)
         self.retrain = RetrainController(w, self.preferences, self.files, d)
         self.go = NavigationController(w, self.player, self.timeline, d)
         self.view = ViewController(w, self.analysis, self.player, self.timeline, self.speaker_panel, self.toolbar,

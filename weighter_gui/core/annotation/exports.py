@@ -1,58 +1,46 @@
-"""Exports of a project, and readers for the same formats (tests, reference import).
+"""Exports of a project: the corrected diarization of each analysed file, in other
+tools' formats and as training data for other stacks.
 
-What is exported is the *corrected* diarization of each analysed file
-(``ProjectFile.speakers()``): named slots under their names, unnamed kept slots
-under their labels (``S3``), slots marked "not a speaker" and unnamed slots below
-the threshold dropped, merged slots joined into one speaker, two groups with one
-name joined; each speaker's segments are the union of its slots' segments.
+What is exported is the *corrected* diarization (``ProjectFile.speakers()``): the
+user's turns where they edited them, else named slots under their names, unnamed kept
+slots under their labels (``S3``), "not a speaker" and unnamed slots below the
+threshold dropped, merged slots joined. Reviewed ranges become UEM.
 
-* ``export_manifest(project, path)`` - the training label manifest
-  (``core.manifest``; ``weighter train`` reads it): one ``ManifestItem`` per file
-  with at least one like. ``likes``: the named speakers, then the hand-added ones.
-  ``segments``: the named speakers' segments; ``None`` when some like has no
-  timings (a hand-added like, or a named slot without speech), because the
-  trainer would read a like without segments as silent throughout (such a file
-  trains only in the "likes" regime; the report warns). ``duration``,
-  ``sample_rate`` and ``sha256`` come from the audio file. Files without likes or
-  with missing audio are skipped (the report says which and why).
 * ``export_rttm(project, path)`` - one RTTM file for all files (uri = file key;
-  whitespace in names becomes ``_``, as RTTM fields cannot hold spaces).
-* ``export_audacity(project, folder)`` - ``KEY.txt`` per audio file, one label per
-  segment: ``start<TAB>end<TAB>speaker``, sorted by start. One file per *audio
-  file* (not per speaker) because Audacity imports a label track next to the
-  recording it belongs to; overlapping labels are fine in one Audacity track.
-* ``export_textgrid(project, folder)`` - ``KEY.TextGrid`` per audio file, Praat's
-  long text format: one IntervalTier per speaker (overlapping speech is fine:
-  tiers are per speaker), intervals tiling 0..duration, the speaker's name on
-  speech and empty text in the gaps. Hand-added likes get an empty tier, ready
-  to be filled in in Praat.
+  whitespace in names becomes ``_``), with a UEM of the reviewed ranges beside it.
+* ``export_turns(project, folder, fmt)`` - one file per audio file in a format of
+  ``core.io.label_files`` (TextGrid, EAF, Audacity, CSV, WebVTT, SRT, JSON); tiered
+  formats get a tier per speaker, hand-added likes an empty one.
+* ``export_manifest(project, path)`` - the training label manifest (``weighter train``).
+* ``export_pyannote_protocol(project, folder)`` - a pyannote.database protocol
+  (``database.yml``, RTTM, UEM, list files, links to the audio).
+* ``export_nemo_manifest(project, folder)`` - NeMo's diarization manifest with an
+  RTTM and a UEM per file.
+* ``export_hf_dataset(project, folder)`` - a Hugging Face ``datasets`` folder in the
+  layout of the ``diarizers`` project (the optional extra ``hf``).
 
-Every file is written atomically (``files.atomic_write``). Each export returns an
-``ExportReport``; one with nothing to write raises ``ExportError``.
-
-Readers: ``read_audacity_labels``, ``read_textgrid`` (long and short text format,
-UTF-8 or UTF-16), and ``read_reference`` (RTTM, TextGrid or Audacity labels as a
-file's reference). ``evaluate`` scores the corrected (or raw model) diarization
-against the imported references (DER, pyannote.metrics).
+Every file is written atomically. Each export returns an ``ExportReport``; one with
+nothing to write raises ``ExportError``. ``evaluate`` scores the corrected (or raw
+model) diarization against the imported references (DER, pyannote.metrics).
 """
 
 from __future__ import annotations
 
-import io
+import json
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyannote.core import Annotation, Segment, Timeline
+from pyannote.core import Annotation, Segment
 
 from weighter_gui.core.annotation.project import Project, ProjectFile
 from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.core.diarize.evaluation import der
 from weighter_gui.core.io.audio import AudioError
 from weighter_gui.core.io.files import atomic_write
-from weighter_gui.core.io.label_files import textgrid_text
+from weighter_gui.core.io.label_files import LabelFileError, format_of, rttm_speaker, uem_text, write_turns
 from weighter_gui.core.io.manifest import ManifestItem, write_manifest
 
 __all__ = [
@@ -61,13 +49,14 @@ __all__ = [
     "corrected_annotation",
     "corrected_segments",
     "evaluate",
-    "export_audacity",
+    "export_hf_dataset",
     "export_manifest",
+    "export_nemo_manifest",
+    "export_pyannote_protocol",
     "export_rttm",
-    "export_textgrid",
+    "export_turns",
     "manifest_items",
     "model_segments",
-    "rttm_speaker",
 ]
 
 
@@ -128,11 +117,6 @@ def model_segments(pf: ProjectFile) -> list[tuple[float, float, str]]:
     return sorted(out)
 
 
-def rttm_speaker(label: str) -> str:
-    """A speaker name as an RTTM field (no whitespace)."""
-    return "_".join(label.split())
-
-
 def corrected_annotation(pf: ProjectFile, which: str = "corrected"):
     """A ``pyannote.core.Annotation`` (uri = key) of the corrected or the ``"model"`` diarization."""
     segs = corrected_segments(pf) if which == "corrected" else model_segments(pf)
@@ -169,14 +153,6 @@ def export_rttm(
     if reviewed:  # the ranges a person checked, for scoring only there
         report.paths.append(_write(path.with_suffix(".uem"), uem_text(reviewed)))
     return report
-
-
-def uem_text(ranges: dict[str, tuple[tuple[float, float], ...]]) -> str:
-    """UEM lines (uri, channel, start, end) of each file's ranges, written by pyannote.core."""
-    out = io.StringIO()
-    for uri, spans in ranges.items():
-        Timeline([Segment(a, b) for a, b in spans], uri=uri).write_uem(out)
-    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------ manifest
@@ -253,51 +229,150 @@ def export_manifest(
 # ------------------------------------------------------------------------------ Audacity
 
 
-def audacity_text(pf: ProjectFile) -> str:
-    return "".join(f"{a:.6f}\t{b:.6f}\t{spk}\n" for a, b, spk in corrected_segments(pf))
-
-
-def export_audacity(
-    project: Project, folder: str | os.PathLike[str], keys: Iterable[str] | None = None
-) -> ExportReport:
-    """``KEY.txt`` Audacity label track per analysed file."""
+def export_turns(project: Project, folder: str | os.PathLike[str], fmt: str,
+                 keys: Iterable[str] | None = None) -> ExportReport:
+    """``KEY.<ext>`` per analysed file in ``fmt`` (``core.io.label_files.FORMATS``)."""
     folder = Path(folder)
+    try:
+        suffix = format_of(folder, fmt).suffixes[0]
+    except LabelFileError as e:
+        raise ExportError(str(e)) from None
+    suffix = {".textgrid": ".TextGrid"}.get(suffix, suffix)
     report = ExportReport()
     for pf in _files(project, keys):
-        if pf.analysis is None:
-            report.skipped.append((pf.key, "not analysed yet"))
+        if pf.duration is None or not pf.speakers():
+            report.skipped.append((pf.key, "not analysed yet" if pf.analysis is None else "no speaker"))
             continue
-        report.paths.append(_write(folder / f"{_safe_name(pf.key)}.txt", audacity_text(pf)))
+        path = folder / f"{_safe_name(pf.key)}{suffix}"
+        try:
+            write_turns(path, corrected_segments(pf), uri=pf.key, duration=pf.duration, fmt=fmt,
+                        speakers=pf.likes, media=pf.audio)
+        except OSError as e:
+            raise ExportError(f"{path}: cannot write ({e.strerror or e}); check the folder and free space") from None
+        report.paths.append(path)
         report.exported.append(pf.key)
     if not report.exported:
         raise ExportError(f"{folder}: nothing to export: no file has been analysed yet")
     return report
 
 
-# ------------------------------------------------------------------------------ TextGrid
+# ------------------------------------------------------------------------------ training data for other stacks
 
 
+def _scored(pf: ProjectFile) -> tuple[tuple[float, float], ...]:
+    """What a person checked (the reviewed ranges), else the whole file."""
+    return pf.reviewed or ((0.0, float(pf.duration)),)
 
 
-def export_textgrid(
-    project: Project, folder: str | os.PathLike[str], keys: Iterable[str] | None = None
-) -> ExportReport:
-    """``KEY.TextGrid`` per analysed file: one tier per speaker (hand-added likes: empty tiers)."""
+def _dataset_files(project: Project, keys, report: ExportReport) -> list[ProjectFile]:
+    out = []
+    for pf in _files(project, keys):
+        if pf.duration is None or not pf.speakers():
+            report.skipped.append((pf.key, "not analysed yet" if pf.analysis is None else "no speaker"))
+        elif not pf.exists:
+            report.skipped.append((pf.key, f"audio file missing ({pf.audio}); relink it"))
+        else:
+            out.append(pf)
+    if not out:
+        raise ExportError("nothing to export: no analysed file with its audio")
+    return out
+
+
+def export_pyannote_protocol(project: Project, folder: str | os.PathLike[str], keys: Iterable[str] | None = None,
+                             name: str = "Weighter") -> ExportReport:
+    """A pyannote.database protocol ``<name>.SpeakerDiarization.Project`` in ``folder``:
+    ``database.yml``, ``train.rttm``, ``train.uem`` (the reviewed ranges, else whole files),
+    ``train.lst``, and ``audio/`` with a link per file named after its uri. Every file is
+    in the train subset (split it by editing the list files)."""
     folder = Path(folder)
     report = ExportReport()
-    for pf in _files(project, keys):
-        if pf.analysis is None or not pf.analysis.duration > 0:
-            report.skipped.append((pf.key, "not analysed yet"))
-            continue
-        tiers = [(sp.label, sp.segments) for sp in pf.speakers()]
-        names = {name for name, _ in tiers}
-        tiers += [(name, ()) for name in pf.likes if name not in names]
-        report.paths.append(
-            _write(folder / f"{_safe_name(pf.key)}.TextGrid", textgrid_text(pf.analysis.duration, tiers))
-        )
+    files = _dataset_files(project, keys, report)
+    audio = folder / "audio"
+    audio.mkdir(parents=True, exist_ok=True)
+    suffixes = []
+    for pf in files:
+        link = audio / f"{pf.key}{pf.audio.suffix.lower()}"
+        link.unlink(missing_ok=True)
+        try:
+            link.symlink_to(pf.audio)
+        except OSError:  # no links here (some Windows set-ups): a copy
+            import shutil
+
+            shutil.copy2(pf.audio, link)
+        suffixes.append(pf.audio.suffix.lower())
+    templates = [f"audio/{{uri}}{s}" for s in dict.fromkeys(suffixes)]
+    report.paths.append(_write(folder / "train.rttm", "".join(
+        f"SPEAKER {pf.key} 1 {a:.3f} {b - a:.3f} <NA> <NA> {rttm_speaker(spk)} <NA> <NA>\n"
+        for pf in files for a, b, spk in corrected_segments(pf))))
+    report.paths.append(_write(folder / "train.uem", uem_text({pf.key: _scored(pf) for pf in files})))
+    report.paths.append(_write(folder / "train.lst", "".join(f"{pf.key}\n" for pf in files)))
+    database = (
+        "Databases:\n"
+        f"  {name}:\n" + "".join(f"    - {t}\n" for t in templates)
+        + "Protocols:\n"
+        f"  {name}:\n"
+        "    SpeakerDiarization:\n"
+        "      Project:\n"
+        "        train:\n"
+        "          uri: train.lst\n"
+        "          annotation: train.rttm\n"
+        "          annotated: train.uem\n"
+    )
+    report.paths.append(_write(folder / "database.yml", database))
+    report.exported += [pf.key for pf in files]
+    report.warnings.append(f"load it with pyannote.database: registry.load_database('{folder / 'database.yml'}'), "
+                           f"then registry.get_protocol('{name}.SpeakerDiarization.Project')")
+    return report
+
+
+def export_nemo_manifest(project: Project, folder: str | os.PathLike[str],
+                         keys: Iterable[str] | None = None) -> ExportReport:
+    """NeMo's speaker-diarization manifest (``manifest.json``, one JSON object per line:
+    audio_filepath, offset, duration, label, text, num_speakers, rttm_filepath,
+    uem_filepath) with ``rttm/KEY.rttm`` and ``uem/KEY.uem`` beside it."""
+    folder = Path(folder)
+    report = ExportReport()
+    lines = []
+    for pf in _dataset_files(project, keys, report):
+        rttm = write_turns(folder / "rttm" / f"{_safe_name(pf.key)}.rttm", corrected_segments(pf), uri=pf.key,
+                           duration=pf.duration)
+        uem = _write(folder / "uem" / f"{_safe_name(pf.key)}.uem", uem_text({pf.key: _scored(pf)}))
+        lines.append(json.dumps({
+            "audio_filepath": str(pf.audio), "offset": 0.0, "duration": round(float(pf.duration), 3),
+            "label": "infer", "text": "-", "num_speakers": len(pf.speakers()),
+            "rttm_filepath": str(rttm.absolute()), "uem_filepath": str(uem.absolute()),
+        }))
         report.exported.append(pf.key)
-    if not report.exported:
-        raise ExportError(f"{folder}: nothing to export: no file has been analysed yet")
+    report.paths.insert(0, _write(folder / "manifest.json", "\n".join(lines) + "\n"))
+    return report
+
+
+def export_hf_dataset(project: Project, folder: str | os.PathLike[str],
+                      keys: Iterable[str] | None = None) -> ExportReport:
+    """A Hugging Face ``datasets`` folder (``Dataset.save_to_disk``) in the ``diarizers``
+    layout: audio, timestamps_start, timestamps_end, speakers. Needs the ``hf`` extra."""
+    try:
+        import datasets
+    except ImportError:
+        raise ExportError("the Hugging Face export needs the datasets package: "
+                          "pip install 'weighter-studio[hf]' (or pip install datasets soundfile)") from None
+    folder = Path(folder)
+    report = ExportReport()
+    rows = {"audio": [], "timestamps_start": [], "timestamps_end": [], "speakers": []}
+    for pf in _dataset_files(project, keys, report):
+        segments = corrected_segments(pf)
+        rows["audio"].append(str(pf.audio))
+        rows["timestamps_start"].append([round(a, 3) for a, _, _ in segments])
+        rows["timestamps_end"].append([round(b, 3) for _, b, _ in segments])
+        rows["speakers"].append([s for _, _, s in segments])
+        report.exported.append(pf.key)
+    datasets.disable_progress_bars()  # no console bars (and no tqdm monitor thread) inside the app
+    dataset = datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio())
+    try:
+        dataset.save_to_disk(str(folder))
+    except OSError as e:
+        raise ExportError(f"{folder}: cannot write ({e.strerror or e}); check the folder and free space") from None
+    report.paths.append(folder)
     return report
 
 

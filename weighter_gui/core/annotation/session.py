@@ -38,8 +38,8 @@ from weighter_gui.core.annotation.gallery import (
 from weighter_gui.core.annotation.labels import Reference
 from weighter_gui.core.annotation.project import Project, ProjectFile, key_base
 from weighter_gui.core.annotation.storage import ProjectError
-from weighter_gui.core.annotation.turns import Turn, TurnEdit
-from weighter_gui.core.io.label_files import LabelFileError, read_reference
+from weighter_gui.core.annotation.turns import ReplaceAll, Turn, TurnEdit
+from weighter_gui.core.io.label_files import LabelFileError, read_turns, read_uem
 
 
 @dataclass(frozen=True)
@@ -259,12 +259,35 @@ class ProjectSession:
         """Read an RTTM, TextGrid or Audacity label file as ``key``'s reference."""
         pf = self.project.file(key)
         try:
-            segments = read_reference(path, uris=(key, key_base(pf.audio)))
+            segments = read_turns(path, uris=(key, key_base(pf.audio)))
         except LabelFileError as e:
             raise ProjectError(str(e)) from None
         ref = Reference(tuple(segments), str(Path(path)))
         self.stack.push(SetReference(key, ref))
         return ref
+
+    def import_turns(self, key: str, path: str | os.PathLike[str], tier: str | None = None,
+                     uem: str | os.PathLike[str] | None = None) -> int:
+        """Another system's diarization of ``key`` (any ``core.io.label_files`` format) as
+        its turns, to correct (one undo step). Its speakers are names, so a name the
+        project knows is that speaker. With a UEM (given, or ``NAME.uem`` beside an RTTM)
+        only the turns inside its ranges are taken. Returns the number of turns. A file
+        that cannot be read raises ``ProjectError`` and changes nothing."""
+        pf = self.project.file(key)
+        uris = (key, key_base(pf.audio))
+        path = Path(path)
+        if uem is None and path.suffix.lower() == ".rttm" and path.with_suffix(".uem").is_file():
+            uem = path.with_suffix(".uem")
+        try:
+            segments = read_turns(path, uris=uris, tier=tier)
+            ranges = read_uem(uem, uris=uris) if uem is not None else None
+        except LabelFileError as e:
+            raise ProjectError(str(e)) from None
+        if ranges is not None:
+            segments = [(max(a, x), min(b, y), s) for a, b, s in segments for x, y in ranges if min(b, y) > max(a, x)]
+        turns = tuple(Turn(round(a, 3), round(b, 3), None, s) for a, b, s in segments)
+        self.stack.push(EditTurns(key, ReplaceAll(turns, f"Import turns from {path.name}")))
+        return len(self.project.file(key).current_turns())
 
     def clear_reference(self, key: str) -> None:
         self.stack.push(SetReference(key, None))

@@ -278,6 +278,21 @@ class EraseRange(TurnEdit):
         return Result(_clip(_cut(turns, a, b), duration), None)
 
 
+@dataclass(frozen=True)
+class ReplaceAll(TurnEdit):
+    """Replace every turn (another system's diarization imported as the starting point)."""
+
+    turns: tuple[Turn, ...]
+    text: str = "Import turns"
+
+    def apply(self, turns, duration):
+        merged: list[Turn] = []  # one speaker's overlapping turns (an import may have them) joined
+        for t in sorted(self.turns):
+            merged, t = _absorb(merged, t)
+            merged.append(t)
+        return Result(_clip(merged, duration), None)
+
+
 def _range(start: float, end: float, duration: float | None) -> tuple[float, float]:
     a, b = _t(max(0.0, min(start, end))), _t(max(start, end))
     if duration is not None:
