@@ -174,6 +174,12 @@ def test_rank_files_most_uncertain_first(session, tmp_path):
     # labelling f2 moves it behind the unlabelled f3
     session.name_slot("f2", "S1", "cleo")
     assert [r.key for r in session.rank()][:2] == ["f3", "f2"]
+    # a file reviewed in part says so; one reviewed through goes behind every analysed file
+    session.mark_reviewed("f3", 0.0, 4.0)
+    f3 = next(r for r in session.rank() if r.key == "f3")
+    assert f3.reviewed == pytest.approx(4.0 / session.file("f3").duration) and "% reviewed" in f3.reason()
+    session.mark_reviewed("f3", 0.0, session.file("f3").duration)
+    assert [r.key for r in session.rank()][-2:] == ["f3", "unanalysed"]
 
 
 def test_rank_without_gallery_uses_threshold_closeness(tmp_path):

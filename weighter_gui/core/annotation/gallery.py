@@ -209,12 +209,15 @@ class FileRank:
     novelty: float  # mean over open kept slots of 1 - best gallery similarity (0..1; 0 without a gallery)
     near_threshold: tuple[str, ...]  # open slots (kept or not) within the margin of the threshold
     low_similarity: tuple[str, ...]  # open kept slots whose best gallery match is weak
+    reviewed: float = 0.0  # the share of the file a person has checked (0..1)
 
     def reason(self) -> str:
         """A few words for a tooltip."""
         if not self.analysed:
             return "not analysed yet"
         parts = ["not labelled yet" if not self.labelled else "partly labelled"]
+        if self.reviewed:
+            parts.append(f"{self.reviewed:.0%} reviewed")
         if self.near_threshold:
             parts.append(f"{len(self.near_threshold)} slot(s) near the threshold")
         if self.low_similarity:
@@ -234,7 +237,7 @@ def rank_files(
     """The project's files, the most worth labelling first.
 
     Order: analysed files the user has not labelled, then analysed files already
-    labelled, then files without an analysis; inside each group by ``score``,
+    labelled, then analysed files reviewed from start to end, then files without an analysis; inside each group by ``score``,
     highest first (ties by key). Only *open* slots count (not named, not merged,
     not marked "not a speaker": the user has settled the others). Per file::
 
@@ -276,7 +279,9 @@ def rank_files(
         n = float(np.mean(novelty)) if novelty else 0.0
         score = c + n + 0.25 * len(near)
         ranks.append(
-            FileRank(pf.key, score, True, pf.is_labelled, not pf.exists, c, n, tuple(near), tuple(low))
+            FileRank(pf.key, score, True, pf.is_labelled, not pf.exists, c, n, tuple(near), tuple(low),
+                     pf.reviewed_share)
         )
-    ranks.sort(key=lambda r: (not r.analysed, r.labelled, -r.score, r.key))
+    # a file a person has checked through needs nothing more: last among the analysed
+    ranks.sort(key=lambda r: (not r.analysed, r.reviewed >= 1.0, r.labelled, -r.score, r.key))
     return ranks
