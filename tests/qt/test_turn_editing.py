@@ -305,3 +305,49 @@ def test_import_a_pyannote_rttm_and_an_eaf_correct_and_export_for_other_tools(op
     registry.load_database(str(tmp_path / "protocol" / "database.yml"))
     (item,) = registry.get_protocol("Weighter.SpeakerDiarization.Project", preprocessors={"audio": FileFinder()}).train()
     assert sorted(item["annotation"].labels()) == ["anna", "bob"]
+
+
+def test_retraining_from_corrected_reviewed_turns_names_an_untitled_project_first(
+        qtbot, make_window, two_files, tmp_path, tiny_checkpoint, monkeypatch):
+    import torch
+
+    from weighter_gui.core.model.checkpoint import load_checkpoint
+
+    fake = FakeDiarizer(segments=SEGMENTS)
+    window = make_window(diarizer_factory=lambda checkpoint, device: fake, checkpoint=str(tiny_checkpoint),
+                         device="cpu")
+    path = two_files[0]
+    window.files.open_paths([path])
+    wait_for_state(qtbot, window, path, FileState.DONE)
+    window.workspace.set_current(path)
+    qtbot.waitUntil(lambda: window.timeline.turn_speakers == ["S1", "S2"], timeout=UI_TIMEOUT_MS)
+    window.timeline.fit_all()
+    click_turn(window, "S2", 6.0)  # the late boundary, fixed with the mouse
+    end = window.timeline.turn_row_rect("S2", 4.0, 7.6)[2]
+    drag(window, end, window.timeline.turn_row_rect("S2", 7.95, 7.95)[0])
+    session = window.workspace.session
+    key = session.key_for(path)
+    session.name_slot(key, "S1", "anna")
+    session.name_slot(key, "S2", "bob")
+    window.timeline.set_selection(None)
+    window.action("mark_reviewed").trigger()  # the whole file is right now
+
+    named = tmp_path / "named" / "study.weighter"
+    named.parent.mkdir()
+    monkeypatch.setattr(window.dialogs, "ask_save_path", lambda *args: str(named))
+    monkeypatch.setattr(window.dialogs, "ask_yes_no", lambda *args: False)
+    window.action("retrain").trigger()  # untitled: named first, then the dialog
+    assert window.workspace.session.path == named and not window.projects.untitled
+    dialog = window.retrain.dialog
+    assert dialog is not None and "turns you corrected" in dialog.status.text()
+    assert dialog.start(steps=2, batch_size=1)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=120_000)
+    assert dialog.checkpoint is not None and dialog.checkpoint.parent == named.parent / "models"
+    # reviewed turns teach the curves too: the body changed, not only the head
+    base, tuned = (load_checkpoint(c)[0].state_dict() for c in (tiny_checkpoint, dialog.checkpoint))
+    assert any(not torch.equal(tuned[k], v) for k, v in base.items() if not k.startswith("classifier."))
+    from weighter_gui.core.io.manifest import read_manifest
+
+    (item,) = read_manifest(named.parent / "study-manifest.jsonl")
+    assert (4.0, 8.0, "bob") in item.segments and item.extra["reviewed"] == [[0.0, 18.0]]
+    dialog.close()

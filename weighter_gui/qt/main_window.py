@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
                                      self.labelling.name_by_index)
         self.relink = RelinkController(w, self.files, d, self)
         self.reports = ReportsController(w, self.files, d, self.projects.ensure_project)
-        self.retrain = RetrainController(w, self.preferences, self.files, d)
+        self.retrain = RetrainController(w, self.preferences, self.files, d, self.projects.ensure_named)
         self.go = NavigationController(w, self.player, self.timeline, d)
         self.view = ViewController(w, self.analysis, self.player, self.timeline, self.speaker_panel, self.toolbar,
                                    self.actions_by_id, d, self)

@@ -56,6 +56,15 @@ class ProjectController:
         self.dialogs.status("Your work is autosaved in an untitled project; File › Save project as… names it")
         return True
 
+    def ensure_named(self) -> bool:
+        """The open project has a name; an untitled one is saved under one the user picks
+        (False when they cancel)."""
+        if not self.untitled:
+            return self.workspace.session is not None
+        self.dialogs.status("Name the project first: the retrained model and its manifest are saved beside it")
+        self.ask_save_as()
+        return not self.untitled
+
     def offer_recovery(self) -> bool:
         """At start: offer the untitled projects a crash (or closing without naming
         them) left behind; True when one was reopened."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from weighter_gui.qt.views.retrain_dialog import RetrainDialog
 
 class RetrainController:
     def __init__(self, workspace: Workspace, preferences: Preferences, files: FilesController,
-                 dialogs: Dialogs) -> None:
+                 dialogs: Dialogs, name_untitled: Callable[[], bool]) -> None:
         self.workspace = workspace
         self.preferences = preferences
         self.files = files
         self.dialogs = dialogs
+        self.name_untitled = name_untitled  # True when the project has a name (asking for one if untitled)
         self.dialog: RetrainDialog | None = None
 
     @property
@@ -26,7 +28,8 @@ class RetrainController:
         return self.dialog is not None and self.dialog.running
 
     def open(self) -> None:
-        if self.dialogs.require_project(self.workspace.session):
+        # a retrain writes its manifest and model beside the project: an untitled one is named first
+        if self.dialogs.require_project(self.workspace.session) and self.name_untitled():
             self.open_dialog().show()
 
     def open_dialog(self) -> RetrainDialog:

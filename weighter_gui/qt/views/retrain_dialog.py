@@ -49,8 +49,9 @@ def _train(items, steps: int, batch_size: int, out: Path, cache_dir: Path, init:
     def features(done: int, total: int, _path: str) -> None:
         hook.report(("preparing", done, total))
 
-    generator = train(items, fine_tune_config(steps, batch_size), out=out, cache_dir=cache_dir, init=init,
-                      device=device, feature_hook=features)
+    reviewed = any(item.extra.get("reviewed") for item in items)
+    generator = train(items, fine_tune_config(steps, batch_size, reviewed=reviewed), out=out, cache_dir=cache_dir,
+                      init=init, device=device, feature_hook=features)
     try:  # the generator is closed by the thread that runs it
         for event in generator:
             hook.check()
@@ -91,9 +92,12 @@ class RetrainDialog(QDialog):
         form.addRow("Steps", self.steps_spin)
         form.addRow("Batch size", self.batch_spin)
 
+        reviewed = any(pf.reviewed for pf in project_session.files.values())
         self.status = QLabel(
-            "Exports the labels as a manifest next to the project, then teaches the model's "
-            "speaker head the project's names. The curves stay as they are."
+            "Exports the labels as a manifest next to the project, then teaches the model "
+            + ("the project's names, and its curves the turns you corrected in the ranges marked reviewed."
+               if reviewed else "'s speaker head the project's names. The curves stay as they are (mark ranges "
+               "reviewed, R, and their corrected turns teach the curves too).")
         )
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
