@@ -648,7 +648,7 @@ class Guide:
         QTest.mouseClick(window.timeline.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
         s.wait_until(lambda: window.workspace.selected_turn is not None, "the clicked turn selected")
         s.press(self._key("S"))
-        s.shift_drag(middle + 1.0, middle + 1.8)
+        s.shift_drag(middle + 0.8, middle + 2.4)
         s.press(self._key("2"), Qt.KeyboardModifier.ControlModifier)
         QTest.mouseMove(window.timeline.viewport(), QPoint(5, 5))
         s.wait(300)

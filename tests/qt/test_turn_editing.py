@@ -351,3 +351,13 @@ def test_retraining_from_corrected_reviewed_turns_names_an_untitled_project_firs
     (item,) = read_manifest(named.parent / "study-manifest.jsonl")
     assert (4.0, 8.0, "bob") in item.segments and item.extra["reviewed"] == [[0.0, 18.0]]
     dialog.close()
+
+
+def test_a_shift_drag_inside_a_clicked_turn_selects_a_new_range(opened):
+    window = opened
+    click_turn(window, "S1", 10.0)
+    assert window.timeline.selection() == pytest.approx((8.0, 12.0))  # the clicked turn's span
+    a, b = (window.timeline.map_time_to_widget(t) for t in (9.0, 10.0))
+    drag(window, a, b, Qt.KeyboardModifier.ShiftModifier)
+    start, end = window.timeline.selection()
+    assert start == pytest.approx(9.0, abs=0.1) and end == pytest.approx(10.0, abs=0.1)

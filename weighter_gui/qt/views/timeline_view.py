@@ -196,6 +196,11 @@ class TimelineView(pg.GraphicsLayoutWidget):
                 pen=pg.mkPen(120, 170, 255, 200),
             )
             region.setZValue(25)
+            # Its edges resize it; its body does not move it, so a shift-drag inside a
+            # selection (a clicked turn's) selects a new range instead.
+            region.setMovable(False)
+            for edge in region.lines:
+                edge.setMovable(True)
             region.hide()
             plot.addItem(region, ignoreBounds=True)
             region.sigRegionChanged.connect(self._on_region_changed)
