@@ -361,3 +361,14 @@ def test_a_shift_drag_inside_a_clicked_turn_selects_a_new_range(opened):
     drag(window, a, b, Qt.KeyboardModifier.ShiftModifier)
     start, end = window.timeline.selection()
     assert start == pytest.approx(9.0, abs=0.1) and end == pytest.approx(10.0, abs=0.1)
+
+
+def test_new_project_while_untitled_keeps_the_work(opened, tmp_path):
+    window = opened
+    click_turn(window, "S1", 2.0)
+    QTest.keyClick(window, Qt.Key.Key_S)
+    edited = window.workspace.project_file(window.workspace.current).turns
+    assert window.projects.new_project(tmp_path / "study.weighter")
+    assert window.workspace.session.path == tmp_path / "study.weighter" and not window.projects.untitled
+    assert Project.load(tmp_path / "study.weighter").file(window.workspace.key_for(window.workspace.current)).turns \
+        == edited

@@ -46,8 +46,9 @@ def create_untitled(folder: str | os.PathLike[str]) -> ProjectSession:
 
 
 def recoverable(folder: str | os.PathLike[str], in_use: Callable[[Path], bool] = lambda p: False) -> list[Path]:
-    """Untitled projects left in ``folder`` that hold work (at least one file) and that no
-    running Weighter Studio has open (``in_use``), newest first. Empty ones are removed."""
+    """Untitled projects left in ``folder`` that hold work (a label, turns or a reviewed
+    range) and that no running Weighter Studio has open (``in_use``), newest first. Ones
+    without work (every edit undone) are removed."""
     out = []
     for path in sorted(Path(folder).glob(f"untitled-*{PROJECT_SUFFIX}"), key=_mtime, reverse=True):
         if in_use(path):
@@ -57,7 +58,7 @@ def recoverable(folder: str | os.PathLike[str], in_use: Callable[[Path], bool] =
         except ProjectError:
             out.append(path)  # damaged: offer it, opening says what is wrong
             continue
-        if project.files:
+        if any(pf.is_labelled or pf.reviewed for pf in project.files.values()):
             out.append(path)
         else:
             discard(path)

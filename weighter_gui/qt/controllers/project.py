@@ -85,7 +85,10 @@ class ProjectController:
         return project.path if project is not None else None
 
     def new_project(self, path: str | Path) -> bool:
-        """Create a project at ``path`` (replacing a file there) holding the open files."""
+        """Create a project at ``path`` (replacing a file there) holding the open files.
+        With an untitled project open, that one is named (its labels and turns go along)."""
+        if self.untitled:
+            return self.save_project_as(path)
         path = _with_suffix(path)
         try:
             session = ProjectSession.create(path, overwrite=True)
