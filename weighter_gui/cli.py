@@ -184,6 +184,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device, jobs=args.jobs,
             model_overrides={
                 **({"readout": args.readout} if args.readout else {}),
+                **({"channel_reduction": args.channel_reduction} if args.channel_reduction else {}),
                 **(OVERLAP_DETECTORS[args.overlap_detector] if args.overlap_detector else {}),
             } or None,
             feature_hook=(lambda d, t, f: bar.update("feats", d, t, {"file": f})) if bar else None,
@@ -571,6 +572,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--readout", choices=("linear", "slots", "attractors"),
         help="slot read-out of a new model (default: attractors; ignored with --init)",
+    )
+    train.add_argument(
+        "--channel-reduction", type=int,
+        help="a new model's convolution channels: input features / N (default 4; the method's write-up uses 12; "
+        "ignored with --init)",
     )
     train.add_argument(
         "--overlap-detector", nargs="?", const="small", choices=("small", "wide"), metavar="DESIGN",
