@@ -37,7 +37,9 @@ class StatusWidgets:
     save_error_label: QLabel
 
 
-HAND_DRAWN_COLOUR = "#b0b0b0"  # a speaker with turns but no slot (drawn by hand)
+# Speakers with turns but no slot (drawn by hand, or imported from another tool): muted
+# colours of their own, unlike the curves' (those belong to the model's slots).
+NAME_ONLY_COLOURS = ("#b0b0b0", "#c9a66b", "#8fb3c9", "#b98fc9", "#8fc9a0", "#c98f8f")
 
 
 class DisplayController:
@@ -153,8 +155,8 @@ class DisplayController:
 
     def _show_turns(self, record: FileRecord) -> None:
         """The turns lane: each speaker's turns in the colour of their first slot's curve
-        (grey for a speaker drawn by hand), the selected turn framed; dragged edges snap
-        to where the speech detector hears speech start and stop."""
+        (a muted colour for a speaker with no slot), the selected turn framed; dragged
+        edges snap to where the speech detector hears speech start and stop."""
         colour_of = {t.label: t.colour for t in record.tracks}
         speakers = self.workspace.speakers(record.path)
         pf = self.workspace.project_file(record.path)
@@ -163,9 +165,11 @@ class DisplayController:
             segments = [(t.start, t.end, pf.turn_speaker(t)) for t in turns if pf.turn_speaker(t) is not None]
         else:
             segments = [(a, b, name) for name, _, spans in speakers for a, b in spans]
-        self.timeline.set_turns(segments,
-                                {name: colour_of.get(slots[0], HAND_DRAWN_COLOUR) if slots else HAND_DRAWN_COLOUR
-                                 for name, slots, _ in speakers},
+        name_only = [name for name, slots, _ in speakers if not slots or slots[0] not in colour_of]
+        colours = {name: colour_of[slots[0]] if name not in name_only
+                   else NAME_ONLY_COLOURS[name_only.index(name) % len(NAME_ONLY_COLOURS)]
+                   for name, slots, _ in speakers}
+        self.timeline.set_turns(segments, colours,
                                 reviewed=pf.reviewed if pf is not None and speakers else (), numbered=True)
         self.timeline.set_snap_points(speech_edges(*_speech_lane(record)))
         self._show_selected_turn()
