@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from real_speech import WHEEL, load_sets, systems
+from real_speech import add_set_and_system_options, load_sets, systems
 from results import write_table
 from scipy.optimize import linear_sum_assignment
 
@@ -40,7 +40,8 @@ from weighter_gui.core.annotation.turns import (
     MoveEdge,
     Reassign,
 )
-from weighter_gui.core.io.label_files import read_rttm
+from weighter_gui.core.diarize.evaluation import der
+from weighter_gui.core.io.label_files import read_rttm, to_annotation
 
 FRAME = 0.01
 MIN_GAIN = 1e-4  # an edit must lower DER by this much to be worth making
@@ -176,25 +177,13 @@ def correct_turns(session, key: str, reference, duration: float, collar: float =
 
 
 def pyannote_der(reference, final, uri: str, collar: float) -> float:
-    from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    ref, hyp = Annotation(uri=uri), Annotation(uri=uri)
-    for i, (a, b, s) in enumerate(reference):
-        ref[Segment(a, b), i] = s
-    for i, (a, b, s) in enumerate(final):
-        hyp[Segment(a, b), i] = s
-    return float(DiarizationErrorRate(collar=collar, skip_overlap=False)(ref, hyp))
+    """The end result's DER by pyannote.metrics (the project's ``der``), as the README reports DER."""
+    return float(der({uri: to_annotation(uri, reference)}, {uri: to_annotation(uri, final)}, collar).der)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--no-gate", action="store_true", help="also correct each checkpoint without speech detection")
-    parser.add_argument("--classic", action="store_true", help="also correct the classic pipeline")
-    parser.add_argument("--pyannote-wheel", type=Path, default=WHEEL)
-    parser.add_argument("--collar", type=float, default=0.25)
+    add_set_and_system_options(parser)
     parser.add_argument("--target", type=float, default=0.02, help="stop at this DER")
     parser.add_argument("--max-edits", type=int, default=400)
     parser.add_argument("--out", default="docs/results")

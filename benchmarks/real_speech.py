@@ -132,16 +132,21 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
     write_table(args.out, f"{args.name}-{name}", table, rows)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_set_and_system_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``load_sets`` and ``systems`` read (shared with correction_effort.py)."""
     parser.add_argument("--set", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--no-gate", action="store_true", help="also score each checkpoint without speech detection")
-    parser.add_argument("--classic", action="store_true", help="also score the classic pipeline")
+    parser.add_argument("--no-gate", action="store_true", help="also run each checkpoint without speech detection")
+    parser.add_argument("--classic", action="store_true", help="also run the classic pipeline")
     parser.add_argument("--pyannote-wheel", type=Path, default=WHEEL)
+    parser.add_argument("--collar", type=float, default=0.25)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_set_and_system_options(parser)
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="real-speech")
-    parser.add_argument("--collar", type=float, default=0.25)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 

@@ -118,7 +118,7 @@ def write_turns(path: str | os.PathLike[str], turns: Iterable[tuple[float, float
     names = list(dict.fromkeys([*[s for _, _, s in turns], *speakers]))
     kind = format_of(path, fmt).name
     if kind == "rttm":
-        return write_rttm(path, [_annotation(uri, turns)])
+        return write_rttm(path, [to_annotation(uri, turns)])
     if kind == "textgrid":
         return _write_textgrid(path, duration, [(n, [(a, b) for a, b, s in turns if s == n]) for n in names])
     if kind == "eaf":
@@ -227,7 +227,8 @@ def rttm_speaker(label: str) -> str:
     return "_".join(label.split())
 
 
-def _annotation(uri: str, turns: Turns):
+def to_annotation(uri: str, turns: Turns):
+    """One recording's turns as a ``pyannote.core.Annotation`` (names made RTTM-safe)."""
     from pyannote.core import Annotation, Segment
 
     ann = Annotation(uri=uri)
