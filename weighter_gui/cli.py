@@ -284,7 +284,6 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
         from weighter_gui.core.io.label_files import format_of, write_turns
 
         suffix = format_of("", args.format).suffixes[0]
-        suffix = {".textgrid": ".TextGrid"}.get(suffix, suffix)
         for r in results:
             turns = [(a, b, t.name or t.label) for t in r.speakers for a, b in t.segments]
             out = write_turns(Path(args.out) / f"{r.uri}{suffix}", turns, uri=r.uri, duration=r.duration,

@@ -237,7 +237,6 @@ def export_turns(project: Project, folder: str | os.PathLike[str], fmt: str,
         suffix = format_of(folder, fmt).suffixes[0]
     except LabelFileError as e:
         raise ExportError(str(e)) from None
-    suffix = {".textgrid": ".TextGrid"}.get(suffix, suffix)
     report = ExportReport()
     for pf in _files(project, keys):
         if pf.duration is None or not pf.speakers():

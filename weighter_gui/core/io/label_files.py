@@ -45,13 +45,13 @@ class RTTMError(LabelFileError):
 @dataclass(frozen=True)
 class Format:
     name: str  # what --to / --format take
-    suffixes: tuple[str, ...]  # lower case, the first is written
+    suffixes: tuple[str, ...]  # the first is written (as spelt); matched whatever the case
     description: str
 
 
 FORMATS = (
     Format("rttm", (".rttm",), "RTTM (NIST), one line per turn"),
-    Format("textgrid", (".textgrid",), "Praat TextGrid, one interval tier per speaker"),
+    Format("textgrid", (".TextGrid",), "Praat TextGrid, one interval tier per speaker"),
     Format("eaf", (".eaf",), "ELAN annotation file, one tier per speaker"),
     Format("audacity", (".txt",), "Audacity label track"),
     Format("csv", (".csv", ".tsv"), "CSV or TSV: start, end, speaker"),
@@ -70,7 +70,7 @@ def format_of(path: str | os.PathLike[str], fmt: str | None = None) -> Format:
             raise LabelFileError(f"unknown format {fmt!r}; use one of {', '.join(f.name for f in FORMATS)}")
         return found
     suffix = Path(path).suffix.lower()
-    found = next((f for f in FORMATS if suffix in f.suffixes), None)
+    found = next((f for f in FORMATS if suffix in (s.lower() for s in f.suffixes)), None)
     if found is None:
         known = ", ".join(s for f in FORMATS for s in f.suffixes)
         raise LabelFileError(f"{path}: unknown kind of file ({suffix or 'no extension'}); use one of {known}")
