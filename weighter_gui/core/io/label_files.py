@@ -282,13 +282,7 @@ def read_audacity_labels(path: str | os.PathLike[str]) -> Turns:
 
 
 def _read_text(path: Path, what: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise LabelFileError(f"{path}: {what} not found") from None
-    except OSError as e:
-        raise LabelFileError(f"{path}: cannot read ({e.strerror or e})") from None
-    return _decode(raw)
+    return _decode(_read_bytes(path, what))
 
 
 def _decode(raw: bytes) -> str:
