@@ -4,6 +4,9 @@ import shutil
 
 import pytest
 
+from tests.core.project_helpers import SPECS_A, SPECS_B, make_diarization, write_wav
+from weighter_gui.core.annotation.session import ProjectSession
+
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)"
 )
@@ -48,3 +51,26 @@ def tiny_checkpoint(tmp_path_factory, tiny_corpus, feature_cache):
                         model_overrides=TINY_MODEL))
     assert isinstance(events[-1], TrainResult)
     return out
+
+
+# ----------------------------------------------------------------------------- a project
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A study folder with two one-second recordings, audio/a.wav and audio/b.wav."""
+    root = tmp_path / "study"
+    write_wav(root / "audio" / "a.wav")
+    write_wav(root / "audio" / "b.wav")
+    return root
+
+
+@pytest.fixture
+def session(folder):
+    """A project of the two: a (10 s by its analysis) S1 0-3 and 5-6 s, S2 3-5, S3 6-7.5, S4 under
+    the threshold; b S1 0-2, S2 2-4."""
+    s = ProjectSession.create(folder / "p.weighter")
+    s.add_files([folder / "audio" / "a.wav", folder / "audio" / "b.wav"])
+    s.set_analysis("a", make_diarization(folder / "audio" / "a.wav", SPECS_A))
+    s.set_analysis("b", make_diarization(folder / "audio" / "b.wav", SPECS_B))
+    return s

@@ -10,11 +10,10 @@ import textwrap
 
 import pytest
 
-from tests.core.test_project import SPECS_A, SPECS_B, make_diarization, write_wav
+from tests.core.project_helpers import make_diarization
 from weighter_gui.core.annotation.exports import corrected_segments, export_manifest, export_rttm
 from weighter_gui.core.annotation.labels import LabelError
 from weighter_gui.core.annotation.project import Project
-from weighter_gui.core.annotation.session import ProjectSession
 from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.core.annotation.turns import (
     AddTurn,
@@ -30,24 +29,6 @@ from weighter_gui.core.annotation.turns import (
     turn_at,
 )
 from weighter_gui.core.io.manifest import read_manifest
-
-
-@pytest.fixture
-def folder(tmp_path):
-    for name in ("a", "b"):
-        write_wav(tmp_path / "study" / "audio" / f"{name}.wav")
-    return tmp_path / "study"
-
-
-@pytest.fixture
-def session(folder):
-    """File a (10 s): S1 0-3 and 5-6, S2 3-5, S3 6-7.5, S4 under the threshold."""
-    s = ProjectSession.create(folder / "p.weighter")
-    s.add_files([folder / "audio" / "a.wav", folder / "audio" / "b.wav"])
-    s.set_analysis("a", make_diarization(folder / "audio" / "a.wav", SPECS_A))
-    s.set_analysis("b", make_diarization(folder / "audio" / "b.wav", SPECS_B))
-    return s
-
 
 # S1: 0-3 and 5-6; S2: 3-5; S3: 6-7.5 (S4 is under the threshold: not a speaker)
 S1, S2, S3 = ("slot", "S1"), ("slot", "S2"), ("slot", "S3")
