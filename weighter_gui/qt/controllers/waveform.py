@@ -24,7 +24,7 @@ class WaveformController:
         self.parent = parent
         self.shown = False
         self.envelopes: OrderedDict[Path, object] = OrderedDict()
-        self.tasks: list[BackgroundTask] = []
+        self.tasks: dict[Path, BackgroundTask] = {}  # running, by file
         workspace.current_changed.connect(self._on_current_changed)
 
     def set_shown(self, shown: bool) -> None:
@@ -40,12 +40,17 @@ class WaveformController:
             self.timeline.set_waveform(self.envelopes[path])
             return
         self.timeline.set_waveform(None)
+        for other, task in self.tasks.items():  # files left behind: their reading stops
+            if other != path:
+                task.cancel()
+        if path in self.tasks and not self.tasks[path].was_cancelled:  # already being read
+            return
         task = BackgroundTask("Waveform", lambda hook: waveform_envelope(path, cancelled=lambda: hook.cancelled),
                               self.parent)
         task.done.connect(lambda envelope, p=path: self._on_done(p, envelope))
         task.failed.connect(lambda reason, p=path: self.dialogs.status(f"No waveform for {p.name}: {reason}"))
-        task.finished.connect(lambda t=task: self.tasks.remove(t) if t in self.tasks else None)
-        self.tasks.append(task)
+        task.finished.connect(lambda p=path, t=task: self.tasks.pop(p, None) if self.tasks.get(p) is t else None)
+        self.tasks[path] = task
         task.start()
 
     def _on_done(self, path: Path, envelope) -> None:
@@ -58,10 +63,10 @@ class WaveformController:
             self.timeline.set_waveform(envelope)
 
     def stop(self) -> None:
-        for task in list(self.tasks):
+        for task in list(self.tasks.values()):
             task.cancel()
             task.wait()
 
     def busy(self) -> bool:
-        return any(task.isRunning() for task in self.tasks)
+        return any(task.isRunning() for task in self.tasks.values())
 
