@@ -126,12 +126,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _augment_config(args: argparse.Namespace):
-    """``--augment``: the default AugmentConfig; None (no augmentation) otherwise."""
+    """``--augment``: the default AugmentConfig less ``--augment-without``; None (no
+    augmentation) otherwise."""
+    if args.augment_without and not args.augment:
+        raise ValueError("--augment-without needs --augment")
     if not args.augment:
         return None
     from weighter_gui.core.training.augment import AugmentConfig
 
-    return AugmentConfig()
+    return AugmentConfig().without(*args.augment_without)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -502,6 +505,11 @@ def _build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--augment", action="store_true",
         help="augment each conversation: rooms (reverb), noise, telephone/codecs, EQ, level, clipping",
+    )
+    synth.add_argument(
+        "--augment-without", action="append", default=[], metavar="PART",
+        help="with --augment: leave out one part of the chain (speakers: pitch and tempo; rooms; noise; "
+        "channel: EQ, telephone band, codecs), to measure what it is worth; repeatable",
     )
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument(

@@ -117,3 +117,27 @@ def test_pitch_shifted_real_speaker_is_a_new_identity():
     rng = np.random.default_rng(1)
     x = real_voices.say(out, rng)
     assert len(x) % 16 == 0 and np.abs(x).max() > 0
+
+
+def test_leaving_a_part_out_turns_off_that_part_alone():
+    full = augment.AugmentConfig(reverb_p=1.0, noise_p=1.0, eq_p=1.0, telephone_p=1.0, codec_p=1.0)
+    no_rooms = full.without("rooms")
+    assert no_rooms.reverb_p == 0.0 and no_rooms.noise_p == 1.0 and no_rooms.telephone_p == 1.0
+    tracks = np.stack([_speechy()[0], _speechy(seed=1)[0]])
+    assert np.array_equal(augment.reverberate(tracks, np.random.default_rng(0), no_rooms), tracks)
+    no_channel = full.without("channel", "speakers")
+    assert (no_channel.eq_p, no_channel.telephone_p, no_channel.codec_p, no_channel.pitch_p) == (0, 0, 0, 0)
+    assert no_channel.reverb_p == 1.0 and no_channel.noise_p == 1.0
+    assert full.without("speakers") == full.without_speaker_changes()
+    with pytest.raises(ValueError, match="unknown augmentation 'room'"):
+        full.without("room")
+
+
+def test_cli_augment_without_needs_augment_and_a_known_part(tmp_path, capsys):
+    from weighter_gui.cli import main
+
+    assert main(["synth", str(tmp_path / "a"), "--augment-without", "rooms"]) != 0
+    assert "--augment-without needs --augment" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "b"), "--augment", "--augment-without", "room"]) != 0
+    assert "choose from speakers, rooms, noise, channel" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -63,6 +63,7 @@ from weighter_gui.core.training.real_voices import RealSpeaker, say
 
 __all__ = [
     "CODECS",
+    "PARTS",
     "AugmentConfig",
     "add_noise",
     "available_codecs",
@@ -75,6 +76,9 @@ __all__ = [
 ]
 
 SAMPLE_RATE = 16000
+# The chain's parts that can be left out one at a time (``AugmentConfig.without``,
+# ``weighter synth --augment-without``), to measure what each is worth.
+PARTS = ("speakers", "rooms", "noise", "channel")
 NOISE_KINDS = ("coloured", "babble", "bursts", "hum", "real")
 # name -> (tool, narrow band): narrow-band codecs run at 8 kHz after the telephone filter
 CODECS = {
@@ -109,9 +113,25 @@ class AugmentConfig:
     level_dbfs: tuple[float, float] = (-30.0, -10.0)
     clip_p: float = 0.05
 
+    def without(self, *parts: str) -> AugmentConfig:
+        """The same chain with whole ``PARTS`` left out: speakers (pitch, tempo), rooms,
+        noise, channel (EQ, telephone band, codecs)."""
+        off = {
+            "speakers": {"pitch_p": 0.0, "tempo_p": 0.0},
+            "rooms": {"reverb_p": 0.0},
+            "noise": {"noise_p": 0.0},
+            "channel": {"eq_p": 0.0, "telephone_p": 0.0, "codec_p": 0.0},
+        }
+        changes: dict[str, float] = {}
+        for part in parts:
+            if part not in off:
+                raise ValueError(f"unknown augmentation {part!r}; choose from {', '.join(PARTS)}")
+            changes.update(off[part])
+        return replace(self, **changes)
+
     def without_speaker_changes(self) -> AugmentConfig:
         """The same chain with the RTTM kept: no pitch or tempo perturbation."""
-        return replace(self, pitch_p=0.0, tempo_p=0.0)
+        return self.without("speakers")
 
 
 # --------------------------------------------------------------------------- helpers
