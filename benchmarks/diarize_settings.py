@@ -7,7 +7,8 @@ an offset on the overlap detector's logit, who gets an overlapped token's second
 (``overlap_runner_up``) and the read-out's competition rounds
 (``attractor_compete_rounds``) against the linking settings of ``DiarizeConfig``: the slot floor
 (``min_slot_confidence``), the least speech a track needs (``min_speaker_seconds``),
-the file-level clustering's cosine (``cluster_similarity``; ``link_similarity`` in results written before it), the cosine at which
+the file-level clustering's cosine (``cluster_similarity``; ``link_similarity`` in results written before it)
+and the cosine at which two slots of one window may join there (``same_window_similarity``), the cosine at which
 a file's tracks are merged (``merge_similarity``), the curve level that counts as
 speech (``activity``), the pauses filled inside one speaker's speech (``fill_gap``),
 the seconds added to both ends of each segment (``segment_padding``), the snapping
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
     parser.add_argument("--min-slot-confidence", default="0.05,0.2")
     parser.add_argument("--min-speaker-seconds", default="0,1")
     parser.add_argument("--cluster-similarity", default="0.85")
+    parser.add_argument("--same-window-similarity", default="1.01",
+                        help="cosine at which two slots of one window may join (above 1: never)")
     parser.add_argument("--merge-similarity", default="1.0", help="cosine at which tracks merge (1: never)")
     parser.add_argument("--activity", default="0.5", help="curve level that counts as speech")
     parser.add_argument("--fill-gap", default="0.3", help="seconds of pause filled inside one speaker's speech")
@@ -82,7 +85,8 @@ def main(argv=None) -> int:
     grid = itertools.product(
         floats(args.speech_pad), floats(args.speech_threshold), floats(args.offsets), floats(args.overlap_offsets),
         args.runner_up.split(",") if args.runner_up else [config.overlap_runner_up], floats(args.compete_rounds), floats(args.min_slot_confidence),
-        floats(args.min_speaker_seconds), floats(args.cluster_similarity), floats(args.merge_similarity),
+        floats(args.min_speaker_seconds), floats(args.cluster_similarity),
+        floats(args.same_window_similarity), floats(args.merge_similarity),
         floats(args.activity), floats(args.fill_gap), floats(args.segment_padding),
         floats(args.edge_level), floats(args.edge_search), floats(args.threshold),
         floats(args.change_level), floats(args.change_reach),
@@ -91,7 +95,7 @@ def main(argv=None) -> int:
     )
     seen = set()
     for setting in grid:
-        speech_pad, speech_threshold, offset, gate, runner_up, rounds, floor, seconds, link, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level = setting
+        speech_pad, speech_threshold, offset, gate, runner_up, rounds, floor, seconds, link, same_window, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level = setting
         # a level or a cosine does nothing when its rule is off: one row for all of them
         if reach == 0:
             change_level = None
@@ -108,7 +112,7 @@ def main(argv=None) -> int:
         diarizer.model.config = replace(config, attractor_compete_rounds=int(rounds), overlap_runner_up=runner_up)
         diarizer.config = replace(
             DiarizeConfig(), min_slot_confidence=floor, min_speaker_seconds=seconds, cluster_similarity=link,
-            merge_similarity=merge, activity=activity, fill_gap=gap, segment_padding=padding,
+            same_window_similarity=same_window, merge_similarity=merge, activity=activity, fill_gap=gap, segment_padding=padding,
             edge_level=level, edge_search=search, threshold=threshold,
             change_overlap_level=change_level or 0.0, change_overlap_reach=reach,
             shadow_overlap=shadow, shadow_similarity=shadow_cos or 1.0,
@@ -123,7 +127,7 @@ def main(argv=None) -> int:
         t = report.total
         rows.append({
             "speech_pad": speech_pad, "speech_threshold": speech_threshold, "claim_offset": offset, "overlap_offset": gate, "runner_up": runner_up, "compete_rounds": int(rounds), "min_slot_confidence": floor, "min_speaker_seconds": seconds,
-            "cluster_similarity": link, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
+            "cluster_similarity": link, "same_window_similarity": same_window, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
             "edge_level": level, "edge_search": search, "threshold": threshold,
             "change_level": change_level, "change_reach": reach, "shadow_overlap": shadow, "shadow_similarity": shadow_cos,
             "enclosed_seconds": enclosed, "enclosed_level": enclosed_level, "der": report.der, "missed": report.rate(t, "missed detection"),
@@ -132,7 +136,7 @@ def main(argv=None) -> int:
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"speech {speech_pad}/{speech_threshold} offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level}: DER {100 * r['der']:.2f} %,"
+        print(f"speech {speech_pad}/{speech_threshold} offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} same window {same_window} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     minutes = sum(item.duration or 0 for item in items) / 60
@@ -140,14 +144,14 @@ def main(argv=None) -> int:
         f"Diarizer settings on {len(items)} conversations ({minutes:.1f} min) of held-out voices; "
         "DER collar 0.25 s, overlap scored.",
         "",
-        "| speech pad s | speech threshold | claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | cluster cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
+        "| speech pad s | speech threshold | claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | cluster cosine | same-window cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
         "| threshold | change level | change reach s | shadow overlap | shadow cosine | enclosed s | enclosed level | DER | missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {'off' if r['speech_pad'] < 0 else r['speech_pad']} | {'-' if r['speech_threshold'] is None else r['speech_threshold']} | {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
-            f"{r.get('cluster_similarity', r.get('link_similarity'))} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
+            f"{r.get('cluster_similarity', r.get('link_similarity'))} | {r.get('same_window_similarity', '-')} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
             f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {r['shadow_overlap']} | {'-' if r['shadow_similarity'] is None else r['shadow_similarity']} | "
             f"{r['enclosed_seconds']} | {'-' if r['enclosed_level'] is None else r['enclosed_level']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "

@@ -2,7 +2,8 @@
 of one long file, against the same conversations diarized one by one.
 
     python benchmarks/long_recordings.py MANIFEST --name NAME [--minutes 10 60 240]
-        [--similarity 0.85 ...] [--checkpoint C] [--before DIR] [--work data/long]
+        [--similarity 0.85 ...] [--same-window-similarity 0.9 ...] [--checkpoint C]
+        [--before DIR] [--work data/long]
         [--reuse-windows] [--out docs/results] [--threads 2]
 
 Each long file is the manifest's conversations (``weighter synth``) one after another,
@@ -13,8 +14,9 @@ Files are written once under ``--work`` and reused.
 
 Each long file is diarized in a child process (its wall time and peak resident
 memory, model included, from ``wait4``): the window pass once, then the file-level
-assembly at each ``--similarity`` (the clustering's cosine threshold; the first is
-what the timing includes). ``--before DIR`` also scores the RTTMs in DIR named
+assembly at each ``--similarity`` (the clustering's cosine threshold) and each
+``--same-window-similarity`` (the cosine at which two slots of one window may join;
+the first pair is what the timing includes). ``--before DIR`` also scores the RTTMs in DIR named
 ``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
 conversations alone are diarized once each (``weighter diarize`` as shipped) and
 scored as often as they occur. DER with pyannote.metrics, collar 0.25 s, overlap
@@ -88,12 +90,14 @@ def analyse_child(args) -> int:
         windows = diarizer.analyse(args.child)
         saved.write_bytes(pickle.dumps(windows))
     timings = {}
-    for similarity in args.similarity:
+    for similarity, same_window in settings(args):
         begin = time.perf_counter()
-        result = diarizer.assemble(windows, replace(diarizer.config, cluster_similarity=similarity))
-        timings[str(similarity)] = time.perf_counter() - begin
-        write_rttm(args.child.with_name(f"{args.child.stem}.sim{similarity}.rttm"), [result.annotation()])
-    first = timings[str(args.similarity[0])]
+        config = replace(diarizer.config, cluster_similarity=similarity, same_window_similarity=same_window)
+        result = diarizer.assemble(windows, config)
+        timings[(similarity, same_window)] = time.perf_counter() - begin
+        write_rttm(args.child.with_name(f"{args.child.stem}.{setting_name(similarity, same_window)}.rttm"),
+                   [result.annotation()])
+    first = timings[settings(args)[0]]
     timing = args.child.with_suffix(".timing.json")
     if args.reuse_windows and timing.exists():
         result = json.loads(timing.read_text())
@@ -106,9 +110,19 @@ def analyse_child(args) -> int:
     return 0
 
 
+def settings(args) -> list[tuple[float, float]]:
+    return [(s, w) for s in args.similarity for w in args.same_window_similarity]
+
+
+def setting_name(similarity: float, same_window: float) -> str:
+    return f"sim{similarity}-sw{same_window}"
+
+
 def diarize_long(path: Path, args) -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--threads", str(args.threads),
-           "--similarity", *map(str, args.similarity)] + (["--reuse-windows"] if args.reuse_windows else [])
+           "--similarity", *map(str, args.similarity),
+           "--same-window-similarity", *map(str, args.same_window_similarity)]
+    cmd += ["--reuse-windows"] if args.reuse_windows else []
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -173,6 +187,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60, 240])
     parser.add_argument("--similarity", type=float, nargs="+",
                         help="the clustering's thresholds to assemble with (default: the shipped one)")
+    parser.add_argument("--same-window-similarity", type=float, nargs="+",
+                        help="cosines at which two slots of one window may join (default: the shipped one)")
     parser.add_argument("--checkpoint")
     parser.add_argument("--before", type=Path, help="folder of another version's RTTMs of the long files")
     parser.add_argument("--work", type=Path, default=Path("data/long"))
@@ -182,10 +198,10 @@ def main(argv=None) -> int:
                         help="assemble the window pass saved by an earlier run (its seconds and memory are reported)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.similarity is None:
-        from weighter_gui.core.diarize.diarizer import DiarizeConfig
+    from weighter_gui.core.diarize.diarizer import DiarizeConfig
 
-        args.similarity = [DiarizeConfig().cluster_similarity]
+    args.similarity = args.similarity or [DiarizeConfig().cluster_similarity]
+    args.same_window_similarity = args.same_window_similarity or [DiarizeConfig().same_window_similarity]
     if args.child:
         return analyse_child(args)
     if args.manifest is None or args.name is None:
@@ -209,9 +225,10 @@ def main(argv=None) -> int:
         row.update(seconds=run["seconds"], peak_mb=run["peak_mb"], slot_store_mb=run["slot_store_bytes"] / 2**20,
                    assembly_seconds=run["assembly_seconds"])
         row["after"] = {}
-        for similarity in args.similarity:
-            hyp = read_rttm(path.with_name(f"{path.stem}.sim{similarity}.rttm"))
-            row["after"][str(similarity)] = long_row(reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
+        for similarity, same_window in settings(args):
+            hyp = read_rttm(path.with_name(f"{path.stem}.{setting_name(similarity, same_window)}.rttm"))
+            row["after"][f"{similarity} (same window: {same_window})"] = long_row(
+                reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
         rows.append(row)
         print(json.dumps(row), flush=True)
 

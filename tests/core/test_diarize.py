@@ -180,7 +180,7 @@ def _voices(count, dim=32, seed=0):
     return [v / np.linalg.norm(v) for v in rng.standard_normal((count, dim))]
 
 
-def test_cluster_slots_never_joins_two_slots_of_one_window():
+def test_cluster_slots_keeps_two_voices_of_one_window_apart():
     """Two voices alike enough to join (cosine 0.9), but heard in one window together:
     the model told them apart there, so they stay two speakers through the file."""
     a, noise = _voices(2)
@@ -190,6 +190,22 @@ def test_cluster_slots_never_joins_two_slots_of_one_window():
     assert slots[0] != slots[1] and slots.tolist() == [0, 1, 0, 1]
     # alone in their windows, the same two would be one speaker
     assert len(set(cluster_slots(np.array([0, 1]), np.stack([a, b]), np.ones(2), 0.7).tolist())) == 1
+    # only slots of one window more alike than same_window_similarity may join
+    assert cluster_slots(windows, np.stack([a, b, a, b]), np.ones(4), 0.7, same_window_similarity=0.95).tolist() == [
+        0, 1, 0, 1]
+
+
+def test_one_voice_split_between_two_slots_of_a_window_is_one_speaker():
+    """The model may give one voice two slots in a window (cosine 0.97 here): with
+    same_window_similarity under that cosine they join, and the voice is one speaker
+    through the file; a second voice in the same window stays apart."""
+    a, b, noise = _voices(3)
+    a2 = 0.97 * a + np.sqrt(1 - 0.97**2) * noise
+    windows = np.array([0, 0, 0, 1, 1])
+    embeddings = np.stack([a, a2, b, a, b])
+    assert len(set(cluster_slots(windows, embeddings, np.ones(5), 0.8).tolist())) == 3
+    clusters = cluster_slots(windows, embeddings, np.ones(5), 0.8, same_window_similarity=0.9)
+    assert clusters.tolist() == [0, 0, 1, 0, 1]
 
 
 def test_a_speaker_who_leaves_for_half_an_hour_and_comes_back_keeps_their_label():

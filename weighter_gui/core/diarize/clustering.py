@@ -9,17 +9,20 @@ them into the file's speakers:
   a file is still being analysed.
 - ``cluster_slots`` clusters all the file's slots at the end: agglomerative with
   weighted average linkage on cosine, always joining the two closest clusters that
-  share no window (two slots of one window are two voices: the model told them
-  apart), until the closest are under a threshold. A speaker who leaves for an hour
-  and comes back is joined to their first appearance by their voice alone, and no
-  early mistake drifts a track's centre window by window. Measured against a centroid
+  may be joined, until the closest are under a threshold. Two slots of one window
+  are two voices (the model told them apart) and keep their clusters apart, unless
+  their embeddings are almost the same: the model also splits one voice between two
+  slots of a window (in 32 of the 61 windows of an hour of the reserved TTS voices),
+  and a hard rule would keep that voice two speakers for the whole file. A speaker
+  who leaves for an hour and comes back is joined to their first appearance by their
+  voice alone, and no early mistake drifts a track's centre window by window. Measured against a centroid
   linkage and against the streaming linker alone (README, Long recordings).
 
 ``SlotStore`` is what the file-level pass keeps of each window: per slot a unit
 embedding (256 float32), its window, confidence and weight. With 6 slots per 60 s
-window that is at most 0.37 MB per hour; the clustering's two n x n matrices over n
-slots take 16 n^2 bytes (2 MB for an hour of four live slots a window, 33 MB for
-four hours).
+window that is at most 0.37 MB per hour; the clustering's three n x n matrices over n
+slots (two float64, one boolean) take 17 n^2 bytes (2.2 MB for an hour at six live
+slots a window, 35 MB for four hours).
 
 Core code: no Qt import.
 """
@@ -112,27 +115,34 @@ class SlotStore:
         return sum(e.nbytes for e in self._embeddings) + 8 * 4 * len(self)  # and a number each for the four lists
 
 
-def cluster_slots(windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray, similarity: float) -> np.ndarray:
+def cluster_slots(
+    windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray, similarity: float,
+    same_window_similarity: float = 1.0,
+) -> np.ndarray:
     """[n] a cluster id (0, 1, ... in order of first slot) for each of n slots.
 
     Agglomerative, weighted average linkage: two clusters are as close as the mean
     cosine over their pairs of slots, each pair weighted by the product of the slots'
     ``weights`` (speech mass times confidence: a slot that heard a voice for a second
-    says less than one that heard it for a minute). The closest pair that shares no
-    window is joined until the closest such pair is under ``similarity``.
+    says less than one that heard it for a minute). The closest pair that may be
+    joined is joined until the closest such pair is under ``similarity``. Two
+    clusters may not be joined when a slot of one and a slot of the other share a
+    window with a cosine under ``same_window_similarity`` (above 1: never).
     """
     n = len(windows)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     unit = unit_rows(np.asarray(embeddings, np.float64))
     w = np.maximum(np.asarray(weights, np.float64), 1e-9)
-    pair = (unit @ unit.T) * w[:, None] * w[None, :]  # summed weighted cosines between clusters
+    cosine = unit @ unit.T
+    pair = cosine * w[:, None] * w[None, :]  # summed weighted cosines between clusters
     mass = w.copy()
-    _, window_ids = np.unique(windows, return_inverse=True)
-    member = np.zeros((n, window_ids.max() + 1), dtype=bool)  # cluster x window
-    member[np.arange(n), window_ids] = True
+    windows = np.asarray(windows)
+    apart = (windows[:, None] == windows[None, :]) & (cosine < same_window_similarity)  # cluster x cluster
+    np.fill_diagonal(apart, True)
+    del cosine
     sim = pair / (mass[:, None] * mass[None, :])
-    sim[member @ member.T] = -np.inf  # same window (and the diagonal); bool matmul: any shared
+    sim[apart] = -np.inf
     owner = np.arange(n)
     alive = np.ones(n, dtype=bool)
     while True:
@@ -143,13 +153,14 @@ def cluster_slots(windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarr
         pair[i] += pair[j]
         pair[:, i] += pair[:, j]
         mass[i] += mass[j]
-        member[i] |= member[j]
+        apart[i] |= apart[j]
+        apart[:, i] |= apart[:, j]
         owner[owner == j] = i
         alive[j] = False
         sim[j, :] = sim[:, j] = -np.inf
         row = np.full(n, -np.inf)
         row[alive] = pair[i, alive] / (mass[i] * mass[alive])
-        row[(member @ member[i]) | ~alive] = -np.inf
+        row[apart[i] | ~alive] = -np.inf
         sim[i, :] = sim[:, i] = row
     _, labels = np.unique(owner, return_inverse=True)
     first: dict[int, int] = {}

@@ -102,6 +102,9 @@ class DiarizeConfig:
     # the best mean DER (44.4 %; 61.0 % with the window-by-window linking) of the thresholds
     # that beat that linking on both; 0.85 and 0.9 gave 42.9 % and 42.3 % but lost on the real voices.
     cluster_similarity: float = 0.8
+    # Two slots of one window keep their clusters apart unless their embeddings are at
+    # least this alike (one voice the model split between two slots); above 1: always.
+    same_window_similarity: float = 1.01
     # Tracks of the whole file whose embeddings are at least this close are one voice
     # that two slots of one window shared (linking cannot join those: it is one-to-one).
     # Measured on held-out voices (docs/results/diarize-settings-overlap.md); the shipped
@@ -483,7 +486,9 @@ class Diarizer:
         hop = self.stride * FRAME_HOP_S
         store = windows.slots
         embeddings, weights = store.embeddings, store.weights
-        cluster = cluster_slots(store.windows, embeddings, weights, cfg.cluster_similarity)
+        cluster = cluster_slots(
+            store.windows, embeddings, weights, cfg.cluster_similarity, cfg.same_window_similarity
+        )
         count = int(cluster.max()) + 1 if len(cluster) else 0
         sums = np.zeros((count, embeddings.shape[1]))
         np.add.at(sums, cluster, embeddings * weights[:, None])
