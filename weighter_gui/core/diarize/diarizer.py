@@ -104,7 +104,11 @@ class DiarizeConfig:
     cluster_similarity: float = 0.8
     # Two slots of one window keep their clusters apart unless their embeddings are at
     # least this alike (one voice the model split between two slots); above 1: always.
-    same_window_similarity: float = 1.01
+    # Chosen on the held-out long files (docs/results/long-longdev-*.md): 0.9 against
+    # always apart took the hour of TTS voices 30.7 -> 24.6 % and of real people 58.0 ->
+    # 53.0 %; on short held-out files real people went 22.0 -> 20.6 % and the pitch-shifted
+    # TTS voices 2.4 -> 3.7 % (two shifts of one voice joined; docs/results/diarize-settings-same-window-*.md).
+    same_window_similarity: float = 0.9
     # Tracks of the whole file whose embeddings are at least this close are one voice
     # that two slots of one window shared (linking cannot join those: it is one-to-one).
     # Measured on held-out voices (docs/results/diarize-settings-overlap.md); the shipped
