@@ -16,8 +16,8 @@ Each long file is diarized in a child process (its wall time and peak resident
 memory, model included, from ``wait4``): the window pass once, then the file-level
 assembly at each ``--similarity`` (the clustering's cosine threshold) and each
 ``--same-window-similarity`` (the cosine at which two slots of one window may join;
-the first pair is what the timing includes). ``--before DIR`` also scores the RTTMs in DIR named
-``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
+the first pair is what the timing includes). ``--before DIR`` also scores the RTTMs
+in DIR named ``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
 conversations alone are diarized once each (``weighter diarize`` as shipped) and
 scored as often as they occur. DER with pyannote.metrics, collar 0.25 s, overlap
 scored. Writes ``long-NAME.md`` / ``.json`` under --out.

@@ -15,8 +15,9 @@ them into the file's speakers:
   slots of a window (in 32 of the 61 windows of an hour of the reserved TTS voices),
   and a hard rule would keep that voice two speakers for the whole file. A speaker
   who leaves for an hour and comes back is joined to their first appearance by their
-  voice alone, and no early mistake drifts a track's centre window by window. Measured against a centroid
-  linkage and against the streaming linker alone (README, Long recordings).
+  voice alone, and no early mistake drifts a track's centre window by window.
+  Measured against a centroid linkage and against the streaming linker alone
+  (README, Long recordings).
 
 ``SlotStore`` is what the file-level pass keeps of each window: per slot a unit
 embedding (256 float32), its window, confidence and weight. With 6 slots per 60 s
@@ -117,7 +118,7 @@ class SlotStore:
 
 def cluster_slots(
     windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray, similarity: float,
-    same_window_similarity: float = 1.0,
+    same_window_similarity: float = float("inf"),
 ) -> np.ndarray:
     """[n] a cluster id (0, 1, ... in order of first slot) for each of n slots.
 

@@ -7,8 +7,8 @@ Weighter, and joins each window's slots to provisional tracks as they come
 (``clustering.StreamLinker``); it yields one ``WindowResult`` per window (the app
 draws them as they come). The file-level pass (``assemble``) then clusters every
 window's slots by their embeddings at once (``clustering.cluster_slots``: two slots
-of one window are two speakers unless they are almost the same voice), so a speaker keeps one label through an
-hour-long file, and yields one ``FileDiarization``.
+of one window are two speakers unless they are almost the same voice), so a speaker
+keeps one label through an hour-long file, and yields one ``FileDiarization``.
 
 Memory stays bounded: one window of audio and features at a time; the curves are
 kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
