@@ -3,7 +3,7 @@ of one long file, against the same conversations diarized one by one.
 
     python benchmarks/long_recordings.py MANIFEST --name NAME [--minutes 10 60 240]
         [--similarity 0.85 ...] [--same-window-similarity 0.9 ...] [--checkpoint C]
-        [--before DIR] [--work data/long]
+        [--before DIR] [--work data/long] [--one-room SEED]
         [--reuse-windows] [--out docs/results] [--threads 2]
 
 Each long file is the manifest's conversations (``weighter synth``) one after another,
@@ -12,8 +12,18 @@ conversations), with the exact reference: each conversation's RTTM moved to its
 offset, speakers named by their voice, so a voice that comes back is the same speaker.
 Files are written once under ``--work`` and reused.
 
+``--one-room SEED`` records the whole long file in one place, as a meeting is: the
+conversations (make them without ``--augment``) are played in one simulated room, a
+place per speaker (each speaker's reference turns through their own impulse response,
+the tail left to ring), then one noise, EQ, channel and level chain runs over the whole
+file (``core/training/augment.py``, seeded). Without it every conversation keeps the
+room and channel ``weighter synth --augment`` gave it, so a voice that comes back
+comes back through another room and line. With it the conversations "alone" are the
+long file's own stretches (the first time each is played), cut out and diarized one
+by one.
+
 Each long file is diarized in a child process (its wall time and peak resident
-memory, model included, from ``wait4``): the window pass once, then the file-level
+memory, model included, which it reads from its own ``/proc/self/status``): the window pass once, then the file-level
 assembly at each ``--similarity`` (the clustering's cosine threshold) and each
 ``--same-window-similarity`` (the cosine at which two slots of one window may join;
 the first pair is what the timing includes). ``--before DIR`` also scores the RTTMs
@@ -27,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -46,9 +55,10 @@ from weighter_gui.core.io.manifest import read_manifest
 RATE = 16000
 
 
-def build_long_file(manifest: Path, minutes: float, out: Path) -> None:
+def build_long_file(manifest: Path, minutes: float, out: Path, room_seed: int | None = None) -> None:
     """``out`` (FLAC) and ``out.with_suffix('.rttm')``: whole conversations of the
-    manifest in order, repeated, until at least ``minutes`` long."""
+    manifest in order, repeated, until at least ``minutes`` long (through one room
+    when ``room_seed`` is given, ``one_room``)."""
     from pyannote.core import Annotation, Segment
 
     items = list(read_manifest(manifest))
@@ -70,8 +80,59 @@ def build_long_file(manifest: Path, minutes: float, out: Path) -> None:
             offset += len(audio)
             i += 1
     write_rttm(out.with_suffix(".rttm"), [reference])
+    if room_seed is not None:
+        audio = sf.read(partial, dtype="float32")[0]
+        sf.write(partial, one_room(audio, reference, room_seed), RATE, subtype="PCM_16", format="FLAC")
     partial.rename(out)
     (out.with_suffix(".json")).write_text(json.dumps({"conversations": [items[k % len(items)].id for k in range(i)]}))
+
+
+def one_room(audio: np.ndarray, reference, seed: int) -> np.ndarray:
+    """The whole file in one room (a place and impulse response per speaker), then one
+    noise, EQ, channel and level chain, as ``weighter synth --augment`` does to one
+    conversation. Where speakers overlap each gets an equal share of the mix; sound
+    outside every turn goes through the first speaker's response."""
+    from scipy.signal import oaconvolve
+
+    from weighter_gui.core.training.augment import AugmentConfig, degrade, room_ir
+
+    cfg = AugmentConfig(reverb_p=1.0)
+    rng = np.random.default_rng([seed, 4])
+    speakers = sorted(reference.labels())
+    rt60 = float(rng.uniform(*cfg.rt60_s))
+    irs = room_ir(rng, rt60, [bool(f) for f in rng.random(len(speakers)) < cfg.far_p], len(speakers))
+    masks = np.zeros((len(speakers), len(audio)), np.float32)
+    for k, speaker in enumerate(speakers):
+        for segment in reference.label_timeline(speaker):
+            masks[k, int(segment.start * RATE) : int(np.ceil(segment.end * RATE))] = 1.0
+    active = masks.max(0) > 0
+    masks /= np.maximum(masks.sum(0), 1.0)
+    masks[0, ~active] = 1.0
+    wet = np.zeros(len(audio), np.float64)
+    for mask, ir in zip(masks, irs):
+        wet += oaconvolve(audio * mask, ir)[: len(audio)]
+    del masks
+    return degrade(wet, active, rng, cfg).astype(np.float32)
+
+
+def alone_stretches(path: Path, manifest: Path, folder: Path) -> list[Path]:
+    """Each conversation's first stretch of the long file ``path``, as FLAC files named
+    by the conversation's reference URI (so its RTTM scores them)."""
+    items = {item.id: item for item in read_manifest(manifest)}
+    sequence = json.loads(path.with_suffix(".json").read_text())["conversations"]
+    folder.mkdir(parents=True, exist_ok=True)
+    out, offset = [], 0
+    for item_id in sequence:
+        item = items[item_id]
+        uri = next(iter(read_rttm(manifest.parent / item.extra["rttm"])))
+        length = sf.info(str(item.audio)).frames
+        target = folder / f"{uri}.flac"
+        if target not in out:
+            if not target.exists():
+                sf.write(target, sf.read(path, start=offset, stop=offset + length, dtype="float32")[0], RATE)
+            out.append(target)
+        offset += length
+    return out
 
 
 def analyse_child(args) -> int:
@@ -104,10 +165,20 @@ def analyse_child(args) -> int:
     else:
         windows_seconds = time.perf_counter() - start - sum(timings.values())
         result = {"seconds": windows_seconds + first, "assembly_seconds": first,
-                  "slot_store_bytes": windows.slots.nbytes(), "slots": len(windows.slots)}
+                  "slot_store_bytes": windows.slots.nbytes(), "slots": len(windows.slots),
+                  "peak_mb": own_peak_mb()}
         timing.write_text(json.dumps(result))
     print(json.dumps(result))
     return 0
+
+
+def own_peak_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ``wait4``'s rusage in the parent:
+    a child started by ``subprocess`` (vfork, then exec) reports at least the parent's
+    own peak there, and the parent may have built a long file or loaded a model."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 def settings(args) -> list[tuple[float, float]]:
@@ -126,19 +197,18 @@ def diarize_long(path: Path, args) -> dict:
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    output = proc.stdout.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+    output, _ = proc.communicate()
+    if proc.returncode != 0:
         raise SystemExit(f"{path}: diarization failed")
     result = json.loads(output.strip().splitlines()[-1])
-    result.setdefault("peak_mb", usage.ru_maxrss / 1024)  # Linux reports KiB
     path.with_suffix(".timing.json").write_text(json.dumps(result))
     return result
 
 
-def alone_hypotheses(manifest: Path, work: Path, args) -> dict:
-    """Each conversation diarized alone (cached as one RTTM)."""
-    out = work / f"{manifest.parent.name}-alone.rttm"
+def alone_hypotheses(manifest: Path, work: Path, args, stretches_of: Path | None = None) -> dict:
+    """Each conversation diarized alone (cached as one RTTM): the manifest's files, or
+    their stretches of the long file ``stretches_of``."""
+    out = work / (f"{args.name}-alone.rttm" if stretches_of else f"{manifest.parent.name}-alone.rttm")
     if not out.exists():
         import torch
 
@@ -146,7 +216,9 @@ def alone_hypotheses(manifest: Path, work: Path, args) -> dict:
 
         torch.set_num_threads(args.threads)
         diarizer = Diarizer(args.checkpoint)
-        write_rttm(out, [diarizer.diarize(item.audio).annotation() for item in read_manifest(manifest)])
+        files = (alone_stretches(stretches_of, manifest, work / f"{args.name}-alone")
+                 if stretches_of else [item.audio for item in read_manifest(manifest)])
+        write_rttm(out, [diarizer.diarize(f).annotation() for f in files])
     return read_rttm(out)
 
 
@@ -196,6 +268,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reuse-windows", action="store_true",
                         help="assemble the window pass saved by an earlier run (its seconds and memory are reported)")
+    parser.add_argument("--one-room", type=int, metavar="SEED",
+                        help="record each long file in one simulated room and channel (a manifest made without --augment)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from weighter_gui.core.diarize.diarizer import DiarizeConfig
@@ -208,12 +282,14 @@ def main(argv=None) -> int:
         parser.error("MANIFEST and --name are needed")
 
     args.work.mkdir(parents=True, exist_ok=True)
-    alone = alone_hypotheses(args.manifest, args.work, args)
-    rows = []
-    for minutes in args.minutes:
-        path = args.work / f"{args.name}-{minutes:g}min.flac"
+    paths = [args.work / f"{args.name}-{minutes:g}min.flac" for minutes in args.minutes]
+    for minutes, path in zip(args.minutes, paths):
         if not path.exists():
-            build_long_file(args.manifest, minutes, path)
+            build_long_file(args.manifest, minutes, path, args.one_room)
+    longest = paths[int(np.argmax(args.minutes))]  # it plays every conversation
+    alone = alone_hypotheses(args.manifest, args.work, args, longest if args.one_room is not None else None)
+    rows = []
+    for path in paths:
         reference = next(iter(read_rttm(path.with_suffix(".rttm")).values()))
         sequence = json.loads(path.with_suffix(".json").read_text())["conversations"]
         hours = sf.info(path).duration / 3600
@@ -236,7 +312,8 @@ def main(argv=None) -> int:
         return f"{100 * r['der']:.2f} % | {100 * r['confusion']:.2f} % | {r['speakers']}/{r['true_speakers']}"
 
     lines = [
-        f"Long files built from `{args.manifest}` (whole conversations repeated in order); "
+        f"Long files built from `{args.manifest}` (whole conversations repeated in order"
+        + (f", in one room and channel, seed {args.one_room}" if args.one_room is not None else "") + "); "
         "DER collar 0.25 s, overlap scored; speakers found/true.",
         "",
         "| file | hours | alone: DER | system | DER | confusion | speakers | seconds per hour | peak memory |",
