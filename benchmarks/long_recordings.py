@@ -3,7 +3,7 @@ of one long file, against the same conversations diarized one by one.
 
     python benchmarks/long_recordings.py MANIFEST --name NAME [--minutes 10 60 240]
         [--similarity 0.85 ...] [--same-window-similarity 0.9 ...] [--checkpoint C]
-        [--before DIR] [--work data/long] [--one-room SEED]
+        [--before DIR] [--work data/long] [--one-room SEED] [--classic]
         [--reuse-windows] [--out docs/results] [--threads 2]
 
 Each long file is the manifest's conversations (``weighter synth``) one after another,
@@ -30,7 +30,9 @@ the first pair is what the timing includes). ``--before DIR`` also scores the RT
 in DIR named ``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
 conversations alone are diarized once each (``weighter diarize`` as shipped) and
 scored as often as they occur. DER with pyannote.metrics, collar 0.25 s, overlap
-scored. Writes ``long-NAME.md`` / ``.json`` under --out.
+scored. ``--classic`` adds a row for the classic pipeline (``weighter diarize
+--pipeline classic``) on each long file, timed the same way; "alone" stays the
+Weighter's. Writes ``long-NAME.md`` / ``.json`` under --out.
 """
 
 from __future__ import annotations
@@ -136,12 +138,15 @@ def alone_stretches(path: Path, manifest: Path, folder: Path) -> list[Path]:
 
 
 def analyse_child(args) -> int:
-    """In the child: the window pass once, then each similarity's assembly to an RTTM."""
+    """In the child: the window pass once, then each similarity's assembly to an RTTM
+    (or, with ``--classic``, the classic pipeline once)."""
     import torch
 
     from weighter_gui.core.diarize.diarizer import Diarizer
 
     torch.set_num_threads(args.threads)
+    if args.classic:
+        return classic_child(args)
     diarizer = Diarizer(args.checkpoint)
     saved = args.child.with_suffix(".windows.pkl")  # the window pass, for --reuse-windows
     start = time.perf_counter()
@@ -172,6 +177,18 @@ def analyse_child(args) -> int:
     return 0
 
 
+def classic_child(args) -> int:
+    """In the child: the classic pipeline on the whole file, its RTTM, seconds and memory."""
+    from weighter_gui.core.diarize.classic import ClassicDiarizer
+
+    start = time.perf_counter()
+    result = ClassicDiarizer().diarize(args.child)
+    seconds = time.perf_counter() - start
+    write_rttm(args.child.with_name(f"{args.child.stem}.classic.rttm"), [result.annotation()])
+    print(json.dumps({"seconds": seconds, "peak_mb": own_peak_mb()}))
+    return 0
+
+
 def own_peak_mb() -> float:
     """This process's peak resident memory (VmHWM). Not ``wait4``'s rusage in the parent:
     a child started by ``subprocess`` (vfork, then exec) reports at least the parent's
@@ -187,6 +204,18 @@ def settings(args) -> list[tuple[float, float]]:
 
 def setting_name(similarity: float, same_window: float) -> str:
     return f"sim{similarity}-sw{same_window}"
+
+
+def classic_long(path: Path, args) -> dict:
+    """The classic pipeline on the long file in a child process (cached beside it)."""
+    timing = path.with_suffix(".classic.json")
+    if not (args.reuse_windows and timing.exists()):
+        proc = subprocess.run([sys.executable, __file__, "--child", str(path), "--classic",
+                               "--threads", str(args.threads)], stdout=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"{path}: the classic pipeline failed")
+        timing.write_text(proc.stdout.strip().splitlines()[-1])
+    return json.loads(timing.read_text())
 
 
 def diarize_long(path: Path, args) -> dict:
@@ -270,6 +299,8 @@ def main(argv=None) -> int:
                         help="assemble the window pass saved by an earlier run (its seconds and memory are reported)")
     parser.add_argument("--one-room", type=int, metavar="SEED",
                         help="record each long file in one simulated room and channel (a manifest made without --augment)")
+    parser.add_argument("--classic", action="store_true",
+                        help="also run the classic pipeline (weighter diarize --pipeline classic) on each long file")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from weighter_gui.core.diarize.diarizer import DiarizeConfig
@@ -305,6 +336,11 @@ def main(argv=None) -> int:
             hyp = read_rttm(path.with_name(f"{path.stem}.{setting_name(similarity, same_window)}.rttm"))
             row["after"][f"{similarity} (same window: {same_window})"] = long_row(
                 reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
+        if args.classic:
+            run = classic_long(path, args)
+            hyp = read_rttm(path.with_name(f"{path.stem}.classic.rttm"))
+            row["classic"] = {**long_row(reference, hyp.get(path.stem) or next(iter(hyp.values()), None)),
+                              "seconds": run["seconds"], "peak_mb": run["peak_mb"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -329,6 +365,10 @@ def main(argv=None) -> int:
                 f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | file-level clustering at {similarity} | "
                 f"{cells(r)} | {row['seconds'] / row['hours']:.0f} s | {row['peak_mb']:.0f} MB |"
             )
+        if "classic" in row:
+            c = row["classic"]
+            lines.append(f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | classic pipeline | {cells(c)} | "
+                         f"{c['seconds'] / row['hours']:.0f} s | {c['peak_mb']:.0f} MB |")
     write_table(args.out, f"long-{args.name}", lines, rows)
     return 0
 

@@ -11,6 +11,7 @@ from weighter_gui.core.diarize.classic import (
     ClassicDiarizer,
     assign_frames,
     cluster,
+    embed_spans,
     frame_segments,
     window_spans,
 )
@@ -48,6 +49,20 @@ def test_clustering_estimates_count():
         labels = cluster(x, cfg)
         assert len(set(labels.tolist())) == 3
         assert all(len(set(labels[i * 20:(i + 1) * 20].tolist())) == 1 for i in range(3))
+
+
+def test_spans_gathered_in_batches_embed_as_one_by_one(diarizer):
+    import torch
+
+    audio = sf.read(SAMPLE, dtype="float32")[0]
+    spans = [(0.3 * k, 0.3 * k + 1.5) for k in range(40)] + [(20.0, 20.6), (21.0, 21.6), (25.0, 26.0)]
+    batched = embed_spans(diarizer.encoder, audio, spans, batch_size=16)
+    mel = diarizer.encoder.mel(audio)
+    with torch.inference_mode():
+        alone = np.stack([
+            diarizer.encoder.embed_mels(mel[round(a / 0.01) : round(b / 0.01)][None])[0].numpy() for a, b in spans
+        ])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
 
 
 def test_frames_take_the_nearest_window():

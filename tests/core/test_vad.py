@@ -9,11 +9,13 @@ import soundfile as sf
 import torch
 
 from weighter_gui.core.diarize.vad import (
+    BATCH_SAMPLES,
     CHUNK,
     SileroNet,
     SpeechDetector,
     SpeechStream,
     VadError,
+    frames_from_chunks,
     silero_weights_path,
     speech_regions,
 )
@@ -58,9 +60,18 @@ def test_a_stream_of_pieces_equals_one_call(detector):
     stream = SpeechStream(detector)
     for start in range(0, len(audio), 7001):  # pieces that do not line up with the chunks
         stream.push(audio[start : start + 7001])
-    whole = detector.probabilities(audio)
+    chunks, _, _ = detector.chunk_probabilities(audio)  # every chunk in one batch
+    whole = frames_from_chunks(chunks, 1 + len(audio) // 160)
     assert stream.frames().shape == whole.shape == (1 + len(audio) // 160,)
     np.testing.assert_allclose(stream.frames(), whole, atol=1e-5)
+
+
+def test_long_audio_is_detected_a_minute_at_a_time_as_in_one_batch(detector):
+    sample = load_audio(sample_audio())
+    audio = np.concatenate([sample] * 6)[: int(2.5 * BATCH_SAMPLES) + 100]  # three batches, a partial chunk
+    chunks, _, _ = detector.chunk_probabilities(audio)
+    whole = frames_from_chunks(chunks, 1 + len(audio) // 160)
+    np.testing.assert_allclose(detector.probabilities(audio), whole, atol=1e-5)
 
 
 def test_noise_and_tones_are_not_speech(detector):

@@ -28,7 +28,11 @@ embedding the normalised mean of the track's windows, curve 1 inside the track's
 segments and 0 elsewhere at the 150 ms block rate, threshold 0.5.
 
 Speed: one GE2E window per 0.75 s of speech (about 7 ms each on one CPU thread)
-plus the VAD; the whole file is decoded at once (230 MB per hour of audio).
+plus the VAD: about 25 s an hour on 2 cores. Memory grows with the file: the whole
+file is decoded at once (230 MB per hour of audio), the detector runs on all of it in
+one batch and every window is clustered at once; measured peaks are 2.4 GB for an
+hour and 7.8 GB for four (``benchmarks/long_recordings.py --classic``). The Weighter's
+diarizer streams the file and stays under 1 GB.
 
 Core code: no Qt import.
 """
@@ -165,10 +169,11 @@ def embed_spans(encoder: GE2EEncoder, audio: np.ndarray, spans: Sequence[tuple[f
     for i, (s, e) in enumerate(bounds):
         by_width.setdefault(e - s, []).append(i)
     for width, idx in by_width.items():
-        starts = torch.tensor([bounds[i][0] for i in idx])
         views = mel.unfold(0, width, 1)  # [T - width + 1, 40, width]
-        windows = views[starts].transpose(1, 2).contiguous()
-        out[idx] = encoder.embed_mels(windows, batch_size).numpy()
+        for k in range(0, len(idx), batch_size):  # gathered a batch at a time: bounded on long files
+            part = idx[k : k + batch_size]
+            windows = views[torch.tensor([bounds[i][0] for i in part])].transpose(1, 2).contiguous()
+            out[part] = encoder.embed_mels(windows, batch_size).numpy()
     return out
 
 

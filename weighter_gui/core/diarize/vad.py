@@ -30,8 +30,8 @@ it as context; an LSTM carries state from chunk to chunk). ``probabilities`` ret
 the project's shared 10 ms grid (``frontend.num_frames``): each frame takes the
 probability of the chunk its centre lies in.
 
-Cost: about 12 s per hour of audio on one thread (the chunks' convolutions are batched;
-only the LSTM runs in order); memory: 4 bytes per 32 ms.
+Cost: about 12 s per hour of audio on one thread (the chunks' convolutions are batched,
+a minute at a time; only the LSTM runs in order); memory: 4 bytes per 32 ms kept.
 
 Core code: no Qt import.
 """
@@ -47,11 +47,13 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "BATCH_SAMPLES",
     "CHUNK",
     "SileroNet",
     "SpeechDetector",
     "SpeechStream",
     "VadError",
+    "frames_from_chunks",
     "silero_weights_path",
     "speech_regions",
 ]
@@ -64,6 +66,7 @@ WEIGHTS_NAME = "silero_vad_16k.safetensors"
 THRESHOLD = 0.5
 MIN_SPEECH_S = 0.25
 MIN_SILENCE_S = 0.1
+BATCH_SAMPLES = 60 * 16000  # audio per batch of chunks in ``probabilities`` (whole chunks)
 
 
 class VadError(RuntimeError):
@@ -156,9 +159,15 @@ class SpeechDetector:
         return probs.numpy().astype(np.float32), state, padded[-CONTEXT:]
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
-        """[1 + len(audio) // 160] speech probability of each 10 ms frame."""
-        chunks, _, _ = self.chunk_probabilities(audio)
-        return frames_from_chunks(chunks, 1 + len(audio) // HOP)
+        """[1 + len(audio) // 160] speech probability of each 10 ms frame.
+
+        Run a minute at a time (the LSTM state carries over, so the result is one
+        batch's): the convolutions' activations take about 9 MB per minute, and one
+        batch over an hour of audio took over 1 GB."""
+        stream = SpeechStream(self)
+        for start in range(0, len(audio), BATCH_SAMPLES):
+            stream.push(audio[start : start + BATCH_SAMPLES])
+        return stream.frames()
 
     def speech_segments(self, audio: np.ndarray, **kwargs) -> list[tuple[float, float]]:
         """(start, end) seconds of speech; ``kwargs`` as for :func:`speech_regions`."""
