@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from weighter_gui.core.io.audio import load_audio
-from weighter_gui.core.io.resources import default_ge2e_weights, resources_dir
+from weighter_gui.core.io.resources import default_ge2e_weights, resources_dir, sample_audio
 from weighter_gui.core.model.frontend import (
     FRAME_HOP_S,
     FrontendWeightsError,
@@ -130,6 +130,15 @@ def test_ge2e_windows_are_centred_and_interpolated(encoder):
     assert torch.allclose(frames[200], emb[20], atol=1e-6)
     held = _to_frames(emb, total, 10, interpolate=False)
     assert torch.equal(held[204], emb[20]) and torch.equal(held[206], emb[21])
+
+
+@pytest.mark.parametrize("extra", [0, 1, 159, 160, 321])  # the file's last frame falls anywhere in a block
+def test_long_audio_mel_in_blocks_equals_one_transform(encoder, extra):
+    audio = load_audio(sample_audio())[: 16000 * 9 + extra]
+    whole = encoder.mel(audio, block_frames=10**9)
+    blocked = encoder.mel(audio, block_frames=250)
+    assert blocked.shape == whole.shape == (num_frames(len(audio)), 40)
+    torch.testing.assert_close(blocked, whole, rtol=1e-5, atol=1e-6)
 
 
 def test_ids_and_dims(encoder):

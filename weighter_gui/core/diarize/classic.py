@@ -157,7 +157,7 @@ def embed_spans(encoder: GE2EEncoder, audio: np.ndarray, spans: Sequence[tuple[f
     """GE2E unit vectors ``[len(spans), 256]`` of the spans' mel frames (one mel for the file)."""
     if not spans:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    mel = encoder.mel(np.pad(audio, (0, max(0, 401 - len(audio)))))
+    mel = encoder.mel(audio if len(audio) >= 401 else np.pad(audio, (0, 401 - len(audio))))
     total = mel.shape[0]
     bounds = []
     for a, b in spans:
