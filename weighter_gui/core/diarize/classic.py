@@ -29,10 +29,11 @@ segments and 0 elsewhere at the 150 ms block rate, threshold 0.5.
 
 Speed: one GE2E window per 0.75 s of speech (about 7 ms each on one CPU thread)
 plus the VAD: about 25 s an hour on 2 cores. Memory grows with the file: the whole
-file is decoded at once (230 MB per hour of audio), the detector runs on all of it in
-one batch and every window is clustered at once; measured peaks are 2.4 GB for an
-hour and 7.8 GB for four (``benchmarks/long_recordings.py --classic``). The Weighter's
-diarizer streams the file and stays under 1 GB.
+file is decoded at once (230 MB per hour of audio) and every window is clustered at
+once (the average-linkage distances take 8 bytes per pair of windows); the detector,
+the mel and the window batches run in bounded pieces. Measured peaks: 1.2 GB for an
+hour and 3.7 GB for four (``benchmarks/long_recordings.py --classic``). The Weighter's
+diarizer streams the file and stays near 0.85 GB.
 
 Core code: no Qt import.
 """
