@@ -22,9 +22,10 @@ comes back through another room and line. With it the conversations "alone" are 
 long file's own stretches (the first time each is played), cut out and diarized one
 by one.
 
-Each long file is diarized in a child process (its wall time and peak resident
-memory, model included, which it reads from its own ``/proc/self/status``): the window pass once, then the file-level
-assembly at each ``--similarity`` (the clustering's cosine threshold) and each
+Each long file is diarized in a child process (its wall time, and its peak resident
+memory, model included, which it reads from its own ``/proc/self/status``): the
+window pass once, then the file-level assembly at each ``--similarity`` (the
+clustering's cosine threshold) and each
 ``--same-window-similarity`` (the cosine at which two slots of one window may join;
 the first pair is what the timing includes). ``--before DIR`` also scores the RTTMs
 in DIR named ``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
