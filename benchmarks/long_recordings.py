@@ -299,7 +299,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse-windows", action="store_true",
                         help="assemble the window pass saved by an earlier run (its seconds and memory are reported)")
     parser.add_argument("--one-room", type=int, metavar="SEED",
-                        help="record each long file in one simulated room and channel (a manifest made without --augment)")
+                        help="record each long file in one simulated room and channel "
+                        "(a manifest made without --augment)")
     parser.add_argument("--classic", action="store_true",
                         help="also run the classic pipeline (weighter diarize --pipeline classic) on each long file")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
