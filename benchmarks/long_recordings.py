@@ -104,37 +104,51 @@ def one_room(audio: np.ndarray, reference, seed: int) -> np.ndarray:
     speakers = sorted(reference.labels())
     rt60 = float(rng.uniform(*cfg.rt60_s))
     irs = room_ir(rng, rt60, [bool(f) for f in rng.random(len(speakers)) < cfg.far_p], len(speakers))
-    masks = np.zeros((len(speakers), len(audio)), np.float32)
-    for k, speaker in enumerate(speakers):
+    def turns(speaker: str) -> np.ndarray:
+        mask = np.zeros(len(audio), np.float32)
         for segment in reference.label_timeline(speaker):
-            masks[k, int(segment.start * RATE) : int(np.ceil(segment.end * RATE))] = 1.0
-    active = masks.max(0) > 0
-    masks /= np.maximum(masks.sum(0), 1.0)
-    masks[0, ~active] = 1.0
+            mask[int(segment.start * RATE) : int(np.ceil(segment.end * RATE))] = 1.0
+        return mask
+
+    talking = np.zeros(len(audio), np.float32)  # how many speak at each sample
+    for speaker in speakers:
+        talking += turns(speaker)
+    active = talking > 0
+    share = 1.0 / np.maximum(talking, 1.0)
+    del talking
     wet = np.zeros(len(audio), np.float64)
-    for mask, ir in zip(masks, irs):
+    for k, (speaker, ir) in enumerate(zip(speakers, irs)):  # one speaker's mask at a time
+        mask = turns(speaker) * share
+        if k == 0:
+            mask[~active] = 1.0
         wet += oaconvolve(audio * mask, ir)[: len(audio)]
-    del masks
     return degrade(wet, active, rng, cfg).astype(np.float32)
+
+
+def played(path: Path, manifest: Path) -> list[tuple]:
+    """The conversations the long file ``path`` plays, in order: (manifest item, first
+    sample, samples)."""
+    items = {item.id: item for item in read_manifest(manifest)}
+    out, offset = [], 0
+    for item_id in json.loads(path.with_suffix(".json").read_text())["conversations"]:
+        length = sf.info(str(items[item_id].audio)).frames
+        out.append((items[item_id], offset, length))
+        offset += length
+    return out
 
 
 def alone_stretches(path: Path, manifest: Path, folder: Path) -> list[Path]:
     """Each conversation's first stretch of the long file ``path``, as FLAC files named
     by the conversation's reference URI (so its RTTM scores them)."""
-    items = {item.id: item for item in read_manifest(manifest)}
-    sequence = json.loads(path.with_suffix(".json").read_text())["conversations"]
     folder.mkdir(parents=True, exist_ok=True)
-    out, offset = [], 0
-    for item_id in sequence:
-        item = items[item_id]
+    out = []
+    for item, offset, length in played(path, manifest):
         uri = next(iter(read_rttm(manifest.parent / item.extra["rttm"])))
-        length = sf.info(str(item.audio)).frames
         target = folder / f"{uri}.flac"
         if target not in out:
             if not target.exists():
                 sf.write(target, sf.read(path, start=offset, stop=offset + length, dtype="float32")[0], RATE)
             out.append(target)
-        offset += length
     return out
 
 

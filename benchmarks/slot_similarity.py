@@ -22,18 +22,16 @@ from "another speaker". Writes ``<report>.md`` / ``.json`` under ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+from long_recordings import RATE, played
 from results import write_table
 from sklearn.metrics import roc_auc_score
 
 from weighter_gui.core.diarize.clustering import unit_rows
 from weighter_gui.core.io.label_files import read_rttm
-from weighter_gui.core.io.manifest import read_manifest
 
 BLOCK_S = 0.15  # the curves' block rate
 
@@ -59,11 +57,10 @@ def slot_truth(windows, reference) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def conversation_of(blocks: np.ndarray, path: Path, manifest: Path) -> np.ndarray:
     """The conversation (manifest id) playing at each block of the long file."""
-    sequence = json.loads(path.with_suffix(".json").read_text())["conversations"]
-    items = {item.id: item for item in read_manifest(manifest)}
-    starts = np.cumsum([0.0] + [sf.info(str(items[c].audio)).duration for c in sequence])
+    sequence = played(path, manifest)
+    starts = np.array([offset for _, offset, _ in sequence]) / RATE
     index = np.clip(np.searchsorted(starts, blocks * BLOCK_S, side="right") - 1, 0, len(sequence) - 1)
-    return np.array([sequence[i] for i in index])
+    return np.array([sequence[i][0].id for i in index])
 
 
 def summary(values: np.ndarray) -> dict:
