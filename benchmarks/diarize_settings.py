@@ -15,7 +15,8 @@ the seconds added to both ends of each segment (``segment_padding``), the snappi
 of segment edges to the sound (``edge_level``, ``edge_search``), the overlap kept at
 speaker changes (``change_overlap_level``, ``change_overlap_reach``), the merging of
 shadow speakers (``shadow_overlap``, ``shadow_similarity``), the dropping of weak
-segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``), the slot
+segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``), the cutting of slots that hold two voices
+(``split_similarity``, ``split_min_seconds``), the slot
 confidence that makes a speaker (``threshold``) and the speech detector's gate
 (``speech_pad``, ``speech_threshold``; pad -1: no speech detection). Each row is the
 DER over all manifests. Use manifests of voices held out from training (never the
@@ -69,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shadow-similarity", default="0.85", help="cosine of a shadow to the speaker it joins")
     parser.add_argument("--enclosed-seconds", default="0", help="shorter weak segments inside others' are dropped (0: off)")
     parser.add_argument("--enclosed-level", default="0.8", help="curve level that keeps such a segment")
+    parser.add_argument("--split-similarity", default="-2", help="cosine under which a slot's two voices are cut apart (-2: off)")
+    parser.add_argument("--split-min-seconds", default="2", help="seconds each of those two voices needs")
     parser.add_argument("--speech-pad", default="0.1", help="seconds speech regions are widened by (-1: no speech detection)")
     parser.add_argument("--speech-threshold", default="0.5", help="speech probability that counts as speech")
     parser.add_argument("--out", default="docs/results")
@@ -92,10 +95,11 @@ def main(argv=None) -> int:
         floats(args.change_level), floats(args.change_reach),
         floats(args.shadow_overlap), floats(args.shadow_similarity),
         floats(args.enclosed_seconds), floats(args.enclosed_level),
+        floats(args.split_similarity), floats(args.split_min_seconds),
     )
     seen = set()
     for setting in grid:
-        speech_pad, speech_threshold, offset, gate, runner_up, rounds, floor, seconds, link, same_window, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level = setting
+        speech_pad, speech_threshold, offset, gate, runner_up, rounds, floor, seconds, link, same_window, merge, activity, gap, padding, level, search, threshold, change_level, reach, shadow, shadow_cos, enclosed, enclosed_level, split, split_seconds = setting
         # a level or a cosine does nothing when its rule is off: one row for all of them
         if reach == 0:
             change_level = None
@@ -105,7 +109,10 @@ def main(argv=None) -> int:
             enclosed_level = None
         if speech_pad < 0:
             speech_threshold = None
-        setting = (speech_pad, speech_threshold) + setting[2:-6] + (change_level, reach, shadow, shadow_cos, enclosed, enclosed_level)
+        if split < -1:
+            split_seconds = None
+        setting = (speech_pad, speech_threshold) + setting[2:-8] + (
+            change_level, reach, shadow, shadow_cos, enclosed, enclosed_level, split, split_seconds)
         if setting in seen:
             continue
         seen.add(setting)
@@ -118,6 +125,7 @@ def main(argv=None) -> int:
             shadow_overlap=shadow, shadow_similarity=shadow_cos or 1.0,
             enclosed_seconds=enclosed, enclosed_level=enclosed_level or 0.0,
             speech_gate=speech_pad >= 0, speech_pad=max(speech_pad, 0.0), speech_threshold=speech_threshold or 0.5,
+            split_similarity=split, split_min_seconds=split_seconds or 0.0,
         )
         with claim_offset(diarizer.model, offset), overlap_offset(diarizer.model, gate):
             results = {item.id: diarizer.diarize(item.audio) for item in items}
@@ -130,13 +138,14 @@ def main(argv=None) -> int:
             "cluster_similarity": link, "same_window_similarity": same_window, "merge_similarity": merge, "activity": activity, "fill_gap": gap, "segment_padding": padding,
             "edge_level": level, "edge_search": search, "threshold": threshold,
             "change_level": change_level, "change_reach": reach, "shadow_overlap": shadow, "shadow_similarity": shadow_cos,
-            "enclosed_seconds": enclosed, "enclosed_level": enclosed_level, "der": report.der, "missed": report.rate(t, "missed detection"),
+            "enclosed_seconds": enclosed, "enclosed_level": enclosed_level,
+            "split_similarity": split, "split_min_seconds": split_seconds, "der": report.der, "missed": report.rate(t, "missed detection"),
             "false_alarm": report.rate(t, "false alarm"), "confusion": report.rate(t, "confusion"),
             "count_right": float(np.mean(found == truth)), "too_few": int((found < truth).sum()),
             "too_many": int((found > truth).sum()),
         })
         r = rows[-1]
-        print(f"speech {speech_pad}/{speech_threshold} offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} same window {same_window} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level}: DER {100 * r['der']:.2f} %,"
+        print(f"speech {speech_pad}/{speech_threshold} offset {offset:+.2f} overlap {gate:+.2f} runner-up {runner_up} rounds {int(rounds)} floor {floor} seconds {seconds} link {link} same window {same_window} merge {merge} activity {activity} gap {gap} padding {padding} edges {level}/{search} threshold {threshold} change {change_level}/{reach} shadow {shadow}/{shadow_cos} enclosed {enclosed}/{enclosed_level} split {split}/{split_seconds}: DER {100 * r['der']:.2f} %,"
               f" count right {100 * r['count_right']:.0f} %", file=sys.stderr)
 
     minutes = sum(item.duration or 0 for item in items) / 60
@@ -145,15 +154,16 @@ def main(argv=None) -> int:
         "DER collar 0.25 s, overlap scored.",
         "",
         "| speech pad s | speech threshold | claim offset | overlap offset | runner-up | compete rounds | slot floor | min speaker s | cluster cosine | same-window cosine | merge cosine | activity | fill gap s | padding s | edge level | edge search s "
-        "| threshold | change level | change reach s | shadow overlap | shadow cosine | enclosed s | enclosed level | DER | missed | FA | confusion | count right | too few | too many |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| threshold | change level | change reach s | shadow overlap | shadow cosine | enclosed s | enclosed level | split cosine | split s | DER | missed | FA | confusion | count right | too few | too many |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {'off' if r['speech_pad'] < 0 else r['speech_pad']} | {'-' if r['speech_threshold'] is None else r['speech_threshold']} | {r['claim_offset']:+.2f} | {r['overlap_offset']:+.2f} | {r['runner_up']} | {r['compete_rounds']} | {r['min_slot_confidence']} | {r['min_speaker_seconds']} | "
             f"{r.get('cluster_similarity', r.get('link_similarity'))} | {r.get('same_window_similarity', '-')} | {r['merge_similarity']} | {r['activity']} | {r['fill_gap']} | {r['segment_padding']} | {r['edge_level']} | {r['edge_search']} | {r['threshold']} | "
             f"{'-' if r['change_level'] is None else r['change_level']} | {r['change_reach']} | {r['shadow_overlap']} | {'-' if r['shadow_similarity'] is None else r['shadow_similarity']} | "
-            f"{r['enclosed_seconds']} | {'-' if r['enclosed_level'] is None else r['enclosed_level']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
+            f"{r['enclosed_seconds']} | {'-' if r['enclosed_level'] is None else r['enclosed_level']} | "
+            f"{'off' if r['split_similarity'] < -1 else r['split_similarity']} | {'-' if r['split_min_seconds'] is None else r['split_min_seconds']} | {100 * r['der']:.2f} % | {100 * r['missed']:.2f} % | "
             f"{100 * r['false_alarm']:.2f} % | {100 * r['confusion']:.2f} % | {100 * r['count_right']:.0f} % | "
             f"{r['too_few']} | {r['too_many']} |"
         )

@@ -2,7 +2,7 @@
 classic pipeline, on real conversations and on simulated sets, file by file.
 
     python benchmarks/real_speech.py [--set NAME=PATH ...] [--checkpoint NAME=PATH ...]
-        [--no-gate] [--classic] [--out docs/results] [--name real-speech]
+        [--no-gate] [--no-split] [--classic] [--out docs/results] [--name real-speech]
 
 Sets. PATH is a label manifest (``weighter synth``) or a folder of audio files each
 with an RTTM of the same stem. With no ``--set``: ``real``, the real development
@@ -13,7 +13,8 @@ default ``data/wheels/pyannote_audio-4.0.7-py3-none-any.whl``; get it with
 ``pip download --no-deps pyannote.audio==4.0.7 -d data/wheels``).
 
 Systems: each checkpoint as ``weighter diarize`` runs it (speech detection on), the
-same without speech detection (``--no-gate``), and ``weighter diarize --pipeline
+same without speech detection (``--no-gate``), without cutting the slots that hold two
+voices (``--no-split``), and ``weighter diarize --pipeline
 classic`` (``--classic``). DER with pyannote.metrics, collar 0.25 s, overlap scored;
 the speaker count is each system's own. Writes ``NAME-SET.md`` / ``.json`` under --out.
 """
@@ -82,6 +83,8 @@ def systems(args) -> dict[str, object]:
         out[f"Weighter ({name})"] = Diarizer(path)
         if args.no_gate:
             out[f"Weighter ({name}), no speech detection"] = Diarizer(path, replace(DiarizeConfig(), speech_gate=False))
+        if args.no_split:
+            out[f"Weighter ({name}), no slot cutting"] = Diarizer(path, replace(DiarizeConfig(), split_similarity=-2.0))
     if args.classic:
         from weighter_gui.core.diarize.classic import ClassicDiarizer
 
@@ -137,6 +140,8 @@ def add_set_and_system_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--no-gate", action="store_true", help="also run each checkpoint without speech detection")
+    parser.add_argument("--no-split", action="store_true",
+                        help="also run each checkpoint without cutting slots that hold two voices")
     parser.add_argument("--classic", action="store_true", help="also run the classic pipeline")
     parser.add_argument("--pyannote-wheel", type=Path, default=WHEEL)
     parser.add_argument("--collar", type=float, default=0.25)

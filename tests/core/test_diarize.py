@@ -22,6 +22,7 @@ from weighter_gui.core.diarize.diarizer import (
     overlap_at_changes,
     snap_edges,
     sound_frames,
+    split_mixed_slots,
 )
 from weighter_gui.core.io.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
 from weighter_gui.core.io.label_files import read_rttm
@@ -132,6 +133,47 @@ def test_merge_shadows_gives_a_voice_heard_only_over_another_to_the_one_it_sound
     assert len(merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)]), d], 0.6, 0.85)) == 2
     # a lone speaker has no one to shadow
     assert merge_shadows([_track("A", [1, 0, 0], [(0.0, 4.0)])], 0.5, 0.85)[0].label == "A"
+
+
+def _window_of(curves, vectors, stride=15):
+    curves = np.asarray(curves, dtype=np.float32)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    mass = curves.sum(1) * stride
+    return {
+        "curves": curves,
+        "confidences": (curves**2).sum(1) / np.maximum(curves.sum(1), 1e-12),
+        "embeddings": curves @ vectors / np.maximum(curves.sum(1, keepdims=True), 1e-12),
+        "mass": mass,
+        "overlap": np.zeros(curves.shape[1], np.float32),
+        "block_vectors": vectors,
+    }
+
+
+def test_a_slot_that_holds_two_voices_is_cut_in_two_and_one_voice_is_left_whole():
+    rng = np.random.default_rng(0)
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    # one slot: voice A for 40 blocks, a 3-block pause, voice B for 40; a second slot: voice C
+    voices = np.array([a] * 40 + [a] * 3 + [b] * 40 + [np.eye(8)[2]] * 20)
+    vectors = voices + 0.05 * rng.standard_normal(voices.shape)
+    curves = np.zeros((2, 103), np.float32)
+    curves[0, :40] = 0.9
+    curves[0, 43:83] = 0.8
+    curves[1, 83:] = 1.0
+    win = _window_of(curves, vectors)
+    out = split_mixed_slots(win, 0.5, 0.8, 10, 15)
+    assert out["curves"].shape == (3, 103)
+    np.testing.assert_array_equal(out["curves"][:2].sum(0)[:83] + out["curves"][2, :83], curves[0, :83])
+    np.testing.assert_array_equal(out["curves"][0, :40], curves[0, :40])  # A kept the slot
+    np.testing.assert_array_equal(out["curves"][2, 43:83], curves[0, 43:83])  # B is the new one
+    np.testing.assert_array_equal(out["curves"][1], curves[1])  # C untouched
+    unit = out["embeddings"] / np.linalg.norm(out["embeddings"], axis=1, keepdims=True)
+    assert unit[0] @ a > 0.99 and unit[2] @ b > 0.99
+    assert out["embeddings"][1] == pytest.approx(win["embeddings"][1])
+    assert out["confidences"][2] == pytest.approx(0.8) and out["mass"][2] == pytest.approx(40 * 0.8 * 15)
+    # alike voices (cosine 0.95 between the two groups) are not cut, nor is a part under min_blocks
+    alike = np.array([a] * 40 + [a] * 3 + [0.95 * a + 0.31 * b] * 40 + [np.eye(8)[2]] * 20)
+    assert split_mixed_slots(_window_of(curves, alike), 0.5, 0.8, 10, 15)["curves"].shape == (2, 103)
+    assert split_mixed_slots(win, 0.5, 0.8, 41, 15)["curves"].shape == (2, 103)
 
 
 def test_drop_enclosed_drops_weak_short_segments_inside_another_speakers_turn():

@@ -21,9 +21,10 @@ them into the file's speakers:
 
 ``SlotStore`` is what the file-level pass keeps of each window: per slot a unit
 embedding (256 float32), its window, confidence and weight. With 6 slots per 60 s
-window that is at most 0.37 MB per hour; the clustering's three n x n matrices over n
-slots (two float64, one boolean) take 17 n^2 bytes (2.2 MB for an hour at six live
-slots a window, 35 MB for four hours).
+window, each cut in two at most (``diarizer.split_mixed_slots``), that is at most
+0.74 MB per hour; the clustering's three n x n matrices over n slots (two float64,
+one boolean) take 17 n^2 bytes (2.2 MB for an hour at six live slots a window, 35 MB
+for four hours; four times that if every slot were cut).
 
 Core code: no Qt import.
 """
