@@ -149,7 +149,7 @@ def _window_of(curves, vectors, stride=15):
     }
 
 
-def test_a_slot_that_holds_two_voices_is_cut_in_two_and_one_voice_is_left_whole():
+def test_a_slot_that_holds_two_voices_is_cut_in_two_one_voice_is_left_whole_and_slots_at_most_double():
     rng = np.random.default_rng(0)
     a, b = np.eye(8)[0], np.eye(8)[1]
     # one slot: voice A for 40 blocks, a 3-block pause, voice B for 40; a second slot: voice C
@@ -174,6 +174,11 @@ def test_a_slot_that_holds_two_voices_is_cut_in_two_and_one_voice_is_left_whole(
     alike = np.array([a] * 40 + [a] * 3 + [0.95 * a + 0.31 * b] * 40 + [np.eye(8)[2]] * 20)
     assert split_mixed_slots(_window_of(curves, alike), 0.5, 0.8, 10, 15)["curves"].shape == (2, 103)
     assert split_mixed_slots(win, 0.5, 0.8, 41, 15)["curves"].shape == (2, 103)
+    # four voices in one slot: each part is tried again, but a window keeps at most twice its slots
+    four = np.repeat(np.eye(8)[:4], 30, axis=0) + 0.05 * rng.standard_normal((120, 8))
+    out = split_mixed_slots(_window_of(np.full((1, 120), 0.9), four), 0.5, 0.8, 10, 15)
+    assert out["curves"].shape == (2, 120)
+    np.testing.assert_allclose(out["curves"].sum(0), 0.9, rtol=1e-6)
 
 
 def test_drop_enclosed_drops_weak_short_segments_inside_another_speakers_turn():
