@@ -15,11 +15,11 @@ the seconds added to both ends of each segment (``segment_padding``), the snappi
 of segment edges to the sound (``edge_level``, ``edge_search``), the overlap kept at
 speaker changes (``change_overlap_level``, ``change_overlap_reach``), the merging of
 shadow speakers (``shadow_overlap``, ``shadow_similarity``), the dropping of weak
-segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``), the cutting of slots that hold two voices
-(``split_similarity``, ``split_min_seconds``), the slot
-confidence that makes a speaker (``threshold``) and the speech detector's gate
-(``speech_pad``, ``speech_threshold``; pad -1: no speech detection). Each row is the
-DER over all manifests. Use manifests of voices held out from training (never the
+segments inside other speakers' turns (``enclosed_seconds``, ``enclosed_level``), the
+cutting of slots that hold two voices (``split_similarity``, ``split_min_seconds``; off
+unless given, as it was before it existed), the slot confidence that makes a speaker
+(``threshold``) and the speech detector's gate (``speech_pad``, ``speech_threshold``;
+pad -1: no speech detection). Each row is the DER over all manifests. Use manifests of voices held out from training (never the
 voices reserved for evaluation). Writes ``diarize-settings.{md,json}`` under --out.
 """
 
