@@ -1,7 +1,7 @@
 """Speech and speakers found where nobody speaks: 60 s each of white noise, pink noise,
 room tone, music, a dial tone and silence.
 
-    python benchmarks/false_speech.py [--checkpoint NAME=PATH ...] [--no-gate] [--classic]
+    python benchmarks/false_speech.py [--checkpoint NAME=PATH ...] [--no-gate] [--no-split] [--classic]
         [--out docs/results] [--name false-speech]
 
 The signals: white and pink noise at -30 dBFS (seeded); room tone, real background
@@ -71,6 +71,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--no-gate", action="store_true")
+    parser.add_argument("--no-split", action="store_true")
     parser.add_argument("--classic", action="store_true")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="false-speech")
