@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from real_speech import ROOT, systems
+from real_speech import ROOT, add_system_options, systems
 from results import write_table
 
 from weighter_gui.core.io.audio import load_audio
@@ -69,10 +69,7 @@ def signals(seed: int = 0) -> dict[str, np.ndarray]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
-    parser.add_argument("--no-gate", action="store_true")
-    parser.add_argument("--no-split", action="store_true")
-    parser.add_argument("--classic", action="store_true")
+    add_system_options(parser)
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="false-speech")
     parser.add_argument("--threads", type=int, default=2)

@@ -135,14 +135,19 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
     write_table(args.out, f"{args.name}-{name}", table, rows)
 
 
-def add_set_and_system_options(parser: argparse.ArgumentParser) -> None:
-    """The options ``load_sets`` and ``systems`` read (shared with correction_effort.py)."""
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=PATH")
+def add_system_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``systems`` reads (shared with false_speech.py)."""
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--no-gate", action="store_true", help="also run each checkpoint without speech detection")
     parser.add_argument("--no-split", action="store_true",
                         help="also run each checkpoint without cutting slots that hold two voices")
     parser.add_argument("--classic", action="store_true", help="also run the classic pipeline")
+
+
+def add_set_and_system_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``load_sets`` and ``systems`` read (shared with correction_effort.py)."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=PATH")
+    add_system_options(parser)
     parser.add_argument("--pyannote-wheel", type=Path, default=WHEEL)
     parser.add_argument("--collar", type=float, default=0.25)
 
