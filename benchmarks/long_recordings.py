@@ -4,7 +4,7 @@ of one long file, against the same conversations diarized one by one.
     python benchmarks/long_recordings.py MANIFEST --name NAME [--minutes 10 60 240]
         [--similarity 0.85 ...] [--same-window-similarity 0.9 ...] [--checkpoint C]
         [--before DIR] [--work data/long] [--one-room SEED] [--classic]
-        [--reuse-windows] [--out docs/results] [--threads 2]
+        [--reuse-windows] [--count-given] [--out docs/results] [--threads 2]
 
 Each long file is the manifest's conversations (``weighter synth``) one after another,
 in manifest order, repeated until it is at least ``--minutes`` long (whole
@@ -33,7 +33,10 @@ conversations alone are diarized once each (``weighter diarize`` as shipped) and
 scored as often as they occur. DER with pyannote.metrics, collar 0.25 s, overlap
 scored. ``--classic`` adds a row for the classic pipeline (``weighter diarize
 --pipeline classic``) on each long file, timed the same way; "alone" stays the
-Weighter's. Writes ``long-NAME.md`` / ``.json`` under --out.
+Weighter's. ``--count-given`` adds a row per pipeline told the long file's true
+speaker count (``weighter diarize --speakers N``); the Weighter's window pass then also
+keeps each slot's best cut, and its seconds include that. Writes ``long-NAME.md`` /
+``.json`` under --out.
 """
 
 from __future__ import annotations
@@ -163,6 +166,9 @@ def analyse_child(args) -> int:
     if args.classic:
         return classic_child(args)
     diarizer = Diarizer(args.checkpoint)
+    if args.speakers:  # the window pass keeps each slot's cut, as `weighter diarize --speakers N` does
+        diarizer.config = replace(diarizer.config, min_speakers=args.speakers, max_speakers=args.speakers)
+    estimated = replace(diarizer.config, min_speakers=None, max_speakers=None)
     saved = args.child.with_suffix(".windows.pkl")  # the window pass, for --reuse-windows
     start = time.perf_counter()
     if args.reuse_windows and saved.exists():
@@ -173,11 +179,13 @@ def analyse_child(args) -> int:
     timings = {}
     for similarity, same_window in settings(args):
         begin = time.perf_counter()
-        config = replace(diarizer.config, cluster_similarity=similarity, same_window_similarity=same_window)
+        config = replace(estimated, cluster_similarity=similarity, same_window_similarity=same_window)
         result = diarizer.assemble(windows, config)
         timings[(similarity, same_window)] = time.perf_counter() - begin
         write_rttm(args.child.with_name(f"{args.child.stem}.{setting_name(similarity, same_window)}.rttm"),
                    [result.annotation()])
+    if args.speakers:
+        write_rttm(args.child.with_name(f"{args.child.stem}.given.rttm"), [diarizer.assemble(windows).annotation()])
     first = timings[settings(args)[0]]
     timing = args.child.with_suffix(".timing.json")
     if args.reuse_windows and timing.exists():
@@ -194,12 +202,23 @@ def analyse_child(args) -> int:
 
 def classic_child(args) -> int:
     """In the child: the classic pipeline on the whole file, its RTTM, seconds and memory."""
-    from weighter_gui.core.diarize.classic import ClassicDiarizer
+    from weighter_gui.core.diarize.classic import ClassicDiarizer, embed_spans, window_spans
+    from weighter_gui.core.io.audio import load_audio
 
     start = time.perf_counter()
-    result = ClassicDiarizer().diarize(args.child)
+    classic = ClassicDiarizer()
+    audio = load_audio(args.child, min_duration=0)
+    regions = classic.regions(audio)
+    spans, owner = window_spans(regions, classic.config.window, classic.config.step, classic.config.min_window)
+    embeddings = embed_spans(classic.encoder, audio, spans)
+    duration = len(audio) / RATE
+    result = classic.assemble(args.child, duration, regions, spans, owner, embeddings)
     seconds = time.perf_counter() - start
     write_rttm(args.child.with_name(f"{args.child.stem}.classic.rttm"), [result.annotation()])
+    if args.speakers:
+        given = replace(classic.config, min_speakers=args.speakers, max_speakers=args.speakers)
+        result = classic.assemble(args.child, duration, regions, spans, owner, embeddings, given)
+        write_rttm(args.child.with_name(f"{args.child.stem}.classic-given.rttm"), [result.annotation()])
     print(json.dumps({"seconds": seconds, "peak_mb": own_peak_mb()}))
     return 0
 
@@ -221,22 +240,24 @@ def setting_name(similarity: float, same_window: float) -> str:
     return f"sim{similarity}-sw{same_window}"
 
 
-def classic_long(path: Path, args) -> dict:
+def classic_long(path: Path, args, speakers: int | None) -> dict:
     """The classic pipeline on the long file in a child process (cached beside it)."""
     timing = path.with_suffix(".classic.json")
     if not (args.reuse_windows and timing.exists()):
+        count = ["--speakers", str(speakers)] if speakers else []
         proc = subprocess.run([sys.executable, __file__, "--child", str(path), "--classic",
-                               "--threads", str(args.threads)], stdout=subprocess.PIPE, text=True)
+                               "--threads", str(args.threads), *count], stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{path}: the classic pipeline failed")
         timing.write_text(proc.stdout.strip().splitlines()[-1])
     return json.loads(timing.read_text())
 
 
-def diarize_long(path: Path, args) -> dict:
+def diarize_long(path: Path, args, speakers: int | None) -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--threads", str(args.threads),
            "--similarity", *map(str, args.similarity),
            "--same-window-similarity", *map(str, args.same_window_similarity)]
+    cmd += ["--speakers", str(speakers)] if speakers else []
     cmd += ["--reuse-windows"] if args.reuse_windows else []
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
@@ -317,7 +338,10 @@ def main(argv=None) -> int:
                         "(a manifest made without --augment)")
     parser.add_argument("--classic", action="store_true",
                         help="also run the classic pipeline (weighter diarize --pipeline classic) on each long file")
+    parser.add_argument("--count-given", action="store_true",
+                        help="also diarize each long file told its true speaker count (--speakers N)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--speakers", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from weighter_gui.core.diarize.diarizer import DiarizeConfig
 
@@ -344,7 +368,8 @@ def main(argv=None) -> int:
         if args.before and (args.before / f"{path.stem}.rttm").exists():
             before = read_rttm(args.before / f"{path.stem}.rttm")
             row["before"] = long_row(reference, before.get(path.stem) or next(iter(before.values())))
-        run = diarize_long(path, args)
+        speakers = len(reference.labels()) if args.count_given else None
+        run = diarize_long(path, args, speakers)
         row.update(seconds=run["seconds"], peak_mb=run["peak_mb"], slot_store_mb=run["slot_store_bytes"] / 2**20,
                    assembly_seconds=run["assembly_seconds"])
         row["after"] = {}
@@ -352,11 +377,17 @@ def main(argv=None) -> int:
             hyp = read_rttm(path.with_name(f"{path.stem}.{setting_name(similarity, same_window)}.rttm"))
             row["after"][f"{similarity} (same window: {same_window})"] = long_row(
                 reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
+        if speakers:
+            hyp = read_rttm(path.with_name(f"{path.stem}.given.rttm"))
+            row["given"] = long_row(reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
         if args.classic:
-            run = classic_long(path, args)
+            run = classic_long(path, args, speakers)
             hyp = read_rttm(path.with_name(f"{path.stem}.classic.rttm"))
             row["classic"] = {**long_row(reference, hyp.get(path.stem) or next(iter(hyp.values()), None)),
                               "seconds": run["seconds"], "peak_mb": run["peak_mb"]}
+            if speakers:
+                hyp = read_rttm(path.with_name(f"{path.stem}.classic-given.rttm"))
+                row["classic_given"] = long_row(reference, hyp.get(path.stem) or next(iter(hyp.values()), None))
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -381,10 +412,16 @@ def main(argv=None) -> int:
                 f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | file-level clustering at {similarity} | "
                 f"{cells(r)} | {row['seconds'] / row['hours']:.0f} s | {row['peak_mb']:.0f} MB |"
             )
+        if "given" in row:
+            lines.append(f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | file-level clustering, count given | "
+                         f"{cells(row['given'])} | | |")
         if "classic" in row:
             c = row["classic"]
             lines.append(f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | classic pipeline | {cells(c)} | "
                          f"{c['seconds'] / row['hours']:.0f} s | {c['peak_mb']:.0f} MB |")
+        if "classic_given" in row:
+            lines.append(f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | classic pipeline, count given | "
+                         f"{cells(row['classic_given'])} | | |")
     write_table(args.out, f"long-{args.name}", lines, rows)
     return 0
 

@@ -2,7 +2,7 @@
 classic pipeline, on real conversations and on simulated sets, file by file.
 
     python benchmarks/real_speech.py [--set NAME=PATH ...] [--checkpoint NAME=PATH ...]
-        [--no-gate] [--no-split] [--classic] [--out docs/results] [--name real-speech]
+        [--no-gate] [--no-split] [--classic] [--count-given] [--out docs/results] [--name real-speech]
 
 Sets. PATH is a label manifest (``weighter synth``) or a folder of audio files each
 with an RTTM of the same stem. With no ``--set``: ``real``, the real development
@@ -15,8 +15,10 @@ default ``data/wheels/pyannote_audio-4.0.7-py3-none-any.whl``; get it with
 Systems: each checkpoint as ``weighter diarize`` runs it (speech detection on), the
 same without speech detection (``--no-gate``), without cutting the slots that hold two
 voices (``--no-split``), and ``weighter diarize --pipeline
-classic`` (``--classic``). DER with pyannote.metrics, collar 0.25 s, overlap scored;
-the speaker count is each system's own. Writes ``NAME-SET.md`` / ``.json`` under --out.
+classic`` (``--classic``); with ``--count-given`` each of those again, told each
+file's true speaker count (``weighter diarize --speakers N``). DER with
+pyannote.metrics, collar 0.25 s, overlap scored; the speaker count is each system's
+own unless given. Writes ``NAME-SET.md`` / ``.json`` under --out.
 """
 
 from __future__ import annotations
@@ -89,7 +91,20 @@ def systems(args) -> dict[str, object]:
         from weighter_gui.core.diarize.classic import ClassicDiarizer
 
         out["classic (VAD + GE2E + clustering)"] = ClassicDiarizer()
+    if getattr(args, "count_given", False):  # real_speech's own option
+        out.update({f"{name}, count given": CountGiven(system) for name, system in list(out.items())})
     return out
+
+
+class CountGiven:
+    """A system told each file's true speaker count, as ``weighter diarize --speakers N``."""
+
+    def __init__(self, system) -> None:
+        self.system, self.config = system, system.config
+
+    def diarize(self, path: Path, speakers: int):
+        self.system.config = replace(self.config, min_speakers=speakers, max_speakers=speakers)
+        return self.system.diarize(path)
 
 
 def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) -> None:
@@ -101,8 +116,12 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
     for system, diarizer in diarizers.items():
         t0 = time.perf_counter()
         results = {}
-        for audio, _ in pairs:
-            r = diarizer.diarize(audio)
+        for audio, rttm in pairs:
+            if isinstance(diarizer, CountGiven):
+                (reference,) = read_rttm(rttm).values()
+                r = diarizer.diarize(audio, len(reference.labels()))
+            else:
+                r = diarizer.diarize(audio)
             results[r.uri] = r
         seconds = time.perf_counter() - t0
         hyps = {uri: r.annotation() for uri, r in results.items()}
@@ -118,7 +137,7 @@ def score_set(name: str, pairs: list[tuple[Path, Path]], diarizers: dict, args) 
     uris = list(next(iter(per_file.values())).keys()) if len(pairs) <= PER_FILE_COLUMNS else []
     table = [
         f"Set `{name}`: {len(pairs)} files, {minutes:.1f} min. DER collar {args.collar} s (pyannote: total width), "
-        "overlap scored; each system's own speaker count.",
+        "overlap scored; each system's own speaker count, or the reference's where the count is given.",
         "",
         "| system | DER | missed | false alarm | confusion | speaker count right |" + "".join(f" {u} |" for u in uris),
         "|---|---|---|---|---|---|" + "---|" * len(uris),
@@ -155,6 +174,8 @@ def add_set_and_system_options(parser: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_set_and_system_options(parser)
+    parser.add_argument("--count-given", action="store_true",
+                        help="also run each system told each file's true speaker count (--speakers N)")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--name", default="real-speech")
     parser.add_argument("--threads", type=int, default=2)

@@ -227,7 +227,17 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
             references = read_rttm(args.reference)
         except RTTMError as e:
             return _error(str(e))
-    config = DiarizeConfig(threshold=args.threshold, channel=args.channel, speech_gate=not args.no_speech_detection)
+    if args.speakers is not None and (args.min_speakers is not None or args.max_speakers is not None):
+        return _error("give --speakers, or --min-speakers and/or --max-speakers, not both")
+    low = args.speakers if args.speakers is not None else args.min_speakers
+    high = args.speakers if args.speakers is not None else args.max_speakers
+    for flag, value in (("--speakers" if args.speakers is not None else "--min-speakers", low), ("--max-speakers", high)):
+        if value is not None and value < 1:
+            return _error(f"{flag} must be at least 1, got {value}")
+    if low is not None and high is not None and low > high:
+        return _error(f"--min-speakers ({low}) is more than --max-speakers ({high})")
+    config = DiarizeConfig(threshold=args.threshold, channel=args.channel, speech_gate=not args.no_speech_detection,
+                           min_speakers=low, max_speakers=high)
     for flag, name, seconds in (
         ("--edge-search", "edge_search", args.edge_search),
         ("--change-overlap", "change_overlap_reach", args.change_overlap),
@@ -244,7 +254,7 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
         from weighter_gui.core.model.frontend import FrontendWeightsError
 
         try:
-            diarizer = ClassicDiarizer(ClassicConfig(channel=args.channel))
+            diarizer = ClassicDiarizer(ClassicConfig(channel=args.channel, min_speakers=low, max_speakers=high))
         except (FrontendWeightsError, VadError) as e:
             return _error(str(e))
     else:
@@ -609,7 +619,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--pipeline", choices=("weighter", "classic"), default="weighter",
         help="weighter (default): the Weighter model; classic: the standard comparator, speech "
         "detection (silero-vad) + GE2E embeddings of 1.5 s windows + clustering with an estimated "
-        "speaker count (no model options apply; it holds the whole file: 1.2 GB of memory for an hour, 3.7 GB for four)",
+        "(or given) speaker count (no model options apply; it holds the whole file: 1.2 GB of memory for an "
+        "hour, 3.7 GB for four)",
     )
     diarize.add_argument("--rttm", metavar="OUT", help="write one RTTM for all files (file id = audio stem)")
     diarize.add_argument("--json", metavar="OUT", help="write everything (curves, embeddings, ...) as JSON")
@@ -619,6 +630,11 @@ def _build_parser() -> argparse.ArgumentParser:
     diarize.add_argument("--reference", metavar="RTTM", help="score against this reference RTTM")
     diarize.add_argument("--collar", type=float, default=0.25, help="DER collar in seconds (default 0.25)")
     diarize.add_argument("--threshold", type=float, default=0.5, help="slot confidence to keep a speaker")
+    diarize.add_argument("--speakers", type=int, metavar="N",
+                         help="each file holds N speakers (default: the count is estimated); a slot that "
+                         "holds two voices is cut in two where too few were heard")
+    diarize.add_argument("--min-speakers", type=int, metavar="N", help="each file holds at least N speakers")
+    diarize.add_argument("--max-speakers", type=int, metavar="N", help="each file holds at most N speakers")
     diarize.add_argument("--channel", type=int, help="use this channel (0-based) instead of the downmix")
     diarize.add_argument(
         "--edge-search", type=float, metavar="SECONDS",

@@ -51,6 +51,25 @@ def test_clustering_estimates_count():
         assert all(len(set(labels[i * 20:(i + 1) * 20].tolist())) == 1 for i in range(3))
 
 
+def test_a_given_speaker_count_moves_the_clusters_count(diarizer):
+    """Three voices, 15 s each: three speakers estimated; told two, or four, or one to
+    two, the clustering keeps to it (AHC and spectral)."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 256))
+    regions = [(0.0, 45.0)]
+    spans, owner = window_spans(regions, 1.5, 0.75, 0.4)
+    x = np.stack([centres[min(int((a + b) / 2 // 15), 2)] + 0.3 * rng.normal(size=256) for a, b in spans])
+    for method in ("ahc", "spectral"):
+        def count(low=None, high=None):
+            config = ClassicConfig(method=method, min_speakers=low, max_speakers=high)
+            return len(diarizer.assemble(Path("x.wav"), 45.0, regions, spans, owner, x, config).speakers)
+
+        assert count() == 3
+        assert (count(2, 2), count(4, 4), count(1, 2), count(3, None)) == (2, 4, 2, 3)
+    with pytest.raises(ValueError, match="at least 1"):
+        ClassicConfig(min_speakers=0)
+
+
 def test_spans_gathered_in_batches_embed_as_one_by_one(diarizer):
     import torch
 

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from weighter_gui.core.diarize.diarizer import (
     DiarizeConfig,
     Diarizer,
     FileDiarization,
+    FileWindows,
     Track,
     WindowResult,
     curve_segments,
@@ -20,6 +22,7 @@ from weighter_gui.core.diarize.diarizer import (
     frame_levels,
     merge_shadows,
     overlap_at_changes,
+    slot_cuts,
     snap_edges,
     sound_frames,
     split_mixed_slots,
@@ -464,6 +467,26 @@ def test_shipped_model_on_the_shipped_sample_and_what_its_edges_and_change_overl
         assert f"{flag} must be 0 or more" in capsys.readouterr().err
 
 
+def test_cli_speaker_count_options_for_both_pipelines(tmp_path, capsys):
+    """The shipped sample holds three voices: told four, or at most two, both pipelines
+    find that many; contradictory counts are refused."""
+    from weighter_gui.cli import main
+    from weighter_gui.core.io.resources import sample_audio
+
+    for pipeline, flags, expected in (("weighter", ["--speakers", "4"], 4), ("weighter", ["--max-speakers", "2"], 2),
+                                      ("classic", ["--min-speakers", "4"], 4)):
+        out = tmp_path / f"{pipeline}.rttm"
+        assert main(["diarize", str(sample_audio()), "--pipeline", pipeline, "--rttm", str(out), *flags]) == 0
+        assert len(read_rttm(out)["sample"].labels()) == expected, (pipeline, flags)
+    for flags, message in (
+        (["--speakers", "2", "--max-speakers", "3"], "not both"),
+        (["--min-speakers", "3", "--max-speakers", "2"], "is more than --max-speakers"),
+        (["--speakers", "0"], "--speakers must be at least 1"),
+    ):
+        assert main(["diarize", str(sample_audio()), *flags]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_the_result_does_not_depend_on_the_window_size(tmp_path):
     """The shipped sample three times over (93 s): in two windows of 46.5 s or three of
     31 s, the file-level pass finds the same three speakers and the same segments
@@ -486,3 +509,51 @@ def test_the_result_does_not_depend_on_the_window_size(tmp_path):
     assert max(scores) < 0.03 and abs(scores[0] - scores[1]) < 0.01
     # and each is the other's reference: the two segmentations agree
     assert der({"thrice": results[60.0].annotation()}, {"thrice": results[40.0].annotation()}).der < 0.02
+
+
+def _file_of(wins, duration):
+    """A ``FileWindows`` of ``_window_of`` dicts (all slots live; loud everywhere), with
+    each slot's best cut kept, as the window pass keeps them when a count is given."""
+    out = FileWindows(Path("made.wav"), duration)
+    for w, win in enumerate(wins):
+        blocks = win["curves"].shape[1]
+        out.curves.append(win["curves"])
+        out.overlaps.append(np.zeros(blocks, np.float32))
+        out.levels.append(np.full(blocks * 15, -20.0))
+        live = np.ones(len(win["curves"]), bool)
+        out.slots.add(w, win["embeddings"], win["mass"] * win["confidences"], win["confidences"], live)
+        out.cuts += slot_cuts(win, w, live, 0.5, 10, 15)
+    return out
+
+
+def test_a_given_speaker_count_joins_or_cuts_until_the_count_is_reached(diarizer):
+    """Three voices A, B, C (A with B in one window, A with C in the next, B alone in a
+    third). Estimated: three speakers. At most two: B and C join (A was heard apart
+    from both); at most one: every slot joins, though the model told them apart. At
+    least two in a file where one slot holds two voices: that slot is cut in two."""
+    a, b, c = np.eye(8)[:3]
+    both = np.zeros((2, 100), np.float32)
+    both[0, :50], both[1, 50:] = 0.9, 0.9
+    alone = np.full((1, 100), 0.9, np.float32)
+    wins = [_window_of(both, [a] * 50 + [b] * 50), _window_of(both, [a] * 50 + [c] * 50), _window_of(alone, [b] * 100)]
+    file = _file_of(wins, 45.0)
+
+    def speakers(**count):
+        return diarizer.assemble(file, replace(diarizer.config, edge_search=0.0, change_overlap_reach=0.0, **count)).speakers
+
+    assert len(speakers()) == 3
+    two = speakers(max_speakers=2)
+    assert len(two) == 2
+    only_a = next(t for t in two if t.embedding @ a > 0.99)
+    assert next(t for t in two if t is not only_a).embedding @ c > 0.3  # B and C's mean
+    assert len(speakers(max_speakers=1)) == 1
+    assert len(speakers(min_speakers=3, max_speakers=3)) == 3
+    # one window, one slot: A for 6 s, then B for 6 s
+    rng = np.random.default_rng(0)
+    one = _file_of([_window_of(np.full((1, 80), 0.9, np.float32),
+                               np.array([a] * 40 + [b] * 40) + 0.05 * rng.standard_normal((80, 8)))], 12.0)
+    assert len(speakers_of := diarizer.assemble(one, diarizer.config).speakers) == 1, speakers_of
+    cut = diarizer.assemble(one, replace(diarizer.config, edge_search=0.0, change_overlap_reach=0.0, min_speakers=2))
+    assert sorted(t.segments[0] for t in cut.speakers) == [(0.0, pytest.approx(6.075)), (pytest.approx(5.925), 12.0)]
+    with pytest.raises(ValueError, match="more than max_speakers"):
+        DiarizeConfig(min_speakers=3, max_speakers=2)

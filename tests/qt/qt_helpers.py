@@ -43,6 +43,7 @@ class FakeDiarizer:
 
         self.config = DiarizeConfig()  # (the worker reads another channel through a copy with another config)
         self.channels_run: list = []  # shared by such copies
+        self.counts_run: list = []  # (min_speakers, max_speakers) of each run, shared too
         self.confidences = np.asarray(confidences, dtype=np.float32)
         self.gate, self.error = gate, error
         self.runs = 0
@@ -52,6 +53,7 @@ class FakeDiarizer:
 
         self.runs += 1
         self.channels_run.append(self.config.channel)
+        self.counts_run.append((self.config.min_speakers, self.config.max_speakers))
         if self.error is not None:
             raise self.error
         hop = 0.15

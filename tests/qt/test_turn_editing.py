@@ -269,6 +269,40 @@ def test_a_two_sided_call_analysed_channel_by_channel(qtbot, make_window, tmp_pa
                     and [t.label for t in record.diarization.tracks] == ["S1", "S2", "S3"], timeout=UI_TIMEOUT_MS)
 
 
+def test_the_speaker_count_menu_analyses_the_file_again_keeping_to_the_count(qtbot, make_window, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    fake = FakeDiarizer(segments=SEGMENTS)
+    path = tmp_path / "call.wav"
+    sf.write(path, np.zeros(16000 * 4, np.float32), 16000)
+    window = make_window(diarizer_factory=lambda checkpoint, device: fake)
+    window.files.open_paths([path])
+    wait_for_state(qtbot, window, path, FileState.DONE)
+    window.workspace.set_current(path)
+    assert fake.counts_run == [(None, None)]  # estimated unless the user says
+
+    menu = window.menus["&Analysis"]
+    menu.aboutToShow.emit()
+    counts = next(a.menu() for a in menu.actions() if a.menu() is not None and "Speakers" in a.text())
+    counts.aboutToShow.emit()
+    texts = [a.text().replace("&", "") for a in counts.actions()]
+    assert texts[:3] == ["Estimate the count", "1 speaker", "2 speakers"] and len(texts) == 9
+    assert [a.isChecked() for a in counts.actions()][:2] == [True, False]
+
+    counts.actions()[2].trigger()  # two speakers
+    qtbot.waitUntil(lambda: fake.counts_run[-1] == (2, 2), timeout=UI_TIMEOUT_MS)
+    record = wait_for_state(qtbot, window, path, FileState.DONE)
+    assert record.speakers == 2
+    counts.aboutToShow.emit()
+    assert [a.isChecked() for a in counts.actions()][:3] == [False, False, True]
+    window.files.reanalyse(path)  # the count stays with the file
+    qtbot.waitUntil(lambda: len(fake.counts_run) == 3, timeout=UI_TIMEOUT_MS)
+    assert fake.counts_run[-1] == (2, 2)
+    counts.actions()[0].trigger()
+    qtbot.waitUntil(lambda: fake.counts_run[-1] == (None, None) and len(fake.counts_run) == 4, timeout=UI_TIMEOUT_MS)
+
+
 def test_import_a_pyannote_rttm_and_an_eaf_correct_and_export_for_other_tools(opened, tmp_path):
     from weighter_gui.core.io.label_files import read_turns, write_turns
 

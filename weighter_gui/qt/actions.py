@@ -178,7 +178,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&Playback", ("play", "skip_back", "skip_forward", "to_start", "loop", "-", "solo", "mute", "@speed")),
     ("&Go", ("next_change", "previous_change", "-", "next_unsure", "previous_unsure", "-", "next_disagreement",
              "previous_disagreement")),
-    ("&Analysis", ("cancel", "cancel_all", "reanalyse", "-", "@channels")),
+    ("&Analysis", ("cancel", "cancel_all", "reanalyse", "-", "@channels", "@speaker_count")),
     ("&Label", ("name", "accept", "accept_all", "not_speaker", "merge", "unmerge", "add_like", "rename",
                 "@known_names", "-", "mark_reviewed", "unmark_reviewed", "-", "import_reference")),
     ("&Turns", ("import_turns", "-", "split_turn", "join_turn", "delete_turn", "-", "add_turn", "erase_range", "-", "play_turn")),

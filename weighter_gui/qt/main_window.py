@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
             "docks": self._fill_docks_menu,
             "speed": self.view.fill_speed_menu,
             "channels": self.files.fill_channel_menu,
+            "speaker_count": self.files.fill_speaker_count_menu,
             "known_names": self._fill_known_names_menu,
         })
         self._connect()

@@ -90,6 +90,7 @@ FILL_GAP = 0.9
 # when the affinity is p-pruned; 0 chooses it per file (NME-SC). Same calibration: 0.25
 # gave DER 13.8 % (confusion 3.2 %), 83 % of counts exact on 40-90 s conversations.
 SPECTRAL_PRUNE = 0.25
+EIGENGAP_MOST = 10  # spectral: most speakers the eigengap may choose, unless the user says
 
 
 @dataclass(frozen=True)
@@ -100,24 +101,38 @@ class ClassicConfig:
     method: str = "ahc"  # "ahc" or "spectral"
     threshold: float = AHC_THRESHOLD  # ahc: cosine distance at which the tree is cut
     prune: float = SPECTRAL_PRUNE  # spectral: fraction of neighbours kept per row
-    max_speakers: int = 10  # spectral: most speakers the eigengap may choose
     min_speaker_seconds: float = 1.0
     # Seconds: a pause shorter than this between two segments of one speaker (nobody else
     # in between) is filled, as turn references mark a speaker's pauses as the turn's.
     fill_gap: float = FILL_GAP
     channel: int | None = None  # None: downmix
+    # How many speakers the user says the file holds (None: estimated): the count of
+    # clusters is moved from the estimated one until the clusters with at least
+    # ``min_speaker_seconds`` of speech number ``min_speakers`` to ``max_speakers``.
+    # Spectral clustering's eigengap chooses at most ``max_speakers`` (default 10).
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("ahc", "spectral"):
             raise ValueError(f"method must be 'ahc' or 'spectral', got {self.method!r}")
         if not (self.window > 0 and self.step > 0 and 0 < self.min_window <= self.window):
             raise ValueError("window and step must be positive and 0 < min_window <= window")
+        for name in ("min_speakers", "max_speakers"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
+            raise ValueError(f"min_speakers ({self.min_speakers}) is more than max_speakers ({self.max_speakers})")
 
     @property
     def description(self) -> str:
         how = (f"AHC cosine average t={self.threshold:g}" if self.method == "ahc"
                else f"spectral eigengap p={self.prune:g}" if self.prune > 0 else "spectral eigengap p=auto")
-        return f"classic: silero-vad + GE2E {self.window:g}s/{self.step:g}s + {how}"
+        given = "" if self.min_speakers is None and self.max_speakers is None else (
+            f", {self.min_speakers} speakers given" if self.min_speakers == self.max_speakers
+            else f", {self.min_speakers or 1}-{self.max_speakers or 'any'} speakers given")
+        return f"classic: silero-vad + GE2E {self.window:g}s/{self.step:g}s + {how}{given}"
 
 
 # ----------------------------------------------------------------------------- stages
@@ -192,7 +207,7 @@ def cluster(embeddings: np.ndarray, config: ClassicConfig = ClassicConfig()) -> 
     x = _unit(np.asarray(embeddings, dtype=np.float64))
     if config.method == "ahc":
         return ahc(x, config.threshold)
-    return spectral(x, config.prune, config.max_speakers)
+    return spectral(x, config.prune, config.max_speakers or EIGENGAP_MOST)
 
 
 def ahc(x: np.ndarray, threshold: float) -> np.ndarray:
@@ -257,6 +272,26 @@ def spectral(x: np.ndarray, prune: float, max_speakers: int) -> np.ndarray:
     feats = _unit(vectors[:, :k])
     labels = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(feats)
     return _relabel(labels)
+
+
+def clusters_of_count(x: np.ndarray, config: ClassicConfig) -> Callable[[int], np.ndarray]:
+    """``k -> labels`` of unit ``x`` in at most k clusters: the average-linkage tree cut
+    into k (ahc), or k-means on the first k eigenvectors (spectral); the tree or the
+    eigenvectors are computed once."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.cluster import KMeans
+
+    if config.method == "ahc":
+        tree = linkage(x, method="average", metric="cosine")
+        return lambda k: _relabel(fcluster(tree, t=k, criterion="maxclust"))
+    prune = config.prune if config.prune > 0 else auto_prune(x, config.max_speakers or EIGENGAP_MOST)
+    _, vectors = spectral_count(x, prune, len(x) - 1)
+
+    def labels(k: int) -> np.ndarray:
+        if k <= 1:
+            return np.zeros(len(x), dtype=np.int64)
+        return _relabel(KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(_unit(vectors[:, :k])))
+    return labels
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:
@@ -333,6 +368,12 @@ def merge_small(labels: np.ndarray, embeddings: np.ndarray, frames: np.ndarray,
     return labels, frames
 
 
+def _speakers(frames: np.ndarray, min_seconds: float) -> int:
+    """Labels with at least ``min_seconds`` of frames (those ``merge_small`` keeps)."""
+    seconds = np.bincount(frames[frames >= 0]) * FRAME_HOP_S if (frames >= 0).any() else np.zeros(0)
+    return int(np.sum(seconds >= min_seconds))
+
+
 # ----------------------------------------------------------------------------- pipeline
 
 
@@ -381,6 +422,23 @@ class ClassicDiarizer:
         embeddings = embed_spans(self.encoder, audio, spans)
         return self.assemble(Path(path), duration, regions, spans, owner, embeddings)
 
+    def _to_count(self, labels, frames, embeddings, regions, spans, owner, cfg: ClassicConfig):
+        """``labels`` and ``frames`` with the count of clusters moved, one at a time, from
+        the estimated one until the speakers number ``min_speakers`` to ``max_speakers``
+        (or no more clusters can be joined, or 4 x ``min_speakers`` + 4 clusters are
+        still too few: the rest is fragments)."""
+        low, high = cfg.min_speakers or 1, cfg.max_speakers or math.inf
+        of_count = clusters_of_count(_unit(np.asarray(embeddings, dtype=np.float64)), cfg)
+        k, have = int(labels.max()) + 1, _speakers(frames, cfg.min_speaker_seconds)
+        step = -1 if have > high else 1 if have < low else 0
+        most = min(len(embeddings), max(k, 4 * low + 4))
+        while step and 1 <= k + step <= most and not low <= have <= high:
+            k += step
+            labels = of_count(k)
+            frames = assign_frames(len(frames), regions, spans, owner, labels)
+            have = _speakers(frames, cfg.min_speaker_seconds)
+        return labels, frames
+
     def assemble(self, path: Path, duration: float, regions: Sequence[tuple[float, float]],
                  spans: Sequence[tuple[float, float]], owner: Sequence[int], embeddings: np.ndarray,
                  config: ClassicConfig | None = None) -> FileDiarization:
@@ -389,6 +447,8 @@ class ClassicDiarizer:
         labels = cluster(embeddings, cfg)
         n_frames = 1 + int(round(duration * SAMPLE_RATE)) // HOP_LENGTH
         frames = assign_frames(n_frames, regions, spans, owner, labels)
+        if (cfg.min_speakers is not None or cfg.max_speakers is not None) and len(embeddings) > 1:
+            labels, frames = self._to_count(labels, frames, embeddings, regions, spans, owner, cfg)
         labels, frames = merge_small(labels, embeddings, frames, cfg.min_speaker_seconds)
         frames = fill_gaps(frames, int(round(cfg.fill_gap / FRAME_HOP_S)))
         blocks = max(1, math.ceil(duration / BLOCK_HOP_S - 1e-9))

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["SlotStore", "StreamLinker", "cluster_slots", "merged_groups", "unit_rows"]
+__all__ = ["SlotStore", "StreamLinker", "cluster_slots", "merged_groups", "merged_labels", "slot_merges", "unit_rows"]
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -123,17 +123,32 @@ def cluster_slots(
 ) -> np.ndarray:
     """[n] a cluster id (0, 1, ... in order of first slot) for each of n slots.
 
-    Agglomerative, weighted average linkage: two clusters are as close as the mean
-    cosine over their pairs of slots, each pair weighted by the product of the slots'
-    ``weights`` (speech mass times confidence: a slot that heard a voice for a second
-    says less than one that heard it for a minute). The closest pair that may be
-    joined is joined until the closest such pair is under ``similarity``. Two
-    clusters may not be joined when a slot of one and a slot of the other share a
-    window with a cosine under ``same_window_similarity`` (above 1: never).
+    Agglomerative, weighted average linkage (``slot_merges``), joining the closest
+    pair that may be joined until the closest such pair is under ``similarity``.
+    """
+    merges = slot_merges(windows, embeddings, weights, same_window_similarity, floor=similarity)
+    return merged_labels(len(windows), merges)
+
+
+def slot_merges(
+    windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray,
+    same_window_similarity: float = float("inf"), floor: float = -np.inf,
+) -> list[tuple[int, int, float]]:
+    """The agglomeration of n slots as (i, j, similarity) merges, in order, until the
+    closest pair is under ``floor``.
+
+    Two clusters are as close as the mean cosine over their pairs of slots, each pair
+    weighted by the product of the slots' ``weights`` (speech mass times confidence: a
+    slot that heard a voice for a second says less than one that heard it for a
+    minute). Two clusters may not be joined while a slot of one and a slot of the other
+    share a window with a cosine under ``same_window_similarity`` (above 1: never):
+    such pairs come last, after every pair that may be joined, their similarity
+    lowered by 10 (so under any threshold), for a caller told to reach fewer speakers
+    than the voices the model heard apart.
     """
     n = len(windows)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return []
     unit = unit_rows(np.asarray(embeddings, np.float64))
     w = np.maximum(np.asarray(weights, np.float64), 1e-9)
     cosine = unit @ unit.T
@@ -141,29 +156,39 @@ def cluster_slots(
     mass = w.copy()
     windows = np.asarray(windows)
     apart = (windows[:, None] == windows[None, :]) & (cosine < same_window_similarity)  # cluster x cluster
-    np.fill_diagonal(apart, True)
     del cosine
-    sim = pair / (mass[:, None] * mass[None, :])
-    sim[apart] = -np.inf
-    owner = np.arange(n)
+    sim = pair / (mass[:, None] * mass[None, :]) - APART * apart
+    np.fill_diagonal(sim, -np.inf)
     alive = np.ones(n, dtype=bool)
-    while True:
+    merges = []
+    for _ in range(n - 1):
         i, j = divmod(int(np.argmax(sim)), n)
-        if sim[i, j] < similarity:
+        if sim[i, j] < floor:
             break
+        merges.append((min(i, j), max(i, j), float(sim[i, j])))
         i, j = min(i, j), max(i, j)
         pair[i] += pair[j]
         pair[:, i] += pair[:, j]
         mass[i] += mass[j]
         apart[i] |= apart[j]
         apart[:, i] |= apart[:, j]
-        owner[owner == j] = i
         alive[j] = False
         sim[j, :] = sim[:, j] = -np.inf
         row = np.full(n, -np.inf)
-        row[alive] = pair[i, alive] / (mass[i] * mass[alive])
-        row[apart[i] | ~alive] = -np.inf
+        row[alive] = pair[i, alive] / (mass[i] * mass[alive]) - APART * apart[i, alive]
+        row[i] = -np.inf
         sim[i, :] = sim[:, i] = row
+    return merges
+
+
+APART = 10.0  # similarity taken from two clusters that hold two voices of one window
+
+
+def merged_labels(n: int, merges: list[tuple[int, int, float]]) -> np.ndarray:
+    """[n] cluster ids (0, 1, ... in order of first slot) after ``merges`` (``slot_merges``)."""
+    owner = np.arange(n)
+    for i, j, _ in merges:
+        owner[owner == j] = i
     _, labels = np.unique(owner, return_inverse=True)
     first: dict[int, int] = {}
     for label in labels:

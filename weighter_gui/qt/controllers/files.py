@@ -140,6 +140,36 @@ class FilesController:
         channels.aboutToShow.connect(rebuild)
         rebuild()
 
+    def analyse_with_speakers(self, speakers: int | None, path: Path | None = None) -> int | None:
+        """Analyse a file again told it holds ``speakers`` speakers (None: estimate the count)."""
+        path = path or self.workspace.current
+        record = self.workspace.get(path)
+        if record is None:
+            return None
+        record.speakers = speakers
+        return self.reanalyse(path)
+
+    def fill_speaker_count_menu(self, menu) -> None:
+        """Analysis > Speakers: the count the selected file's analysis keeps to."""
+        counts = menu.addMenu("&Speakers")
+        counts.setToolTipsVisible(True)
+
+        def rebuild() -> None:
+            counts.clear()
+            record = self.workspace.get(self.workspace.current)
+            choices = [(None, "&Estimate the count")] + [(n, f"&{n} speaker{'s' if n > 1 else ''}") for n in range(1, 9)]
+            for value, text in choices:
+                action = counts.addAction(text)
+                action.setCheckable(True)
+                action.setChecked(record is not None and record.speakers == value)
+                action.setEnabled(record is not None)
+                action.setToolTip("Analyse the file again, keeping to this many speakers (each channel's, "
+                                  "when each channel is analysed on its own)")
+                action.triggered.connect(lambda _=False, v=value: self.analyse_with_speakers(v))
+
+        counts.aboutToShow.connect(rebuild)
+        rebuild()
+
     def reanalyse_current(self) -> None:
         if self.workspace.current is not None:
             self.reanalyse(self.workspace.current)

@@ -99,9 +99,10 @@ class AnalysisService(QObject):
         job_id = next(self._job_ids)
         self.workspace.queue(path, job_id)
         self._jobs[Path(path)] = job_id
-        channel = self.workspace.get(path).channel if self.workspace.get(path) is not None else None
+        record = self.workspace.get(path)
+        channel, speakers = (record.channel, record.speakers) if record is not None else (None, None)
         self.analysis_worker.submit(
-            AnalysisRequest(job_id, Path(path), settings.checkpoint_or_none, settings.device, channel)
+            AnalysisRequest(job_id, Path(path), settings.checkpoint_or_none, settings.device, channel, speakers)
         )
         return job_id
 

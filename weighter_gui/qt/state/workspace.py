@@ -64,6 +64,7 @@ class FileRecord:
     duration: float | None = None
     view_range: tuple[float, float] | None = None  # the range the user left it at (None: whole file)
     channel: int | str | None = None  # what is analysed: None the downmix, 0, 1, ... a channel, "each" every one
+    speakers: int | None = None  # how many speakers the user says it holds; None: estimated
 
     @property
     def audio_missing(self) -> bool:

@@ -29,6 +29,7 @@ class AnalysisRequest:
     checkpoint: str | None  # None: the default model shipped in resources/
     device: str = "auto"  # one of DEVICE_CHOICES
     channel: int | str | None = None  # None: the downmix; 0, 1, ...: that channel; "each": every one on its own
+    speakers: int | None = None  # the speaker count the user gave (each channel's, with "each"); None: estimated
 
 
 @dataclass(frozen=True)

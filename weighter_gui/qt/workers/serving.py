@@ -298,7 +298,8 @@ class AnalysisWorker(QueueWorker):
             channels = [request.channel]
         results = []
         for channel in channels:
-            for result in _on_channel(diarizer, channel).run(request.path, cancelled=lambda: self._should_stop(job)):
+            configured = _configured(diarizer, channel, request.speakers)
+            for result in configured.run(request.path, cancelled=lambda: self._should_stop(job)):
                 if self.is_cancelled(job):
                     break
                 if isinstance(result, WindowResult):
@@ -317,15 +318,17 @@ class _CheckpointLoadError(Exception):
     """The model could not be loaded; str() says why and what to do."""
 
 
-def _on_channel(diarizer, channel: int | None):
-    """The diarizer reading ``channel`` (None: the downmix); the same model, another config."""
-    if channel == getattr(getattr(diarizer, "config", None), "channel", None):
+def _configured(diarizer, channel: int | None, speakers: int | None):
+    """The diarizer reading ``channel`` (None: the downmix), told the file holds
+    ``speakers`` (None: estimated); the same model, another config."""
+    config = getattr(diarizer, "config", None)
+    if config is None or (config.channel, config.min_speakers, config.max_speakers) == (channel, speakers, speakers):
         return diarizer
     import copy
     from dataclasses import replace
 
     other = copy.copy(diarizer)
-    other.config = replace(diarizer.config, channel=channel)
+    other.config = replace(config, channel=channel, min_speakers=speakers, max_speakers=speakers)
     return other
 
 
