@@ -555,5 +555,10 @@ def test_a_given_speaker_count_joins_or_cuts_until_the_count_is_reached(diarizer
     assert len(speakers_of := diarizer.assemble(one, diarizer.config).speakers) == 1, speakers_of
     cut = diarizer.assemble(one, replace(diarizer.config, edge_search=0.0, change_overlap_reach=0.0, min_speakers=2))
     assert sorted(t.segments[0] for t in cut.speakers) == [(0.0, pytest.approx(6.075)), (pytest.approx(5.925), 12.0)]
+    # three voices in one slot: a part is cut again
+    three = _file_of([_window_of(np.full((1, 120), 0.9, np.float32),
+                                 np.array([a] * 40 + [b] * 40 + [c] * 40) + 0.05 * rng.standard_normal((120, 8)))], 18.0)
+    cut = diarizer.assemble(three, replace(diarizer.config, edge_search=0.0, change_overlap_reach=0.0, min_speakers=3))
+    assert sorted(round(t.speech_seconds) for t in cut.speakers) == [6, 6, 6]
     with pytest.raises(ValueError, match="more than max_speakers"):
         DiarizeConfig(min_speakers=3, max_speakers=2)

@@ -301,6 +301,12 @@ def test_the_speaker_count_menu_analyses_the_file_again_keeping_to_the_count(qtb
     assert fake.counts_run[-1] == (2, 2)
     counts.actions()[0].trigger()
     qtbot.waitUntil(lambda: fake.counts_run[-1] == (None, None) and len(fake.counts_run) == 4, timeout=UI_TIMEOUT_MS)
+    # files opened with a count (weighter-gui FILE --speakers 3) are analysed with it from the start
+    other = tmp_path / "interview.wav"
+    sf.write(other, np.zeros(16000 * 4, np.float32), 16000)
+    window.files.open_paths([other], speakers=3)
+    qtbot.waitUntil(lambda: len(fake.counts_run) == 5, timeout=UI_TIMEOUT_MS)
+    assert fake.counts_run[-1] == (3, 3) and window.workspace.get(other).speakers == 3
 
 
 def test_import_a_pyannote_rttm_and_an_eaf_correct_and_export_for_other_tools(opened, tmp_path):

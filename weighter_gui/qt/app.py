@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="model checkpoint for this run (default: the one in Settings, else the shipped model)",
     )
     parser.add_argument("--device", choices=DEVICE_CHOICES, help="run the model on this device for this run")
+    parser.add_argument("--speakers", type=int, metavar="N",
+                        help="analyse the files told each holds N speakers (Analysis > Speakers; default: estimated)")
     parser.add_argument(
         "--screenshot",
         metavar="OUT.png",
@@ -68,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.speakers is not None and args.speakers < 1:
+        parser.error(f"--speakers must be at least 1, got {args.speakers}")
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName(APPLICATION)
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             # sample only when nothing else opens).
             recovered = not projects and window.projects.offer_recovery()
             if paths and not (recovered and not args.paths):
-                window.files.open_paths(paths)
+                window.files.open_paths(paths, speakers=args.speakers)
 
         # After the first paint: the window shows at once, files fill in.
         QTimer.singleShot(0, start)
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def open_then_watch() -> None:
             if paths:
-                window.files.open_paths(paths)
+                window.files.open_paths(paths, speakers=args.speakers)
             poll.start()
 
         poll.timeout.connect(check)

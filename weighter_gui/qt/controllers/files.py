@@ -28,9 +28,10 @@ class FilesController:
 
     # ============================================================ opening
 
-    def open_paths(self, paths, select: bool = True) -> list[Path]:
+    def open_paths(self, paths, select: bool = True, speakers: int | None = None) -> list[Path]:
         """Open files, and the audio files inside folders (and their subfolders); start
-        analysing them. Returns the files newly added (already open ones are only selected)."""
+        analysing them (told each holds ``speakers`` speakers; None: estimated). Returns
+        the files newly added (already open ones are only selected)."""
         added: list[Path] = []
         first: Path | None = None
         store = self.preferences.store
@@ -44,7 +45,9 @@ class FilesController:
                 store.add_recent(path)
             for file in files:
                 first = first or file
-                if self.workspace.add(file) is not None:
+                record = self.workspace.add(file)
+                if record is not None:
+                    record.speakers = speakers
                     added.append(file)
                     self.analyse(file)
         if self.workspace.session is not None and added:
