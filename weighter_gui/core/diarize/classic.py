@@ -2,7 +2,7 @@
 
 The comparator a user would pick instead of a Weighter (``weighter diarize
 --pipeline classic``), the field's standard recipe with the speaker count
-estimated, never given:
+estimated (or given by the user: ``ClassicConfig.min_speakers`` / ``max_speakers``):
 
 1. speech regions from the voice activity detector (``vad.SpeechDetector``,
    silero-vad);

@@ -130,6 +130,9 @@ def cluster_slots(
     return merged_labels(len(windows), merges)
 
 
+APART = 10.0  # similarity taken from two clusters that hold two voices of one window
+
+
 def slot_merges(
     windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray,
     same_window_similarity: float = float("inf"), floor: float = -np.inf,
@@ -165,8 +168,8 @@ def slot_merges(
         i, j = divmod(int(np.argmax(sim)), n)
         if sim[i, j] < floor:
             break
-        merges.append((min(i, j), max(i, j), float(sim[i, j])))
         i, j = min(i, j), max(i, j)
+        merges.append((i, j, float(sim[i, j])))
         pair[i] += pair[j]
         pair[:, i] += pair[:, j]
         mass[i] += mass[j]
@@ -179,9 +182,6 @@ def slot_merges(
         row[i] = -np.inf
         sim[i, :] = sim[:, i] = row
     return merges
-
-
-APART = 10.0  # similarity taken from two clusters that hold two voices of one window
 
 
 def merged_labels(n: int, merges: list[tuple[int, int, float]]) -> np.ndarray:

@@ -672,16 +672,15 @@ class Diarizer:
             windows.path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend, speech_share
         )
 
-
     def _cluster_to_count(
         self, slots: _Slots, cuts: list[SlotCut], cfg: DiarizeConfig, min_speech: float
     ) -> tuple[_Slots, np.ndarray]:
         """``cluster_slots`` stopped where the speakers it keeps (confidence at least
         ``threshold``, ``min_speech`` seconds) number ``min_speakers`` to
-        ``max_speakers``, nearest to where ``cluster_similarity`` stops it; ``cuts``
-        made, least alike first (a part's own cut becomes one to make), while every slot
-        apart is still too few: the slots
-        (with the cuts made) and a cluster for each."""
+        ``max_speakers``, nearest to where ``cluster_similarity`` stops it, with
+        ``cuts`` made, least alike first (a part's own cut becomes one to make), while
+        every slot apart is still too few. Returns the slots (cuts made) and a cluster
+        for each."""
         low, high = cfg.min_speakers or 1, cfg.max_speakers or math.inf
         hop = self.stride * FRAME_HOP_S
         cuts = sorted(cuts, key=lambda c: c.similarity)
@@ -712,6 +711,7 @@ class Diarizer:
             made = (cut.slot, len(slots.curves[cut.window]) - 1)  # the slots the two parts now are
             cuts = sorted(cuts + [replace(part, slot=slot) for part, slot in zip(cut.parts, made) if part is not None],
                           key=lambda c: c.similarity)
+
 
 def curve_segments(
     curve: np.ndarray, hop: float, level: float, min_len: float, fill_gap: float, duration: float,
@@ -841,7 +841,7 @@ def _with_rows(win: dict, rows: list[np.ndarray], stride: int) -> dict:
     frame_mass = np.concatenate([np.asarray(win["mass"], np.float64), np.zeros(added)])
     for i in range(len(rows)):
         if i < len(win["curves"]) and np.array_equal(curves[i], win["curves"][i]):
-            continue
+            continue  # not cut: the model's own frame-rate values
         embeddings[i] = curves[i] @ vectors / max(mass[i], 1e-12)
         confidences[i] = (curves[i] ** 2).sum() / max(mass[i], 1e-12)
         frame_mass[i] = mass[i] * stride
