@@ -293,7 +293,7 @@ def test_the_speaker_count_menu_analyses_the_file_again_keeping_to_the_count(qtb
     counts.actions()[2].trigger()  # two speakers
     qtbot.waitUntil(lambda: fake.counts_run[-1] == (2, 2), timeout=UI_TIMEOUT_MS)
     record = wait_for_state(qtbot, window, path, FileState.DONE)
-    assert record.speakers == 2
+    assert record.speakers == 2 and window.display.summary(record).endswith("(count given: 2)")
     counts.aboutToShow.emit()
     assert [a.isChecked() for a in counts.actions()][:3] == [False, False, True]
     window.files.reanalyse(path)  # the count stays with the file

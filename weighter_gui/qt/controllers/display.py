@@ -144,7 +144,8 @@ class DisplayController:
         state = record.state
         if state is FileState.DONE:
             n = self.workspace.speaker_count(record.path)
-            return f"<b>{n} speaker{'s' if n != 1 else ''}</b> among {len(record.tracks)} tracks"
+            given = f" (count given: {record.speakers})" if record.speakers is not None else ""
+            return f"<b>{n} speaker{'s' if n != 1 else ''}</b> among {len(record.tracks)} tracks{given}"
         if state is FileState.ANALYSING:
             return f"Analysing… {record.percent}% ({len(record.tracks)} tracks so far)"
         if state is FileState.WAITING:
