@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from weighter_gui.core.diarize.diarizer import FileDiarization, Track, probe_long_enough
+from weighter_gui.core.diarize.diarizer import FileDiarization, Track, check_speaker_count, probe_long_enough
 from weighter_gui.core.diarize.vad import SpeechDetector
 from weighter_gui.core.io.audio import load_audio
 from weighter_gui.core.model.frontend import (
@@ -118,12 +118,7 @@ class ClassicConfig:
             raise ValueError(f"method must be 'ahc' or 'spectral', got {self.method!r}")
         if not (self.window > 0 and self.step > 0 and 0 < self.min_window <= self.window):
             raise ValueError("window and step must be positive and 0 < min_window <= window")
-        for name in ("min_speakers", "max_speakers"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
-            raise ValueError(f"min_speakers ({self.min_speakers}) is more than max_speakers ({self.max_speakers})")
+        check_speaker_count(self.min_speakers, self.max_speakers)
 
     @property
     def description(self) -> str:

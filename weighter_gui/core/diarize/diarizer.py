@@ -91,6 +91,16 @@ MIN_SECONDS = 0.5  # shorter files hold too little speech for a speaker vector
 SILENT_DBFS = -70.0
 
 
+def check_speaker_count(low: int | None, high: int | None) -> None:
+    """ValueError unless the speaker count a user gives (``min_speakers``,
+    ``max_speakers``; None: not given) is a range of at least 1."""
+    for name, value in (("min_speakers", low), ("max_speakers", high)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"min_speakers ({low}) is more than max_speakers ({high})")
+
+
 @dataclass(frozen=True)
 class DiarizeConfig:
     window_seconds: float = 60.0
@@ -210,12 +220,7 @@ class DiarizeConfig:
     name_probability: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("min_speakers", "max_speakers"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
-            raise ValueError(f"min_speakers ({self.min_speakers}) is more than max_speakers ({self.max_speakers})")
+        check_speaker_count(self.min_speakers, self.max_speakers)
 
     @property
     def count_given(self) -> bool:

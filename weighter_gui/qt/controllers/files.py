@@ -111,66 +111,68 @@ class FilesController:
     def analyse_channel(self, channel: int | str | None, path: Path | None = None) -> int | None:
         """Analyse a file again from one channel (None: the downmix; "each": every channel
         on its own, its slots named ch1-S1, ch2-S1, ...)."""
+        return self._analyse_again(path, channel=channel)
+
+    def analyse_with_speakers(self, speakers: int | None, path: Path | None = None) -> int | None:
+        """Analyse a file again told it holds ``speakers`` speakers (None: estimate the count)."""
+        return self._analyse_again(path, speakers=speakers)
+
+    def _analyse_again(self, path: Path | None, **choice) -> int | None:
+        """Set the open file's (default: the selected one's) analysis ``choice`` and re-analyse it."""
         path = path or self.workspace.current
         record = self.workspace.get(path)
         if record is None:
             return None
-        record.channel = channel
+        for name, value in choice.items():
+            setattr(record, name, value)
         return self.reanalyse(path)
 
     def fill_channel_menu(self, menu) -> None:
         """Analysis > Channels, filled for the selected file each time it opens."""
-        channels = menu.addMenu("C&hannels")
 
-        def rebuild() -> None:
-            channels.clear()
-            record = self.workspace.get(self.workspace.current)
+        def choices(record) -> list:
             try:
                 count = probe(record.path).channels if record is not None else 0
             except AudioError:
                 count = 0
             if count < 2:
-                channels.addAction("(one channel: nothing to pick)").setEnabled(False)
-                return
-            choices = [(None, "&Mix of all channels")] + [(c, f"Channel &{c + 1}") for c in range(count)]
-            choices.append(("each", "&Each channel on its own (one side per channel)"))
-            for value, text in choices:
-                action = channels.addAction(text)
-                action.setCheckable(True)
-                action.setChecked(record.channel == value)
-                action.triggered.connect(lambda _=False, v=value: self.analyse_channel(v))
+                return []
+            return ([(None, "&Mix of all channels")] + [(c, f"Channel &{c + 1}") for c in range(count)]
+                    + [("each", "&Each channel on its own (one side per channel)")])
 
-        channels.aboutToShow.connect(rebuild)
-        rebuild()
-
-    def analyse_with_speakers(self, speakers: int | None, path: Path | None = None) -> int | None:
-        """Analyse a file again told it holds ``speakers`` speakers (None: estimate the count)."""
-        path = path or self.workspace.current
-        record = self.workspace.get(path)
-        if record is None:
-            return None
-        record.speakers = speakers
-        return self.reanalyse(path)
+        self._choice_menu(menu.addMenu("C&hannels"), "channel", choices, self.analyse_channel,
+                          empty="(one channel: nothing to pick)")
 
     def fill_speaker_count_menu(self, menu) -> None:
         """Analysis > Speakers: the count the selected file's analysis keeps to."""
-        counts = menu.addMenu("&Speakers")
-        counts.setToolTipsVisible(True)
+        counts = [(None, "&Estimate the count")] + [(n, f"&{n} speaker{'s' if n > 1 else ''}") for n in range(1, 9)]
+        submenu = menu.addMenu("&Speakers")
+        submenu.setToolTipsVisible(True)
+        self._choice_menu(submenu, "speakers", lambda record: counts, self.analyse_with_speakers, empty="",
+                          tip="Analyse the file again, keeping to this many speakers (each channel's, "
+                          "when each channel is analysed on its own)")
+
+    def _choice_menu(self, submenu, field: str, choices, pick, empty: str, tip: str = "") -> None:
+        """``submenu`` rebuilt each time it opens: ``choices(record)`` of the selected file
+        as checkable (value, text) entries, the record's ``field`` checked (all disabled
+        when no file is); ``pick(value)`` on a click; ``empty`` (disabled) when there are none."""
 
         def rebuild() -> None:
-            counts.clear()
+            submenu.clear()
             record = self.workspace.get(self.workspace.current)
-            choices = [(None, "&Estimate the count")] + [(n, f"&{n} speaker{'s' if n > 1 else ''}") for n in range(1, 9)]
-            for value, text in choices:
-                action = counts.addAction(text)
+            entries = choices(record)
+            if not entries:
+                submenu.addAction(empty).setEnabled(False)
+                return
+            for value, text in entries:
+                action = submenu.addAction(text)
                 action.setCheckable(True)
-                action.setChecked(record is not None and record.speakers == value)
+                action.setChecked(record is not None and getattr(record, field) == value)
                 action.setEnabled(record is not None)
-                action.setToolTip("Analyse the file again, keeping to this many speakers (each channel's, "
-                                  "when each channel is analysed on its own)")
-                action.triggered.connect(lambda _=False, v=value: self.analyse_with_speakers(v))
+                action.setToolTip(tip)
+                action.triggered.connect(lambda _=False, v=value: pick(v))
 
-        counts.aboutToShow.connect(rebuild)
+        submenu.aboutToShow.connect(rebuild)
         rebuild()
 
     def reanalyse_current(self) -> None:
