@@ -73,7 +73,7 @@ def test_reopening_restores_everything(session, folder):
     # the gallery is rebuilt from what was saved: the same suggestions
     from weighter_gui.core.annotation.gallery import Gallery
 
-    assert Gallery.from_project(again).suggest_file(again.file("b")) == s.gallery.suggest_file(
+    assert Gallery.from_project(again, space=s.gallery.space).suggest_file(again.file("b")) == s.gallery.suggest_file(
         before.file("b")
     )
 

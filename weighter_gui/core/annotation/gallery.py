@@ -12,7 +12,11 @@ a few hundred vectors, a millisecond).
 
 Suggestions compare a slot's embedding with each name's *centroid* (the mean of
 the name's unit embeddings, normalised; ``mode="max"`` uses the best single
-embedding instead) by cosine similarity. Embeddings from different models live in
+embedding instead) by cosine similarity, in the speaker space when the gallery has
+one (``model.speaker_space``: the project's session gives it the shipped one). There
+a voice heard through another room and line stays nearer itself: on the annotation
+loop's held-out real people the gallery names 71 % of the speakers right, against
+54 % with raw GE2E cosines (README, Does retraining help?). Embeddings from different models live in
 different spaces, so only entries of the same model are compared (``model`` is
 ``Analysis.model_id``: the checkpoint's sha256, else its path). When a file is
 suggested for, its own labelled slots are left out (``exclude_file``), so a
@@ -34,11 +38,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from weighter_gui.core.annotation.project import Project, ProjectFile
+from weighter_gui.core.model.speaker_space import SpeakerSpace
 
 __all__ = ["FileRank", "Gallery", "GalleryEntry", "Suggestion", "rank_files"]
 
 NEAR_THRESHOLD_MARGIN = 0.2  # a confidence this close to the threshold is "unsure"
-LOW_SIMILARITY = 0.5  # a best gallery match below this is "nobody we know"
+# A best gallery match below this is "nobody we know": about where held-out real people's
+# same-speaker and different-speaker cosines cross (equal error rate), raw and in the space.
+LOW_SIMILARITY = 0.5
+LOW_SIMILARITY_IN_SPACE = 0.3
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,16 +71,23 @@ class Suggestion:
 class Gallery:
     """Per speaker name, the embeddings of the slots labelled with that name."""
 
-    def __init__(self, entries: Iterable[GalleryEntry] = (), mode: str = "mean") -> None:
+    def __init__(self, entries: Iterable[GalleryEntry] = (), mode: str = "mean",
+                 space: SpeakerSpace | None = None) -> None:
         if mode not in ("mean", "max"):
             raise ValueError("mode must be 'mean' (centroid) or 'max' (best single slot)")
         self.mode = mode
+        self.space = space  # compares the embeddings it was fit for (GE2E, 256-d) there
         self._entries: list[GalleryEntry] = []
         for entry in entries:
             self.add(entry)
 
+    @property
+    def low_similarity(self) -> float:
+        """The similarity under which a best match is "nobody we know"."""
+        return LOW_SIMILARITY if self.space is None else LOW_SIMILARITY_IN_SPACE
+
     @classmethod
-    def from_project(cls, project: Project, mode: str = "mean") -> Gallery:
+    def from_project(cls, project: Project, mode: str = "mean", space: SpeakerSpace | None = None) -> Gallery:
         """Every named slot (merged slots under their group's name) of every analysed file."""
         entries = []
         for pf in project.files.values():
@@ -83,7 +98,7 @@ class Gallery:
                 name = pf.name_of(slot.label)
                 if name is not None:
                     entries.append(GalleryEntry(name, pf.key, slot.label, slot.embedding, analysis.model_id))
-        return cls(entries, mode=mode)
+        return cls(entries, mode=mode, space=space)
 
     # -- contents -------------------------------------------------------------------
 
@@ -137,9 +152,14 @@ class Gallery:
         norm = float(np.linalg.norm(query))
         if not np.isfinite(norm) or norm == 0:
             return []
-        query = query / norm
+        query, dim = query / norm, query.shape[0]
+        in_space = self.space is not None and dim == self.space.mean.shape[0]
+        if in_space:
+            query = self.space.project(query[None])[0]
         out = []
-        for name, vectors in self._groups(model, exclude_file, query.shape[0]).items():
+        for name, vectors in self._groups(model, exclude_file, dim).items():
+            if in_space:
+                vectors = self.space.project(vectors)
             if self.mode == "mean":
                 centre = vectors.mean(axis=0)
                 cn = float(np.linalg.norm(centre))
@@ -232,7 +252,7 @@ def rank_files(
     gallery: Gallery | None = None,
     *,
     margin: float = NEAR_THRESHOLD_MARGIN,
-    low_similarity: float = LOW_SIMILARITY,
+    low_similarity: float | None = None,
 ) -> list[FileRank]:
     """The project's files, the most worth labelling first.
 
@@ -246,10 +266,13 @@ def rank_files(
         score     = closeness + novelty + 0.25 * (open slots within margin of the threshold)
 
     "Kept" uses the file's effective threshold. ``novelty`` needs gallery entries of
-    the file's model (without them it is 0). The gallery defaults to the project's.
+    the file's model (without them it is 0). The gallery defaults to the project's;
+    ``low_similarity`` to the gallery's own.
     """
     if gallery is None:
         gallery = Gallery.from_project(project)
+    if low_similarity is None:
+        low_similarity = gallery.low_similarity
     ranks = []
     for pf in project.files.values():
         analysis = pf.analysis

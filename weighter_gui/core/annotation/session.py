@@ -40,6 +40,7 @@ from weighter_gui.core.annotation.project import Project, ProjectFile, key_base
 from weighter_gui.core.annotation.storage import ProjectError
 from weighter_gui.core.annotation.turns import ReplaceAll, Turn, TurnEdit
 from weighter_gui.core.io.label_files import LabelFileError, read_turns, read_uem
+from weighter_gui.core.model.speaker_space import shipped_space
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class ProjectSession:
     def gallery(self) -> Gallery:
         """The speaker gallery, rebuilt from the labels after any change."""
         if self._gallery is None:
-            self._gallery = Gallery.from_project(self.project)
+            self._gallery = Gallery.from_project(self.project, space=shipped_space())
         return self._gallery
 
     def suggestions(self, key: str, min_similarity: float = -1.0) -> dict[str, Suggestion]:

@@ -119,14 +119,14 @@ class SlotStore:
 
 def cluster_slots(
     windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray, similarity: float,
-    same_window_similarity: float = float("inf"),
+    same_window_similarity: float = float("inf"), voices: np.ndarray | None = None,
 ) -> np.ndarray:
     """[n] a cluster id (0, 1, ... in order of first slot) for each of n slots.
 
     Agglomerative, weighted average linkage (``slot_merges``), joining the closest
     pair that may be joined until the closest such pair is under ``similarity``.
     """
-    merges = slot_merges(windows, embeddings, weights, same_window_similarity, floor=similarity)
+    merges = slot_merges(windows, embeddings, weights, same_window_similarity, floor=similarity, voices=voices)
     return merged_labels(len(windows), merges)
 
 
@@ -135,16 +135,19 @@ APART = 10.0  # similarity taken from two clusters that hold two voices of one w
 
 def slot_merges(
     windows: np.ndarray, embeddings: np.ndarray, weights: np.ndarray,
-    same_window_similarity: float = float("inf"), floor: float = -np.inf,
+    same_window_similarity: float = float("inf"), floor: float = -np.inf, voices: np.ndarray | None = None,
 ) -> list[tuple[int, int, float]]:
     """The agglomeration of n slots as (i, j, similarity) merges, in order, until the
     closest pair is under ``floor``.
 
-    Two clusters are as close as the mean cosine over their pairs of slots, each pair
+    Two clusters are as close as the mean cosine over their pairs of slots (of
+    ``voices``, the slots' vectors in a speaker space, when given; else of
+    ``embeddings``), each pair
     weighted by the product of the slots' ``weights`` (speech mass times confidence: a
     slot that heard a voice for a second says less than one that heard it for a
     minute). Two clusters may not be joined while a slot of one and a slot of the other
-    share a window with a cosine under ``same_window_similarity`` (above 1: never):
+    share a window with an ``embeddings`` cosine under ``same_window_similarity``
+    (above 1: never):
     such pairs come last, after every pair that may be joined, their similarity
     lowered by 10 (so under any threshold), for a caller told to reach fewer speakers
     than the voices the model heard apart.
@@ -153,13 +156,12 @@ def slot_merges(
     if n == 0:
         return []
     unit = unit_rows(np.asarray(embeddings, np.float64))
+    linked = unit if voices is None else unit_rows(np.asarray(voices, np.float64))
     w = np.maximum(np.asarray(weights, np.float64), 1e-9)
-    cosine = unit @ unit.T
-    pair = cosine * w[:, None] * w[None, :]  # summed weighted cosines between clusters
+    pair = (linked @ linked.T) * w[:, None] * w[None, :]  # summed weighted cosines between clusters
     mass = w.copy()
     windows = np.asarray(windows)
-    apart = (windows[:, None] == windows[None, :]) & (cosine < same_window_similarity)  # cluster x cluster
-    del cosine
+    apart = (windows[:, None] == windows[None, :]) & (unit @ unit.T < same_window_similarity)  # cluster x cluster
     sim = pair / (mass[:, None] * mass[None, :]) - APART * apart
     np.fill_diagonal(sim, -np.inf)
     alive = np.ones(n, dtype=bool)

@@ -7,9 +7,11 @@ Weighter, cuts a slot in two where its speech holds two voices
 (``split_mixed_slots``), and joins each window's slots to provisional tracks as
 they come (``clustering.StreamLinker``); it yields one ``WindowResult`` per window (the app
 draws them as they come). The file-level pass (``assemble``) then clusters every
-window's slots by their embeddings at once (``clustering.cluster_slots``: two slots
-of one window are two speakers unless they are almost the same voice), so a speaker
-keeps one label through an hour-long file, and yields one ``FileDiarization``.
+window's slots by their embeddings at once (``clustering.cluster_slots``, comparing
+slots in a speaker space fit on many voices through many rooms and lines,
+``speaker_space.SpeakerSpace``; two slots of one window are two speakers unless they
+are almost the same voice), so a speaker keeps one label through an hour-long file,
+and yields one ``FileDiarization``.
 
 Memory stays bounded: one window of audio and features at a time; the curves are
 kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
@@ -70,6 +72,7 @@ from weighter_gui.core.model.frontend import (
     SAMPLE_RATE,
     SpeechFrontend,
 )
+from weighter_gui.core.model.speaker_space import SpeakerSpace
 from weighter_gui.core.segments import (
     covered_seconds,
     intersect_segments,
@@ -112,12 +115,12 @@ class DiarizeConfig:
     # read-out's competition the two floors drop one-second stray tracks that spoil
     # the speaker count; with it they change nothing there and stay as a guard.
     link_similarity: float = 0.7  # cosine to join a slot to a provisional track while windows come
-    # The file-level clustering's threshold (average cosine between two clusters' slots).
-    # Chosen on long files of held-out voices whose speakers come back (benchmarks/
-    # long_recordings.py on data/longdev_tts and data/longdev_real, docs/results/long-longdev-*.md):
-    # the best mean DER (44.4 %; 61.0 % with the window-by-window linking) of the thresholds
-    # that beat that linking on both; 0.85 and 0.9 gave 42.9 % and 42.3 % but lost on the real voices.
-    cluster_similarity: float = 0.8
+    # The file-level clustering's threshold (average cosine between two clusters' slots in
+    # the speaker space). Chosen on long files of held-out voices whose speakers come back
+    # (benchmarks/long_recordings.py on data/longdev_tts and data/longdev_real,
+    # docs/results/long-longdev-*-space.md): the one setting that beat raw GE2E cosines at
+    # 0.8 on both hours; lower ones gained more on the real voices but lost on the TTS ones.
+    cluster_similarity: float = 0.6
     # Two slots of one window keep their clusters apart unless their embeddings are at
     # least this alike (one voice the model split between two slots); above 1: always.
     # Chosen on the held-out long files (docs/results/long-longdev-*.md): 0.9 against
@@ -424,6 +427,7 @@ class Diarizer:
         checkpoint: str | os.PathLike[str] | None = None,
         config: DiarizeConfig = DiarizeConfig(),
         device: str | torch.device = "cpu",
+        speaker_space: SpeakerSpace | str | os.PathLike[str] | None = None,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         if checkpoint is None and not path.exists():
@@ -445,6 +449,8 @@ class Diarizer:
         self.device = torch.device(device)
         self.model.to(self.device).eval()
         self.speech_detector = SpeechDetector() if config.speech_gate else None
+        # where slots of different windows are compared (default: the shipped space)
+        self.space = speaker_space if isinstance(speaker_space, SpeakerSpace) else SpeakerSpace.from_file(speaker_space)
 
     @property
     def stride(self) -> int:
@@ -600,7 +606,8 @@ class Diarizer:
             slots, cluster = self._cluster_to_count(slots, windows.cuts, cfg, min_speech)
         else:
             cluster = cluster_slots(
-                slots.windows, slots.embeddings, slots.weights, cfg.cluster_similarity, cfg.same_window_similarity
+                slots.windows, slots.embeddings, slots.weights, cfg.cluster_similarity, cfg.same_window_similarity,
+                self.space.project(slots.embeddings),
             )
         embeddings, weights = slots.embeddings, slots.weights
         count = int(cluster.max()) + 1 if len(cluster) else 0
@@ -691,7 +698,8 @@ class Diarizer:
         cuts = sorted(cuts, key=lambda c: c.similarity)
         while True:
             n = len(slots.windows)
-            merges = slot_merges(slots.windows, slots.embeddings, slots.weights, cfg.same_window_similarity)
+            merges = slot_merges(slots.windows, slots.embeddings, slots.weights, cfg.same_window_similarity,
+                                 voices=self.space.project(slots.embeddings))
             seconds = np.array([(slots.curves[w][s] >= cfg.activity).sum() * hop for w, s in zip(slots.windows, slots.slots)])
             heard = slots.confidences >= cfg.threshold
             # speakers kept after k merges, for every k

@@ -1,4 +1,4 @@
-"""Where the shipped files live: GE2E weights, the default model, the sample recording.
+"""Where the shipped files live: GE2E weights, the speaker space, the default model, the sample recording.
 
 Imports nothing heavy (no torch), so the app can find its sample before torch loads.
 The folder is found, first match wins:
@@ -24,6 +24,7 @@ __all__ = [
     "app_icon",
     "default_checkpoint",
     "default_ge2e_weights",
+    "default_speaker_space",
     "resources_dir",
     "sample_audio",
 ]
@@ -31,6 +32,7 @@ __all__ = [
 RESOURCES_ENV = "WEIGHTER_GUI_RESOURCES"
 GE2E_WEIGHTS_NAME = "ge2e_encoder.safetensors"
 DEFAULT_CHECKPOINT_NAME = "weighter-default.safetensors"
+SPEAKER_SPACE_NAME = "speaker-space.safetensors"
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  # .../weighter_gui
@@ -50,6 +52,11 @@ def resources_dir() -> Path:
 
 def default_ge2e_weights() -> Path:
     return resources_dir() / GE2E_WEIGHTS_NAME
+
+
+def default_speaker_space() -> Path:
+    """The LDA speaker space the file-level clustering compares windows' slots in."""
+    return resources_dir() / SPEAKER_SPACE_NAME
 
 
 def default_checkpoint() -> Path:

@@ -304,7 +304,8 @@ class GE2EEncoder(nn.Module):
         """One unit vector for a whole utterance: the normalised mean of its windows."""
         mel = self.mel(audio)
         starts = _window_starts(mel.shape[0], GE2E_WINDOW_FRAMES, hop_frames)
-        emb = self.embed_mels(_gather_windows(mel, starts, GE2E_WINDOW_FRAMES)).mean(0)
+        width = min(GE2E_WINDOW_FRAMES, mel.shape[0])  # an utterance under one window is embedded whole
+        emb = self.embed_mels(_gather_windows(mel, starts, width)).mean(0)
         return (emb / emb.norm().clamp_min(1e-12)).numpy()
 
     def window_embeddings(

@@ -334,7 +334,11 @@ def _configured(diarizer, channel: int | None, speakers: int | None):
 
 def _checkpoint_message(checkpoint: str | None, exc: BaseException) -> str:
     from weighter_gui.core.model.checkpoint import CheckpointError
+    from weighter_gui.core.model.frontend import FrontendWeightsError
+    from weighter_gui.core.model.speaker_space import SpeakerSpaceError
 
+    if isinstance(exc, (FrontendWeightsError, SpeakerSpaceError)):  # the installation's files, not the model
+        return str(exc)
     text = str(exc) if isinstance(exc, CheckpointError) else f"{checkpoint}: {type(exc).__name__}: {exc}"
     return f"{text}\n\nChoose a checkpoint in File \u203a Settings."
 
