@@ -102,3 +102,17 @@ def test_slots_of_different_windows_are_compared_in_the_space_those_of_one_windo
         voices = np.stack([e[0], e[0], e[0], e[0]])  # the space hears one voice in all four
         clusters = cluster_slots(windows, raw, np.ones(4), 0.6, same_window_similarity=0.9, voices=voices)
         assert clusters.tolist() == ([0, 0, 0, 1] if apart else [0, 0, 0, 0])
+
+
+def test_without_the_space_file_the_cli_says_what_is_missing(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from weighter_gui.cli import main
+    from weighter_gui.core.io import resources
+
+    copy = tmp_path / "resources"
+    shutil.copytree(resources.resources_dir(), copy, ignore=shutil.ignore_patterns("speaker-space.safetensors"))
+    monkeypatch.setenv(resources.RESOURCES_ENV, str(copy))
+    assert main(["diarize", str(copy / "sample" / "sample.flac")]) == 2
+    err = capsys.readouterr().err
+    assert "speaker-space.safetensors: speaker-space file not found" in err and "fit_speaker_space.py" in err

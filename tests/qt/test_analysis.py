@@ -366,3 +366,13 @@ def test_a_file_an_undo_takes_out_of_the_project_stops_being_analysed(make_windo
     assert second_conversation not in window.workspace
     assert cancelled == [job]
     gate.set()
+
+
+def test_a_missing_installation_file_is_named_without_blaming_the_chosen_model(tmp_path):
+    from weighter_gui.core.model.checkpoint import CheckpointError
+    from weighter_gui.core.model.speaker_space import SpeakerSpaceError
+    from weighter_gui.qt.workers.serving import _checkpoint_message
+
+    problem = SpeakerSpaceError(tmp_path / "speaker-space.safetensors", "speaker-space file not found")
+    assert _checkpoint_message(None, problem) == str(problem)
+    assert "Choose a checkpoint" in _checkpoint_message("model.safetensors", CheckpointError("not a model"))
