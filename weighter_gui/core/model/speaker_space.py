@@ -25,8 +25,8 @@ from 18.7 % to 12.0 % (LibriSpeech test-other; ``benchmarks/speaker_space.py``).
 
 The diarizer compares slots of different windows here (``cluster_slots``); two slots
 of one window, cuts within a slot, the streaming linker and naming keep the raw GE2E
-cosine, where room and line are shared and the raw vectors were better (README, Long
-recordings). Vectors are centred on the training mean, projected and normalised:
+cosine, where room and line are shared (README, Long recordings, says what the
+other choice measured). Vectors are centred on the training mean, projected and normalised:
 ``unit((unit(x) - mean) @ projection)``.
 
 Core code: no Qt import.
