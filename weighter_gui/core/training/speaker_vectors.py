@@ -37,9 +37,10 @@ def collect_vectors(
     progress=None,
     split: str = "train",
 ) -> tuple[np.ndarray, list[str], dict]:
-    """GE2E utterance vectors to fit a space on: the ``split``'s real speakers
-    (``real_voices.speakers_for_split``; another split measures a space) under ``real_roots`` (per phrase, up to eight: the clean phrase and three versions
-    through ``augment``'s rooms and ``degrade``'s noise, EQ, channels and levels), and
+    """GE2E utterance vectors to fit a space on: the ``split``'s real speakers under
+    ``real_roots`` (``real_voices.speakers_for_split``; another split measures a space;
+    per phrase, up to eight: the clean phrase and three versions through ``augment``'s
+    rooms and ``degrade``'s noise, EQ, channels and levels), and
     the speakers of training ``manifests`` (twelve turns of at least 1.5 s that no one
     else talks over, every other one augmented). Manifests of another split, or naming
     a voice reserved for evaluation, are refused. ``counts``: the real speakers and
@@ -86,7 +87,7 @@ def collect_vectors(
         for n, i in enumerate(rng.permutation(len(turns[who]))[:12]):
             path, a, b = turns[who][i]
             if path not in loaded:
-                loaded = {path: load_audio(path)}  # one file at a time: turns come file by file
+                loaded = {path: load_audio(path)}  # one file in memory at a time
             vectors.append(heard(loaded[path][int(a * 16000) : int(b * 16000)], n % 2 == 1))
             speakers.append(who)
     return np.stack(vectors), speakers, {"real_speakers": len(real), "tts_voices": len(turns)}
