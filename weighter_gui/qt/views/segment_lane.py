@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 EDGE_COLOUR = "#1e1e1e"  # the lane's background: a turn's edge is a notch in its bar
+NAME_BACKING = (30, 30, 30, 170)  # behind a row's name: the lane's background; a bar under it still shows
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class SegmentLaneView(pg.PlotItem):
     """Rows of bars on a shared time axis; ``set_rows`` replaces them all."""
 
     ROW_HEIGHT_PX = 26
+    MIN_ROW_HEIGHT_PX = 16  # a name's line of text: rows no closer, or the names overprint
 
     def __init__(self, title: str, view_box: pg.ViewBox, bottom_axis: pg.AxisItem) -> None:
         super().__init__(viewBox=view_box, axisItems={"bottom": bottom_axis})
@@ -63,15 +65,18 @@ class SegmentLaneView(pg.PlotItem):
                     self._items.append(edges)
         self.setYRange(-0.9, len(self.rows) - 0.4, padding=0)
         # Names as text at the lane's left edge (axis tick labels get dropped when they
-        # crowd a short axis); they follow the visible range.
+        # crowd a short axis), on their own row over a backing that hides the bars under
+        # them (text above its row read as the next row's once rows were close); they
+        # follow the visible range.
         start = self.vb.viewRange()[0][0]
         for index, row in enumerate(self.rows):
-            text = pg.TextItem(row.caption or row.name, color="#d0d0d0", anchor=(0, 1.0))
+            text = pg.TextItem(row.caption or row.name, color="#d0d0d0", anchor=(0, 0.5), fill=NAME_BACKING)
             text.setZValue(5)
             self.addItem(text, ignoreBounds=True)
-            text.setPos(start, index - 0.05)
+            text.setPos(start, index)
             self._items.append(text)
         self.setMaximumHeight(30 + self.ROW_HEIGHT_PX * len(self.rows))
+        self.setMinimumHeight(30 + self.MIN_ROW_HEIGHT_PX * len(self.rows))
 
     def _add_band(self, index: int, row: LaneRow) -> None:
         brush = pg.mkBrush(row.colour, style=Qt.BrushStyle.BDiagPattern)
