@@ -78,6 +78,7 @@ class Gallery:
         self.mode = mode
         self.space = space  # compares the embeddings it was fit for (GE2E, 256-d) there
         self._entries: list[GalleryEntry] = []
+        self._compared: dict[GalleryEntry, np.ndarray] = {}  # each entry as compared: projected once, here
         for entry in entries:
             self.add(entry)
 
@@ -114,13 +115,16 @@ class Gallery:
         if not np.isfinite(norm) or norm == 0:
             return  # a zero or broken embedding says nothing about anyone
         unit = vector / norm
-        self._entries.append(GalleryEntry(entry.name, entry.file, entry.slot, unit, entry.model))
+        kept = GalleryEntry(entry.name, entry.file, entry.slot, unit, entry.model)
+        self._entries.append(kept)
+        self._compared[kept] = self._as_compared(unit)
 
     def remove(self, file: str, slot: str | None = None) -> int:
         """Drop the entries of ``file`` (one ``slot`` of it, or all); returns how many."""
         keep = [e for e in self._entries if not (e.file == file and (slot is None or e.slot == slot))]
         removed = len(self._entries) - len(keep)
         self._entries = keep
+        self._compared = {e: self._compared[e] for e in keep}
         return removed
 
     def names(self, model: str | None = None) -> list[str]:
@@ -132,6 +136,12 @@ class Gallery:
 
     # -- suggestions ----------------------------------------------------------------
 
+    def _as_compared(self, unit: np.ndarray) -> np.ndarray:
+        """A unit embedding as suggestions compare it: in the space when it fits there."""
+        if self.space is not None and unit.shape[0] == self.space.mean.shape[0]:
+            return self.space.project(unit[None])[0]
+        return unit
+
     def _groups(self, model: str | None, exclude_file: str | None, dim: int) -> dict[str, np.ndarray]:
         groups: dict[str, list[np.ndarray]] = {}
         for e in self._entries:
@@ -141,7 +151,7 @@ class Gallery:
                 continue
             if e.embedding.shape[0] != dim:
                 continue
-            groups.setdefault(e.name, []).append(e.embedding)
+            groups.setdefault(e.name, []).append(self._compared[e])
         return {name: np.stack(vs) for name, vs in groups.items()}
 
     def rank(
@@ -152,14 +162,9 @@ class Gallery:
         norm = float(np.linalg.norm(query))
         if not np.isfinite(norm) or norm == 0:
             return []
-        query, dim = query / norm, query.shape[0]
-        in_space = self.space is not None and dim == self.space.mean.shape[0]
-        if in_space:
-            query = self.space.project(query[None])[0]
+        dim, query = query.shape[0], self._as_compared(query / norm)
         out = []
         for name, vectors in self._groups(model, exclude_file, dim).items():
-            if in_space:
-                vectors = self.space.project(vectors)
             if self.mode == "mean":
                 centre = vectors.mean(axis=0)
                 cn = float(np.linalg.norm(centre))

@@ -24,7 +24,8 @@ embedding (256 float32), its window, confidence and weight. With 6 slots per 60 
 window, each cut in two at most (``diarizer.split_mixed_slots``), that is at most
 0.74 MB per hour; the clustering's three n x n matrices over n slots (two float64,
 one boolean) take 17 n^2 bytes (2.2 MB for an hour at six live slots a window, 35 MB
-for four hours; four times that if every slot were cut).
+for four hours; four times that if every slot were cut), and while they are built two
+more float64 ones (the raw cosines and those in the speaker space) for a moment.
 
 Core code: no Qt import.
 """
@@ -156,12 +157,17 @@ def slot_merges(
     if n == 0:
         return []
     unit = unit_rows(np.asarray(embeddings, np.float64))
-    linked = unit if voices is None else unit_rows(np.asarray(voices, np.float64))
+    cosine = unit @ unit.T
+    linked = cosine
+    if voices is not None:
+        voices = unit_rows(np.asarray(voices, np.float64))
+        linked = voices @ voices.T
     w = np.maximum(np.asarray(weights, np.float64), 1e-9)
-    pair = (linked @ linked.T) * w[:, None] * w[None, :]  # summed weighted cosines between clusters
+    pair = linked * w[:, None] * w[None, :]  # summed weighted cosines between clusters
     mass = w.copy()
     windows = np.asarray(windows)
-    apart = (windows[:, None] == windows[None, :]) & (unit @ unit.T < same_window_similarity)  # cluster x cluster
+    apart = (windows[:, None] == windows[None, :]) & (cosine < same_window_similarity)  # cluster x cluster
+    del cosine, linked
     sim = pair / (mass[:, None] * mass[None, :]) - APART * apart
     np.fill_diagonal(sim, -np.inf)
     alive = np.ones(n, dtype=bool)
