@@ -34,11 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    vectors, speakers, counts = collect_vectors(
-        args.real, args.manifest, args.seed,
-        progress=lambda done, total: print(f"\rreal speakers {done}/{total}", end="", file=sys.stderr),
-    )
-    space = SpeakerSpace.fit(vectors, speakers, args.dims, args.shrinkage)
+    try:
+        vectors, speakers, counts = collect_vectors(
+            args.real, args.manifest, args.seed,
+            progress=lambda done, total: print(f"\rreal speakers {done}/{total}", end="", file=sys.stderr),
+        )
+        space = SpeakerSpace.fit(vectors, speakers, args.dims, args.shrinkage)
+    except (OSError, ValueError) as e:  # a missing or malformed manifest, too few speakers
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     space.metadata.update(counts, seed=args.seed)
     space.save(args.out)
     print(f"\n{args.out}: {space.metadata} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)

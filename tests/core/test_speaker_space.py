@@ -7,6 +7,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from weighter_gui.core.diarize.clustering import cluster_slots
+from weighter_gui.core.io.manifest import ManifestError
 from weighter_gui.core.model.speaker_space import SpeakerSpace, SpeakerSpaceError
 from weighter_gui.core.training.speaker_vectors import _reserved, collect_vectors
 
@@ -74,8 +75,10 @@ def test_voices_reserved_for_evaluation_and_other_splits_are_refused(tmp_path):
     assert _reserved("espeak-m7") and _reserved("espeak-Andy") and _reserved("flite-awb+400c")
     assert _reserved("festival-czech_machac") and not _reserved("espeak-m3") and not _reserved("ls-1234")
     rows = {
-        "eval": {"id": "e", "audio": "e.flac", "split": "eval", "segments": [[0.0, 2.0, "espeak-m3"]]},
-        "reserved": {"id": "r", "audio": "r.flac", "split": "train", "segments": [[0.0, 2.0, "flite-awb"]]},
+        "eval": {"id": "e", "audio": "e.flac", "likes": ["espeak-m3"], "split": "eval",
+                 "segments": [[0.0, 2.0, "espeak-m3"]]},
+        "reserved": {"id": "r", "audio": "r.flac", "likes": ["flite-awb"], "split": "train",
+                     "segments": [[0.0, 2.0, "flite-awb"]]},
     }
     for name, row in rows.items():
         manifest = tmp_path / name / "manifest.jsonl"
@@ -83,6 +86,8 @@ def test_voices_reserved_for_evaluation_and_other_splits_are_refused(tmp_path):
         manifest.write_text(json.dumps(row) + "\n")
         with pytest.raises(ValueError, match="split 'eval'" if name == "eval" else "reserved for evaluation"):
             collect_vectors([], [manifest])
+    with pytest.raises(ManifestError, match="missing.jsonl"):
+        collect_vectors([], [tmp_path / "missing.jsonl"])
 
 
 def test_slots_of_different_windows_are_compared_in_the_space_those_of_one_window_by_their_own_cosine():

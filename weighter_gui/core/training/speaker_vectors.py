@@ -7,7 +7,6 @@ Core code: no Qt import.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from weighter_gui.core.io.audio import load_audio
+from weighter_gui.core.io.manifest import read_manifest
 from weighter_gui.core.model.frontend import GE2EEncoder
 from weighter_gui.core.training.augment import AugmentConfig, degrade, reverberate
 from weighter_gui.core.training.real_voices import phrase_audio, phrases_of, speakers_for_split
@@ -68,20 +68,17 @@ def collect_vectors(
             progress(n + 1, len(real))
     turns: dict[str, list[tuple[Path, float, float]]] = {}
     for manifest in manifests:
-        folder = Path(manifest).parent
-        for line in Path(manifest).read_text().splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if row.get("split") != "train":
-                raise ValueError(f"{manifest}: {row['id']} is from split {row.get('split')!r}; give training manifests")
-            segments = row["segments"]
+        for item in read_manifest(manifest):  # a ManifestError names a missing file or a bad line
+            if item.extra.get("split") != "train":
+                raise ValueError(f"{manifest}: {item.id} is from split {item.extra.get('split')!r}; "
+                                 "give training manifests")
+            segments = item.segments or ()
             for k, (a, b, who) in enumerate(segments):
                 if _reserved(who):
                     raise ValueError(f"{manifest}: {who} is a voice reserved for evaluation")
                 alone = not any(o != k and s[0] < b and s[1] > a for o, s in enumerate(segments))
                 if b - a >= 1.5 and alone:
-                    turns.setdefault(who, []).append((folder / row["audio"], a, b))
+                    turns.setdefault(who, []).append((item.audio, a, b))
     loaded: dict[Path, np.ndarray] = {}
     for who in sorted(turns):
         for n, i in enumerate(rng.permutation(len(turns[who]))[:12]):
