@@ -2,7 +2,7 @@
 
     python benchmarks/annotation_loop.py --work data/loop --out docs/results [--steps 400] [--batch-size 4]
                                          [--train-body --lr 5e-5 --regime likes --name NAME]
-                                         [--real ../shared/data/real/speakers --checkpoint MODEL]
+                                         [--real ../shared/data/real/speakers [--split dev] --checkpoint MODEL]
 
 The speakers are new to the shipped model: +-400 cent pitch-shifted versions of
 training voices (a speaker encoder treats them as new people; the voices reserved
@@ -31,8 +31,8 @@ The loop runs through the same core code the app runs:
 Before and after, on the held-out files: speaker identification of the kept slots
 (a slot's true name is the reference speaker it overlaps most) by the gallery's
 best suggestion, by the classification head's best class, and by the name the
-diarizer gives (a taught name the head is sure of, ``DiarizeConfig.name_probability``);
-and DER (pyannote.metrics, collar 0.25 s). Writes ``<name>.json`` and ``.md`` under --out.
+diarizer gives (the nearest taught voice in the speaker space, ``TaughtVoices``; per
+(file, speaker) pair: is that speaker found and called by their name?); and DER (pyannote.metrics, collar 0.25 s). Writes ``<name>.json`` and ``.md`` under --out.
 """
 
 from __future__ import annotations
@@ -117,9 +117,9 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
     import torch
 
     rows = {"slots": 0, "gallery_right": 0, "head_right": 0, "no_truth": 0,
-            "speakers": 0, "gallery_found": 0, "head_found": 0, "named": 0, "named_right": 0}
+            "speakers": 0, "gallery_found": 0, "head_found": 0, "named": 0, "named_right": 0, "diarizer_found": 0}
     for key, d in results.items():
-        found = {"gallery": set(), "head": set()}
+        found = {"gallery": set(), "head": set(), "diarizer": set()}
         for track in d.speakers:
             truth = dominant_speaker(track.segments, refs[key])
             if truth is None:
@@ -129,6 +129,8 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
             if track.name is not None:  # what the diarizer itself calls the voice (a taught name)
                 rows["named"] += 1
                 rows["named_right"] += track.name == truth
+                if track.name == truth:
+                    found["diarizer"].add(truth)
             best = gallery.suggest(track.embedding, model=model_id)
             if best is not None and best.name == truth:
                 rows["gallery_right"] += 1
@@ -142,16 +144,44 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
         rows["speakers"] += len(refs[key].labels())
         rows["gallery_found"] += len(found["gallery"])
         rows["head_found"] += len(found["head"])
+        rows["diarizer_found"] += len(found["diarizer"])
     rows["gallery_accuracy"] = rows["gallery_right"] / max(rows["slots"], 1)
     rows["head_accuracy"] = rows["head_right"] / max(rows["slots"], 1)
     rows["gallery_speaker_recall"] = rows["gallery_found"] / max(rows["speakers"], 1)
     rows["head_speaker_recall"] = rows["head_found"] / max(rows["speakers"], 1)
+    rows["diarizer_speaker_recall"] = rows["diarizer_found"] / max(rows["speakers"], 1)
     rows["gallery_names"] = gallery.names(model_id)
     return rows
 
 
-def evaluate(checkpoint: Path, session, labelled, held_out, refs, collar: float) -> dict:
+def naming_at(checkpoint: Path, results: dict, refs: dict, similarity: float) -> dict:
+    """The held-out tracks named again with ``DiarizeConfig.name_similarity`` at
+    ``similarity``: (file, speaker) pairs named right, and the speakers' tracks named
+    right and wrong (a track of nobody's is not counted)."""
+    from weighter_gui.core.diarize.diarizer import DiarizeConfig, Diarizer
+
+    diarizer = Diarizer(checkpoint, replace(DiarizeConfig(), name_similarity=similarity))
+    row = {"name_similarity": similarity, "speakers": 0, "found": 0, "right": 0, "wrong": 0}
+    for key, d in results.items():
+        for track in d.tracks:
+            track.name, track.name_probability = None, 0.0
+        diarizer.name_tracks(d.tracks)
+        found = set()
+        for track in d.speakers:
+            truth = dominant_speaker(track.segments, refs[key])
+            if truth is not None and track.name is not None:
+                row["right" if track.name == truth else "wrong"] += 1
+                if track.name == truth:
+                    found.add(truth)
+        row["speakers"] += len(refs[key].labels())
+        row["found"] += len(found)
+    return row
+
+
+def evaluate(checkpoint: Path, session, labelled, held_out, refs, collar: float,
+             name_similarities=()) -> dict:
     """Analyse the labelled files into the project (labels follow), then score the held-out files."""
+    from weighter_gui.core.diarize.diarizer import DiarizeConfig
     from weighter_gui.core.diarize.evaluation import der
     from weighter_gui.core.model.checkpoint import load_checkpoint
 
@@ -161,6 +191,9 @@ def evaluate(checkpoint: Path, session, labelled, held_out, refs, collar: float)
     (model_id,) = model_ids
     results = diarize(checkpoint, held_out)
     report = der({k: refs[k] for k in results}, {k: d.annotation() for k, d in results.items()}, collar)
+    naming = [naming_at(checkpoint, results, refs, t) for t in name_similarities]
+    if naming:  # back to the names the diarizer gives as configured
+        naming_at(checkpoint, results, refs, DiarizeConfig().name_similarity)
     model, header = load_checkpoint(checkpoint, device="cpu")
     model.eval()
     ident = identification(results, refs, session.gallery, model_id, model, list(header.speakers))
@@ -173,6 +206,7 @@ def evaluate(checkpoint: Path, session, labelled, held_out, refs, collar: float)
         "confusion": report.rate(report.total, "confusion"),
         "speaker_count_right": float(np.mean([len(d.speakers) == true_k[k] for k, d in results.items()])),
         "identification": ident,
+        **({"naming": naming} if naming else {}),
     }
 
 
@@ -198,7 +232,12 @@ def main(argv=None) -> int:
                         "annotator, to DER <= 2 %%) and marks them reviewed; retraining takes the corrected turns as "
                         "frame targets (timings 'reviewed')")
     parser.add_argument("--real", metavar="DIR", help="real speakers (their eval split) instead of TTS voices")
+    parser.add_argument("--split", choices=("eval", "dev"), default="eval",
+                        help="with --real: the real speakers' split (dev: to choose settings on, never the eval people)")
     parser.add_argument("--checkpoint", help="the model the loop starts from (default: the shipped one)")
+    parser.add_argument("--name-similarity", type=float, nargs="*", default=(), metavar="COSINE",
+                        help="also name the held-out tracks after retraining at each of these "
+                        "DiarizeConfig.name_similarity values (a table of its own)")
     args = parser.parse_args(argv)
 
     import torch
@@ -217,10 +256,10 @@ def main(argv=None) -> int:
     total = args.labelled + args.held_out
     corpus = work / "corpus" / "manifest.jsonl"
     if not corpus.exists() or len(read_manifest(corpus)) != total:
-        who = "real people of the eval split" if args.real else f"{len(VOICES)} new speakers"
+        who = f"real people of the {args.split} split" if args.real else f"{len(VOICES)} new speakers"
         print(f"synthesising {total} conversations of {who}…", file=sys.stderr)
         if args.real:
-            build_corpus(corpus.parent, conversations=total, split="eval", seed=args.seed, min_speakers=2,
+            build_corpus(corpus.parent, conversations=total, split=args.split, seed=args.seed, min_speakers=2,
                          max_speakers=3, duration_s=(40, 70), overlap=0.1, real=[args.real],
                          augment=AugmentConfig().without_speaker_changes())
         else:
@@ -272,14 +311,15 @@ def main(argv=None) -> int:
     print(file=sys.stderr)
     train_seconds = time.perf_counter() - t_train
     print("after: the retrained model", file=sys.stderr)
-    after = evaluate(retrained, session, labelled, held_out, refs, args.collar)
+    after = evaluate(retrained, session, labelled, held_out, refs, args.collar, args.name_similarity)
     seconds = time.perf_counter() - t0
 
     speakers_used = sorted({s for item in items for s in item.likes})
     result = {
         "command": command_line(),
         "speakers": speakers_used,
-        "voices": "real people (LibriSpeech test-other), rooms, noise and channels" if args.real
+        "voices": ("real people (LibriSpeech test-other)" if args.split == "eval" else f"real people of the {args.split} split")
+                  + ", rooms, noise and channels" if args.real
                   else "pitch-shifted training voices",
         "labelled_files": [item.id for item in labelled],
         "held_out_files": [item.id for item in held_out],
@@ -316,10 +356,10 @@ def markdown(r: dict) -> str:
         f"learning rate {r['train']['lr']:g}, "
         f"{r['train']['seconds'] / 60:.1f} min on {r['train']['torch_threads']} CPU threads.",
         "",
-        "| held-out files | speakers named right (gallery) | speakers named right (head) "
-        "| slots named right (gallery) | slots named right (head) | slots the diarizer named (right) "
-        "| DER | missed | false alarm | confusion | speaker count right |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| held-out files | speakers the diarizer names right | speakers named right (gallery) "
+        "| speakers named right (head) | slots named right (gallery) | slots named right (head) "
+        "| slots the diarizer named (right) | DER | missed | false alarm | confusion | speaker count right |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("before", "after"):
         x = r[name]
@@ -328,11 +368,18 @@ def markdown(r: dict) -> str:
         head_recall = "n/a (names unknown)" if unknown else f"{i['head_speaker_recall']:.0%}"
         head_acc = "n/a" if unknown else f"{i['head_accuracy']:.0%} of {i['slots']}"
         lines.append(
-            f"| {name} retraining | {i['gallery_speaker_recall']:.0%} of {i['speakers']} | {head_recall} "
+            f"| {name} retraining | {i.get('diarizer_speaker_recall', 0):.0%} of {i['speakers']} "
+            f"| {i['gallery_speaker_recall']:.0%} of {i['speakers']} | {head_recall} "
             f"| {i['gallery_accuracy']:.0%} of {i['slots']} | {head_acc} "
             f"| {i['named']} of {i['slots']} ({i['named_right']}) | {x['der']:.1%} "
             f"| {x['missed']:.1%} | {x['false_alarm']:.1%} | {x['confusion']:.1%} | {x['speaker_count_right']:.0%} |"
         )
+    if r["after"].get("naming"):
+        lines += ["", "After retraining, the held-out tracks named at each `name_similarity` (a cosine in the speaker space):",
+                  "", "| name_similarity | speakers the diarizer names right | tracks named right | tracks named wrong |",
+                  "|---|---|---|---|"]
+        lines += [f"| {n['name_similarity']:g} | {n['found']} of {n['speakers']} | {n['right']} | {n['wrong']} |"
+                  for n in r["after"]["naming"]]
     lines += ["", f"Command: `{r['command']}`"]
     return "\n".join(lines)
 

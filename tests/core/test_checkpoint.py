@@ -382,6 +382,16 @@ def test_format_header_many_speakers():
     assert "15 more" in text
 
 
+def test_format_header_sums_up_taught_voices():
+    voices = {"space": "0123abcd", "centres": {"ann": [0.1] * 64, "bob": [0.2] * 64}}
+    header = CheckpointHeader(model_config=WeighterConfig(), frontend="sim-64",
+                              training={"taught": ["ann", "bob"], "voices": voices})
+    text = format_header(header)
+    assert "2 enrolled in speaker space 0123abcd: ann, bob" in text and "0.2" not in text
+    broken = CheckpointHeader(model_config=WeighterConfig(), frontend="sim-64", training={"voices": [1, 2]})
+    assert "voices:" in format_header(broken) and "(malformed)" in format_header(broken)
+
+
 def test_cli_info(saved, capsys):
     assert main(["info", str(saved)]) == 0
     out = capsys.readouterr().out

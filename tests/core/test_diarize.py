@@ -429,6 +429,30 @@ def test_taught_names_go_to_the_tracks_the_head_is_sure_of(diarizer, tiny_checkp
     assert all(t.name is None for t in strict.tracks)
 
 
+def test_taught_voices_name_the_tracks_nearest_them_in_the_speaker_space(diarizer, tiny_checkpoint, tiny_corpus,
+                                                                          tmp_path):
+    """A checkpoint with enrolled voices names tracks by them (not by its head), each
+    name once and only at ``name_similarity``; voices of another space are ignored."""
+    from weighter_gui.core.model.checkpoint import load_checkpoint
+    from weighter_gui.core.model.taught_voices import enrol
+
+    audio = next((tiny_corpus.parent / "audio").glob("*.flac"))
+    plain = diarizer.diarize(audio)
+    model, header = load_checkpoint(tiny_checkpoint)
+    voices = enrol([("ann", plain.tracks[0].embedding[None])], diarizer.space)
+    path = tmp_path / "enrolled.safetensors"
+    save_checkpoint(path, model, frontend=header.frontend, speakers=header.speakers,
+                    training={"taught": ["ann"], "voices": voices})
+    result = Diarizer(path, diarizer.config).diarize(audio)
+    assert [t.name for t in result.tracks if t.name] == ["ann"] and result.tracks[0].name == "ann"
+    strict = Diarizer(path, replace(diarizer.config, name_similarity=1.01)).diarize(audio)
+    assert all(t.name is None for t in strict.tracks)
+    elsewhere = {**voices, "space": "another space"}
+    save_checkpoint(path, model, frontend=header.frontend, speakers=header.speakers,
+                    training={"taught": ["ann"], "voices": elsewhere})
+    assert all(t.name is None for t in Diarizer(path, diarizer.config).diarize(audio).tracks)  # "ann" is no head class
+
+
 def test_shipped_model_on_the_shipped_sample_and_what_its_edges_and_change_overlap_give(tmp_path, capsys):
     from weighter_gui.cli import _build_parser, main
     from weighter_gui.core.diarize.evaluation import der

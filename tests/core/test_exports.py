@@ -107,6 +107,9 @@ def test_manifest_round_trip(project, tmp_path):
     a, b = items["a"], items["b"]
     assert a.likes == ("anna", "Ben Stone", "carl")
     assert a.segments is None  # carl has no timings: the trainer must not read him as silent
+    # where the named slots were heard still travels, to enrol their voices (not as targets)
+    assert by_speaker(a.extra["named_segments"]) == {"anna": EXPECTED_A["anna"], "Ben Stone": EXPECTED_A["Ben Stone"]}
+    assert "named_segments" not in b.extra
     assert b.likes == ("anna", 'dora "the voice"')
     assert b.segments == ((0.0, 2.0, "anna"), (2.0, 4.0, 'dora "the voice"'), (4.0, 5.0, "anna"))
     assert a.audio == project.file("a").audio and b.audio.exists()

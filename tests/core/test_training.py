@@ -13,6 +13,8 @@ import torch
 from weighter_gui.core.io.manifest import read_manifest, write_manifest
 from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, taught_names
 from weighter_gui.core.model.frontend import speech_frontend_id
+from weighter_gui.core.model.speaker_space import shipped_space
+from weighter_gui.core.model.taught_voices import TaughtVoices
 from weighter_gui.core.training.train import (
     OVERLAP_DETECTORS,
     TrainConfig,
@@ -103,8 +105,33 @@ def test_fine_tuning_adds_new_speakers_and_keeps_old_rows(tiny_corpus, feature_c
     assert result.speakers[: len(old)] == old and len(result.speakers) > len(old)
     assert all(s.startswith("new_") for s in result.speakers[len(old):])
     assert read_header(base).training["taught"] == []  # a corpus's voices are not taught names
-    assert read_header(tmp_path / "tuned.safetensors").training["taught"] == list(result.speakers[len(old):])
+    tuned = read_header(tmp_path / "tuned.safetensors").training
+    assert tuned["taught"] == list(result.speakers[len(old):])
+    # each taught name is enrolled in the shipped speaker space, from its lone speech
+    assert tuned["voices"]["space"] == shipped_space().digest
+    assert sorted(tuned["voices"]["centres"]) == sorted(result.speakers[len(old):])
+    assert TaughtVoices.from_header(tuned["voices"], shipped_space()) is not None
+    assert "voices" not in read_header(base).training
     torch.testing.assert_close(result.model.classifier.weight[: len(old)].detach(), old_rows, atol=1e-4, rtol=0)
+
+
+def test_a_likes_only_file_enrols_its_names_where_their_slots_were_heard(tiny_corpus, feature_cache, tmp_path):
+    """A file with a like added by hand trains on likes alone (no segments), but the
+    exported ``named_segments`` still say where each named slot spoke: enough to enrol."""
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    _run(items[:1], feature_cache, out=base)
+
+    def likes_only(keep_where: bool):
+        return [replace(i, likes=tuple(f"new_{s}" for s in i.likes), segments=None,
+                        extra={"named_segments": [[a, b, f"new_{s}"] for a, b, s in i.segments]} if keep_where else {})
+                for i in items[1:]]
+
+    _run(likes_only(True), feature_cache, replace(CONFIG, steps=1), init=base, out=tmp_path / "where.safetensors")
+    voices = read_header(tmp_path / "where.safetensors").training["voices"]
+    assert sorted(voices["centres"]) == sorted({f"new_{s}" for i in items[1:] for s in i.likes})
+    _run(likes_only(False), feature_cache, replace(CONFIG, steps=1), init=base, out=tmp_path / "nowhere.safetensors")
+    assert "voices" not in read_header(tmp_path / "nowhere.safetensors").training  # nothing to enrol from
 
 
 def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_corpus, feature_cache, tmp_path,

@@ -192,6 +192,9 @@ def manifest_items(project: Project, keys: Iterable[str] | None = None, report: 
                 f"{pf.key}: kept slot(s) {', '.join(unnamed)} have no name; training will treat them as no speaker"
             )
         duration = facts.duration if facts.duration is not None else pf.duration
+        extra = {"reviewed": [[a, b] for a, b in pf.reviewed]} if pf.reviewed else {}
+        if untimed and timed:  # where the named slots were heard: enrols their voices (train.py), trains nothing
+            extra["named_segments"] = sorted([a, b, name] for name, segs in timed.items() for a, b in segs)
         items.append(
             ManifestItem(
                 id=pf.key,
@@ -201,8 +204,8 @@ def manifest_items(project: Project, keys: Iterable[str] | None = None, report: 
                 duration=None if duration is None else round(float(duration), 3),
                 sample_rate=facts.sample_rate,
                 sha256=facts.sha256,
-                # where a person checked the turns (kept for training on human timings there)
-                extra={"reviewed": [[a, b] for a, b in pf.reviewed]} if pf.reviewed else {},
+                # "reviewed": where a person checked the turns (kept for training on human timings there)
+                extra=extra,
             )
         )
         report.exported.append(pf.key)

@@ -73,6 +73,7 @@ from weighter_gui.core.model.frontend import (
     SpeechFrontend,
 )
 from weighter_gui.core.model.speaker_space import SpeakerSpace
+from weighter_gui.core.model.taught_voices import TaughtVoices
 from weighter_gui.core.segments import (
     covered_seconds,
     intersect_segments,
@@ -221,6 +222,14 @@ class DiarizeConfig:
     # corpus (the highest that names as many slots as any lower), checked on seed 12:
     # 25 of 26 slots named, 24 right (benchmarks/annotation_loop.py).
     name_probability: float = 0.3
+    # A taught voice (``TaughtVoices``, enrolled by a fine-tune) names a track at this
+    # cosine in the speaker space or more. Chosen on the annotation loop of held-out
+    # dev-split real people (``annotation_loop.py --split dev``) by the head's rule, the
+    # highest that names as many speakers right as any lower: 11 of the 11 (file,
+    # speaker) pairs whose speaker was labelled, 12 tracks of people nobody labelled
+    # given a wrong name (0.5: 8 right, 3 wrong). It is also the gallery's "nobody we
+    # know" line in the space.
+    name_similarity: float = 0.3
 
     def __post_init__(self) -> None:
         check_speaker_count(self.min_speakers, self.max_speakers)
@@ -451,6 +460,7 @@ class Diarizer:
         self.speech_detector = SpeechDetector() if config.speech_gate else None
         # where slots of different windows are compared (default: the shipped space)
         self.space = speaker_space if isinstance(speaker_space, SpeakerSpace) else SpeakerSpace.from_file(speaker_space)
+        self._voices = TaughtVoices.from_header(self.header.training.get("voices"), self.space)
 
     @property
     def stride(self) -> int:
@@ -576,10 +586,20 @@ class Diarizer:
             "block_vectors": block_vectors,
         }
 
-    def _name(self, tracks: list[Track]) -> None:
-        """Give tracks the taught names the classification head is sure of, each name
-        to one track at most (the surest)."""
-        if not self._taught or not tracks:
+    def name_tracks(self, tracks: list[Track]) -> None:
+        """Give tracks taught names, each name to one track at most: the nearest taught
+        voice in the speaker space (``TaughtVoices``), or for a checkpoint without them
+        the name the classification head is sure of (the surest track first)."""
+        if not tracks:
+            return
+        if self._voices is not None:
+            named = self._voices.names_for(np.stack([t.embedding for t in tracks]), self.config.name_similarity,
+                                           self.model.config.class_scale)
+            for track, got in zip(tracks, named):
+                if got is not None:
+                    track.name, track.name_probability = got
+            return
+        if not self._taught:
             return
         with torch.no_grad():
             emb = torch.as_tensor(np.stack([t.embedding for t in tracks]), dtype=torch.float32, device=self.device)
@@ -676,7 +696,7 @@ class Diarizer:
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
             tr.label = f"S{i + 1}"
-        self._name(tracks)
+        self.name_tracks(tracks)
         speech_share = None
         if speech_frames is not None:
             speech_share = block_speech(speech_probs, cfg.speech_threshold, self.stride, total_blocks)

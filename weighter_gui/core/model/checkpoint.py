@@ -463,8 +463,17 @@ def format_header(header: CheckpointHeader, path: str | os.PathLike | None = Non
         [(k, _value(v)) for k, v in header.model_config.to_dict().items()], indent="  "
     )
     lines.append("training:" if header.training else "training: (none recorded)")
-    lines += _aligned([(str(k), _value(v)) for k, v in header.training.items()], indent="  ")
+    lines += _aligned([(str(k), _voices(v) if k == "voices" else _value(v)) for k, v in header.training.items()],
+                      indent="  ")
     return "\n".join(lines)
+
+
+def _voices(v: object) -> str:
+    """The taught voices' entry in a line, not its numbers."""
+    centres = v.get("centres") if isinstance(v, Mapping) else None
+    if not isinstance(centres, Mapping):
+        return "(malformed)"
+    return f"{len(centres)} enrolled in speaker space {v.get('space')}: {', '.join(map(str, centres))}"
 
 
 def _aligned(rows: list[tuple[str, str]], indent: str = "") -> list[str]:

@@ -35,6 +35,7 @@ Core code: no Qt import.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -76,6 +77,15 @@ class SpeakerSpace:
     @property
     def dims(self) -> int:
         return int(self.projection.shape[1])
+
+    @property
+    def digest(self) -> str:
+        """Names this space (of its float32 numbers, as saved): vectors projected by
+        another space are not comparable with its own."""
+        h = hashlib.sha256()
+        for a in (self.mean, self.projection):
+            h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+        return h.hexdigest()[:16]
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """[n, 256] GE2E vectors (any length) -> [n, dims] unit rows."""

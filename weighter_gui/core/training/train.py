@@ -68,6 +68,8 @@ from weighter_gui.core.model.losses import (
     overlap_loss,
     set_matching_loss,
 )
+from weighter_gui.core.model.speaker_space import shipped_space
+from weighter_gui.core.model.taught_voices import MIN_ENROL_SECONDS, enrol
 from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
 __all__ = [
@@ -357,12 +359,18 @@ def _frame_spans(ranges, frames: int) -> tuple[tuple[int, int], ...]:
 
 
 def _activity(item: ManifestItem, frames: int, hop_s: float) -> np.ndarray:
-    act = np.zeros((len(item.likes), frames), dtype=bool)
-    row = {name: k for k, name in enumerate(item.likes)}
-    for start, end, name in item.segments or ():
-        a = int(round(start / hop_s))
-        b = int(round(end / hop_s))
-        act[row[name], max(0, a) : min(frames, b)] = True
+    return _segment_activity(item.segments or (), item.likes, frames, hop_s)
+
+
+def _segment_activity(segments, names: Sequence[str], frames: int, hop_s: float) -> np.ndarray:
+    """[len(names), frames] bool: where each of ``names`` speaks (segments of other names are left out)."""
+    act = np.zeros((len(names), frames), dtype=bool)
+    row = {name: k for k, name in enumerate(names)}
+    for start, end, name in segments:
+        if name in row:
+            a = int(round(start / hop_s))
+            b = int(round(end / hop_s))
+            act[row[name], max(0, a) : min(frames, b)] = True
     return act
 
 
@@ -518,12 +526,15 @@ def train(
             )
 
     weights = LossWeights()
+    voices = _enrolled(items, examples, taught, model.config.embedding_dim,
+                       header.training.get("voices") if base_model is not None else None)
     training_info = {
         "config": config.to_dict(),
         "files": len(items),
         "hours": round(sum(e.features.shape[0] for e in examples) * FRAME_HOP_S / 3600, 3),
         "init": str(init) if init is not None else None,
         "taught": taught,
+        **({"voices": voices} if voices else {}),
         "world_size": world,
     }
     clock = time.perf_counter()
@@ -572,6 +583,34 @@ def train(
         )
     model.eval()
     yield TrainResult(model, out_path, speakers, config.steps)
+
+
+def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taught: Sequence[str], dim: int,
+              earlier) -> dict | None:
+    """The taught names' centres in the shipped speaker space (``taught_voices.enrol``),
+    from each file's frames where one name alone speaks: its segments, or for a file
+    that trains on likes alone, where its named slots were heard (``named_segments``,
+    ``annotation.exports``). None without taught names or anything to enrol them
+    from, without the space, or for features it was not fit on."""
+    space = shipped_space()
+    if not taught or space is None or dim != space.mean.shape[0]:
+        return None
+    pieces = []
+    for item, ex in zip(items, examples):
+        segments = item.segments if item.segments is not None else item.extra.get("named_segments") or ()
+        try:
+            segments = [(float(a), float(b), str(n)) for a, b, n in segments]
+        except (TypeError, ValueError):
+            continue  # a hand-edited manifest's odd entry enrols nothing; training does not need it
+        names = [n for n in taught if n in item.likes]
+        act = _segment_activity(segments, names, ex.features.shape[0], FRAME_HOP_S)
+        alone = act.sum(0) == 1
+        for name, row in zip(names, act):
+            frames = row & alone
+            if frames.sum() * FRAME_HOP_S >= MIN_ENROL_SECONDS:
+                pieces.append((name, np.asarray(ex.features[frames, -dim:], np.float32)))
+    entry = enrol(pieces, space, earlier)
+    return entry if entry["centres"] else None
 
 
 def _load(path: Path):
