@@ -317,7 +317,7 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
     from qt_helpers import FakeDiarizer
 
     checkpoints = []
-    fake = FakeDiarizer()
+    fake = FakeDiarizer(segments=[[(0.0, 2.0)], [(2.0, 4.0)], [(4.0, 5.0)]])  # anna, then bob, each alone
 
     def factory(checkpoint, device):
         checkpoints.append(checkpoint)
@@ -350,6 +350,9 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
 
     base, tuned = (load_checkpoint(c)[0].state_dict() for c in (tiny_checkpoint, new))
     assert all(torch.equal(tuned[k], v) for k, v in base.items() if not k.startswith("classifier."))  # head only
+    from weighter_gui.core.model.checkpoint import read_header
+
+    assert sorted(read_header(new).training["voices"]["centres"]) == ["anna", "bob"]  # the names enrolled
 
     # Switched to the new model; every file analysed again; labels moved to the new slots.
     qtbot.waitUntil(lambda: str(new) in checkpoints, timeout=UI_TIMEOUT_MS)
