@@ -78,6 +78,25 @@ def test_reopening_restores_everything(session, folder):
     )
 
 
+def test_the_speech_lane_is_kept_with_the_curves(session, folder):
+    """A reopened project shows where speech was detected, as the analysis did."""
+    d = make_diarization(folder / "audio" / "a.wav", SPECS_A)
+    d.speech = np.linspace(0, 1, len(d.tracks[0].curve)).astype(np.float32)
+    session.set_analysis("a", d)
+    again = Project.load(folder / "p.weighter").file("a").analysis
+    np.testing.assert_allclose(again.speech, d.speech, atol=1e-3)
+    np.testing.assert_allclose(FileDiarization.from_analysis(again, folder / "audio" / "a.wav").speech, d.speech,
+                               atol=1e-3)
+    assert Project.load(folder / "p.weighter").file("b").analysis.speech is None  # b was analysed without it
+    # a sidecar written before speech was kept: curves, no speech
+    sidecar = folder / "p.weighter-curves" / f"{again.curves_digest}.npz"
+    with np.load(sidecar) as z:
+        curves = z["curves"]
+    np.savez_compressed(sidecar, curves=curves)
+    old = Project.load(folder / "p.weighter").file("a").analysis
+    assert old.curves_available and old.speech is None
+
+
 def test_project_file_is_readable_json_with_relative_paths(session, folder):
     session.name_slot("a", "S1", "anna")
     d = json.loads((folder / "p.weighter").read_text(encoding="utf-8"))

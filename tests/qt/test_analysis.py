@@ -337,7 +337,7 @@ def test_noise_has_no_speaker_and_an_empty_speech_lane_with_the_shipped_model(ma
     assert heights is not None and len(heights) > 0 and float(np.max(heights)) == pytest.approx(SPEECH_LANE[0])
 
 
-def test_the_speech_lane_follows_the_speech(make_window, qtbot, conversation):
+def test_the_speech_lane_follows_the_speech(make_window, qtbot, conversation, tmp_path):
     window = make_window()
     window.files.open_paths([conversation])
     record = wait_for_state(qtbot, window, conversation, DONE)
@@ -345,6 +345,17 @@ def test_the_speech_lane_follows_the_speech(make_window, qtbot, conversation):
     assert len(edges) == len(heights) + 1 and edges[-1] == pytest.approx(record.diarization.duration, abs=0.2)
     spoken = heights > SPEECH_LANE[0] + 1e-6
     assert 0.3 < spoken.mean() < 1.0  # the sample's speech with its pauses
+
+    # made a project and opened again (no new analysis): the same speech lane
+    project = tmp_path / "speech-lane.weighter"
+    assert window.projects.new_project(project)
+    window.close()
+    again = make_window()
+    assert again.projects.open_project(project)
+    again.workspace.set_current(conversation)
+    qtbot.waitUntil(lambda: again.timeline.speech_item.getOriginalDataset()[1] is not None, timeout=UI_TIMEOUT_MS)
+    edges2, heights2 = again.timeline.speech_item.getOriginalDataset()
+    np.testing.assert_allclose(heights2, heights, atol=2e-3)
 
 
 def test_a_file_an_undo_takes_out_of_the_project_stops_being_analysed(make_window, qtbot, fake_diarizer, conversation,

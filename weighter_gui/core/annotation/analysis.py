@@ -60,8 +60,6 @@ class Slot:
 
 
 @dataclass(frozen=True, eq=False)
-
-
 class AnalysisTrack:
     """A slot with its curve: reads like ``diarize.Track`` (GUI code can take either)."""
 
@@ -80,7 +78,7 @@ class Analysis:
     """One file's diarization as the project keeps it. Immutable; torch-free.
 
     Reads like a ``FileDiarization`` (``duration``, ``hop``, ``threshold``, ``tracks``,
-    ``speakers``, ``checkpoint``, ``frontend``), so views written for one take the
+    ``speakers``, ``checkpoint``, ``frontend``, ``speech``), so views written for one take the
     other. ``slots`` is the same without curves (cheap); ``tracks`` loads the curves.
     """
 
@@ -98,6 +96,7 @@ class Analysis:
         curves: np.ndarray | None = None,
         curves_digest: str | None = None,
         curves_file: Path | None = None,
+        speech: np.ndarray | None = None,
     ) -> None:
         if not (math.isfinite(duration) and duration >= 0):
             raise ValueError(f"duration must be >= 0 seconds, got {duration}")
@@ -117,6 +116,8 @@ class Analysis:
         self._by_label = {s.label: s for s in self.slots}
         self._json_cache: dict[tuple[str, str], str] = {}  # (base, indent) -> to_json text
         self._curves: np.ndarray | None = None  # [slots, blocks] float16
+        # [blocks] float16: the share of speech frames per curve value (the speech lane); None: not detected
+        self._speech: np.ndarray | None = None
         self._curves_file = curves_file
         self.curves_digest = curves_digest
         if curves is not None:
@@ -125,6 +126,10 @@ class Analysis:
                 raise ValueError(f"curves must be [slots={len(self.slots)}, blocks], got {c.shape}")
             self._curves = np.ascontiguousarray(c)
             h = hashlib.sha256(repr(c.shape).encode() + self._curves.tobytes())
+            if speech is not None:
+                self._speech = np.ascontiguousarray(np.clip(np.asarray(speech, np.float32).reshape(-1), 0, 1),
+                                                    dtype=np.float16)
+                h.update(b"speech" + self._speech.tobytes())
             self.curves_digest = h.hexdigest()[:32]
 
     # -- building ---------------------------------------------------------------------
@@ -173,6 +178,7 @@ class Analysis:
             frontend=str(getattr(d, "frontend", "") or ""),
             created=utc_now(),
             curves=np.clip(matrix, 0.0, 1.0),
+            speech=getattr(d, "speech", None),
         )
 
     # -- reading ----------------------------------------------------------------------
@@ -206,11 +212,20 @@ class Analysis:
                     data = f.read()
                 with np.load(io.BytesIO(data), allow_pickle=False) as z:
                     c = np.asarray(z["curves"], dtype=np.float16)
+                    speech = np.asarray(z["speech"], dtype=np.float16) if "speech" in z.files else None
                 if c.ndim == 2 and c.shape[0] == len(self.slots):
                     self._curves = c
+                    self._speech = speech if speech is not None and speech.ndim == 1 else None
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 pass  # cache missing or damaged: curves unavailable, the rest is fine
         return self._curves
+
+    @property
+    def speech(self) -> np.ndarray | None:
+        """[blocks] float32 share of speech per curve value (the speech lane), or None when
+        speech was not detected or the curves cache (written before it kept speech) has none."""
+        self._load_curves()
+        return None if self._speech is None else self._speech.astype(np.float32)
 
     def pin(self) -> None:
         """Load the curves into memory (before the sidecar may be collected)."""
@@ -243,7 +258,7 @@ class Analysis:
         data: bytes | None = None
         if self._curves is not None:
             buf = io.BytesIO()
-            np.savez_compressed(buf, curves=self._curves)
+            np.savez_compressed(buf, curves=self._curves, **({} if self._speech is None else {"speech": self._speech}))
             data = buf.getvalue()
         elif self._curves_file is not None:
             try:

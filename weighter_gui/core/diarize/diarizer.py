@@ -293,7 +293,7 @@ class Track:
     embedding: np.ndarray  # [D], unit norm
     curve: np.ndarray  # [blocks] float32 over the whole file
     segments: list[tuple[float, float]] = field(default_factory=list)
-    name: str | None = None  # a name the model was taught (``taught_names``) that its head gives this voice
+    name: str | None = None  # a name the model was taught (``taught_names``) given to this voice (``name_tracks``)
     name_probability: float = 0.0
 
     @property
@@ -324,6 +324,7 @@ class FileDiarization:
             analysis.threshold,
             analysis.checkpoint,
             analysis.frontend,
+            analysis.speech,
         )
 
     @classmethod
