@@ -36,9 +36,11 @@ class FakeDiarizer:
 
     stride = 15  # so the worker's curve hop is 15 x 10 ms = 0.15 s
 
-    def __init__(self, windows=3, blocks=40, confidences=(0.9, 0.7, 0.2), gate=None, error=None, segments=None):
+    def __init__(self, windows=3, blocks=40, confidences=(0.9, 0.7, 0.2), gate=None, error=None, segments=None,
+                 names=None):
         self.windows, self.blocks = windows, blocks
         self.segments = segments  # per track; None: each speaks over 0-1 s
+        self.names = names  # per track, the name a retrained model gives it (or None)
         from weighter_gui.core.diarize.diarizer import DiarizeConfig
 
         self.config = DiarizeConfig()  # (the worker reads another channel through a copy with another config)
@@ -80,6 +82,8 @@ class FakeDiarizer:
                   list(self.segments[i]) if self.segments else [(0.0, 1.0)])
             for i, c in enumerate(self.confidences)
         ]
+        for track, name in zip(tracks, self.names or ()):
+            track.name, track.name_probability = name, 0.9 if name else 0.0
         yield FileDiarization(Path(path), duration, hop, tracks, 0.5)
 
 

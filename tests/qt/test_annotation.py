@@ -366,6 +366,22 @@ def test_retrain_in_a_worker_then_reanalyse(qtbot, make_window, two_files, tmp_p
     assert not dialog.running
 
 
+def test_a_retrained_models_names_are_suggested_outside_a_project_too(qtbot, make_window, fake_diarizer, two_files):
+    """A file opened without a project: the names the model gave show in the Suggestion
+    column, and A accepts one (an untitled project is made for the label)."""
+    fake_diarizer.instance.names = ("ann", None, None)
+    window = make_window(diarizer_factory=fake_diarizer.factory)
+    window.files.open_paths([two_files[0]])
+    wait_for_state(qtbot, window, two_files[0], FileState.DONE)
+    assert window.workspace.session is None
+    assert window.speaker_panel.suggestion_text("S1") == "ann? 0.90"
+    assert not window.speaker_panel.suggestion_text("S2")
+    click_row(qtbot, window, "S1")
+    window.action("accept").trigger()
+    session = window.workspace.session
+    assert session is not None and session.project.file(session.key_for(two_files[0])).name_of("S1") == "ann"
+
+
 def test_retrain_cancel_leaves_no_thread_and_no_model(qtbot, make_window, fake_diarizer, two_files, tmp_path,
                                                      tiny_checkpoint):
     project_path = tmp_path / "proj" / "p.weighter"

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QLabel, QProgressBar, QStackedWidget, QToolButton, QWidget
 
 from weighter_gui.core.annotation.attention import speech_edges
+from weighter_gui.core.annotation.gallery import Suggestion
 from weighter_gui.core.annotation.recovery import is_untitled
 from weighter_gui.qt.actions import APP_NAME
 from weighter_gui.qt.controllers.view import ViewController
@@ -128,6 +129,11 @@ class DisplayController:
                 suggestions = self.workspace.session.suggestions(key)
             except Exception as exc:  # the gallery must never break drawing
                 self.dialogs.status(f"No suggestions: {exc}")
+        elif record.state is FileState.DONE:
+            # no project yet: the names a retrained model gave its voices, as a project offers them (A accepts,
+            # making an untitled project)
+            suggestions = {t.label: Suggestion(t.name, t.name_probability, 0, source="model")
+                           for t in getattr(record.diarization, "tracks", ()) if getattr(t, "name", None)}
         self.speaker_panel.set_labels(states, suggestions)
         self.speaker_panel.set_tracks(record.tracks, self.summary(record))
         self.speaker_panel.select_label(self.workspace.selected_slot)

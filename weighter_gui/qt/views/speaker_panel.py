@@ -265,7 +265,7 @@ class SpeakerPanel(QWidget):
             available = table.viewport().width()
             widths = {PERCENT: wanted(PERCENT), SPEECH: wanted(SPEECH)}
             if not table.isColumnHidden(SUGGESTION):
-                cap = max(header.sectionSizeHint(SUGGESTION), available // 4)
+                cap = max(header.sectionSizeHint(SUGGESTION), available // 3)
                 widths[SUGGESTION] = min(wanted(SUGGESTION), cap)
             bar_least = max(header.sectionSizeHint(BAR), self.BAR_LEAST)
             name_least = header.sectionSizeHint(NAME)
