@@ -447,10 +447,22 @@ def test_taught_voices_name_the_tracks_nearest_them_in_the_speaker_space(diarize
     assert [t.name for t in result.tracks if t.name] == ["ann"] and result.tracks[0].name == "ann"
     strict = Diarizer(path, replace(diarizer.config, name_similarity=1.01)).diarize(audio)
     assert all(t.name is None for t in strict.tracks)
+    assert result.tracks[0].name_probability == pytest.approx(1.0, abs=1e-3)  # its own voice: cosine 1
     elsewhere = {**voices, "space": "another space"}
     save_checkpoint(path, model, frontend=header.frontend, speakers=header.speakers,
                     training={"taught": ["ann"], "voices": elsewhere})
     assert all(t.name is None for t in Diarizer(path, diarizer.config).diarize(audio).tracks)  # "ann" is no head class
+
+    # a name taught without a voice (no lone speech to enrol) is still the head's to give
+    voice = torch.as_tensor(plain.tracks[0].embedding)
+    with torch.no_grad():
+        model.classifier.weight[:] = -voice
+        model.classifier.weight[0] = voice  # head class 0, "zoe", is track 0's voice
+    far = enrol([("bob", -plain.tracks[0].embedding[None])], diarizer.space)
+    save_checkpoint(path, model, frontend=header.frontend, speakers=("zoe", *header.speakers[1:]),
+                    training={"taught": ["zoe", "bob"], "voices": far})
+    named = {t.name for t in Diarizer(path, replace(diarizer.config, name_similarity=0.99)).diarize(audio).tracks}
+    assert "zoe" in named and "bob" not in named
 
 
 def test_shipped_model_on_the_shipped_sample_and_what_its_edges_and_change_overlap_give(tmp_path, capsys):

@@ -27,11 +27,28 @@ def test_enrolled_voices_name_the_nearest_tracks_each_name_once(space):
     assert entry["space"] == space.digest and sorted(entry["centres"]) == ["ann", "bob"]
     voices = TaughtVoices.from_header(entry, space)
     tracks = np.stack([bob.mean(0), zoe.mean(0), ann.mean(0), ann.mean(0) + 0.01])
-    named = voices.names_for(tracks, min_similarity=0.5, scale=16.0)
+    named = voices.names_for(tracks, min_similarity=0.5)
     assert named[0][0] == "bob" and named[1] is None  # nobody enrolled sounds like zoe
     assert sorted(n[0] for n in named[2:] if n) == ["ann"]  # one name, one track
-    assert all(0 < n[1] <= 1 for n in named if n)
-    assert all(n is None for n in voices.names_for(tracks, min_similarity=1.01, scale=16.0))
+    assert all(0.5 <= n[1] <= 1 for n in named if n)  # the cosine in the space
+    assert all(n is None for n in voices.names_for(tracks, min_similarity=1.01))
+    assert [n and n[0] for n in voices.names_for(tracks, min_similarity=0.5, taken=["bob"])][:2] == [None, None]
+
+
+def test_the_nearest_track_gets_the_name_and_a_second_one_none():
+    """A is nearest x; B is also near x and far from y. An assignment over all pairs
+    would give B x and A y (under the threshold, so nothing): A gets x, B nothing."""
+
+    class Plane:  # a "space" that keeps the vectors as they are, to place them by hand
+        def project(self, v):
+            return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    def at(cos_x, cos_y):  # a unit vector with these cosines to the axes x and y
+        return np.array([cos_x, cos_y, np.sqrt(max(0.0, 1 - cos_x**2 - cos_y**2))])
+
+    voices = TaughtVoices(("x", "y"), np.eye(3)[:2], Plane())
+    tracks = np.stack([at(0.976, 0.217), at(0.862, -0.507)])
+    assert voices.names_for(tracks, min_similarity=0.3) == [("x", pytest.approx(0.976)), None]
 
 
 def test_a_later_fine_tune_keeps_the_voices_it_does_not_enrol_again(space):

@@ -132,6 +132,13 @@ def test_a_likes_only_file_enrols_its_names_where_their_slots_were_heard(tiny_co
     assert sorted(voices["centres"]) == sorted({f"new_{s}" for i in items[1:] for s in i.likes})
     _run(likes_only(False), feature_cache, replace(CONFIG, steps=1), init=base, out=tmp_path / "nowhere.safetensors")
     assert "voices" not in read_header(tmp_path / "nowhere.safetensors").training  # nothing to enrol from
+    # hand-edited entries that are no (start, end, name) with 0 <= start < end enrol nothing and stop nothing
+    odd = likes_only(True)
+    name = odd[0].likes[0]
+    odd[0].extra["named_segments"] = [[float("nan"), 1.0, name], [0.0, float("inf"), name], [3.0, 2.0, name]]
+    odd[1].extra["named_segments"] = 7
+    _run(odd, feature_cache, replace(CONFIG, steps=1), init=base, out=tmp_path / "odd.safetensors")
+    assert "voices" not in read_header(tmp_path / "odd.safetensors").training
 
 
 def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_corpus, feature_cache, tmp_path,

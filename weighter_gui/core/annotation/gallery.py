@@ -63,9 +63,9 @@ class GalleryEntry:
 @dataclass(frozen=True)
 class Suggestion:
     name: str
-    similarity: float  # cosine similarity, -1..1 (higher: more alike); the head's probability for "model"
+    similarity: float  # cosine similarity, -1..1 (higher: more alike); for "model", the model's own score (name_tracks)
     support: int  # labelled slots behind the name (for this model)
-    source: str = "gallery"  # or "model": the name the model's head gave the slot (a taught name)
+    source: str = "gallery"  # or "model": the name the model gave the slot (a taught name)
 
 
 class Gallery:
@@ -197,8 +197,8 @@ class Gallery:
         Every slot is suggested for independently (two fragments of one speaker may
         both get that speaker's name). Only the same model's entries count; with
         ``exclude_self`` the file's own labels are left out. A slot the gallery has no
-        name for gets the name the model's head gave it, if any (a retrained model
-        knows the names it was taught before the project has labels).
+        name for gets the name the model gave it, if any (a retrained model knows the
+        names it was taught before the project has labels).
         """
         analysis = pf.analysis
         if analysis is None:

@@ -224,11 +224,10 @@ class DiarizeConfig:
     name_probability: float = 0.3
     # A taught voice (``TaughtVoices``, enrolled by a fine-tune) names a track at this
     # cosine in the speaker space or more. Chosen on the annotation loop of held-out
-    # dev-split real people (``annotation_loop.py --split dev``) by the head's rule, the
-    # highest that names as many speakers right as any lower: 11 of the 11 (file,
-    # speaker) pairs whose speaker was labelled, 12 tracks of people nobody labelled
-    # given a wrong name (0.5: 8 right, 3 wrong). It is also the gallery's "nobody we
-    # know" line in the space.
+    # dev-split real people (``annotation_loop.py --split dev``), the highest that names
+    # as many speakers right as any lower: 10 of the 11 (file, speaker) pairs whose
+    # speaker was labelled, 8 tracks given a wrong name (0.5: 8 right, 4 wrong). It is
+    # also the gallery's "nobody we know" line in the space.
     name_similarity: float = 0.3
 
     def __post_init__(self) -> None:
@@ -294,7 +293,7 @@ class Track:
     curve: np.ndarray  # [blocks] float32 over the whole file
     segments: list[tuple[float, float]] = field(default_factory=list)
     name: str | None = None  # a name the model was taught (``taught_names``) given to this voice (``name_tracks``)
-    name_probability: float = 0.0
+    name_probability: float = 0.0  # how sure: the head's probability, or the taught voice's cosine in the space
 
     @property
     def speech_seconds(self) -> float:
@@ -587,31 +586,42 @@ class Diarizer:
             "block_vectors": block_vectors,
         }
 
-    def name_tracks(self, tracks: list[Track]) -> None:
-        """Give tracks taught names, each name to one track at most: the nearest taught
-        voice in the speaker space (``TaughtVoices``), or for a checkpoint without them
-        the name the classification head is sure of (the surest track first)."""
+    def name_tracks(self, tracks: list[Track], config: DiarizeConfig | None = None) -> None:
+        """Give tracks taught names, each name to one track at most, the speakers before
+        the weaker tracks: the nearest taught voice in the speaker space
+        (``TaughtVoices``; ``name_probability`` is then that cosine), then, for names
+        taught without a voice (no lone speech to enrol them from, or a checkpoint
+        retrained before voices were kept), the name the classification head is surest
+        of (its probability)."""
+        cfg = config or self.config
         if not tracks:
             return
+        given: set[str] = set()
         if self._voices is not None:
-            named = self._voices.names_for(np.stack([t.embedding for t in tracks]), self.config.name_similarity,
-                                           self.model.config.class_scale)
-            for track, got in zip(tracks, named):
-                if got is not None:
-                    track.name, track.name_probability = got
-            return
-        if not self._taught:
+            for group in ([t for t in tracks if t.confidence >= cfg.threshold],
+                          [t for t in tracks if t.confidence < cfg.threshold]):
+                if not group:
+                    continue
+                named = self._voices.names_for(np.stack([t.embedding for t in group]), cfg.name_similarity, given)
+                for track, got in zip(group, named):
+                    if got is not None:
+                        track.name, track.name_probability = got
+                        given.add(got[0])
+        voiced = set(self._voices.names) if self._voices is not None else set()
+        by_head = [k for k in self._taught if self.header.speakers[k] not in voiced]
+        unnamed = [t for t in tracks if t.name is None]
+        if not by_head or not unnamed:
             return
         with torch.no_grad():
-            emb = torch.as_tensor(np.stack([t.embedding for t in tracks]), dtype=torch.float32, device=self.device)
+            emb = torch.as_tensor(np.stack([t.embedding for t in unnamed]), dtype=torch.float32, device=self.device)
             probs = self.model.classify(emb).softmax(-1).cpu().numpy()
         best = probs.argmax(1)
-        given = set()
         for i in np.argsort(-probs.max(1)):
             k = int(best[i])
-            if k in self._taught and k not in given and probs[i, k] >= self.config.name_probability:
-                tracks[i].name, tracks[i].name_probability = self.header.speakers[k], float(probs[i, k])
-                given.add(k)
+            name = self.header.speakers[k]
+            if k in by_head and name not in given and probs[i, k] >= cfg.name_probability:
+                unnamed[i].name, unnamed[i].name_probability = name, float(probs[i, k])
+                given.add(name)
 
     def assemble(self, windows: "FileWindows", config: DiarizeConfig | None = None) -> FileDiarization:
         """The file's speakers from its window pass: the slots clustered over the whole
@@ -697,7 +707,7 @@ class Diarizer:
         tracks.sort(key=lambda tr: (tr.confidence < cfg.threshold, -tr.speech_seconds))
         for i, tr in enumerate(tracks):
             tr.label = f"S{i + 1}"
-        self.name_tracks(tracks)
+        self.name_tracks(tracks, cfg)
         speech_share = None
         if speech_frames is not None:
             speech_share = block_speech(speech_probs, cfg.speech_threshold, self.stride, total_blocks)

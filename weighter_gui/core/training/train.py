@@ -588,13 +588,15 @@ def train(
 def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taught: Sequence[str], dim: int,
               earlier) -> dict | None:
     """The taught names' centres in the shipped speaker space (``taught_voices.enrol``),
-    from each file's frames where one name alone speaks: its segments, or for a file
-    that trains on likes alone, where its named slots were heard (``named_segments``,
-    ``annotation.exports``). None without taught names or anything to enrol them
-    from, without the space, or for features it was not fit on."""
+    one mean vector per file of the frames where a taught name speaks and nobody else
+    does: by its segments, or for a file that trains on likes alone, where its named
+    slots were heard (``named_segments``, ``annotation.exports``). None without taught
+    names or anything to enrol them from, without the space, or for features it was not
+    fit on. Entries that are not (start, end, name) with 0 <= start < end are skipped."""
     space = shipped_space()
     if not taught or space is None or dim != space.mean.shape[0]:
         return None
+    wanted = set(taught)
     pieces = []
     for item, ex in zip(items, examples):
         segments = item.segments if item.segments is not None else item.extra.get("named_segments") or ()
@@ -602,13 +604,15 @@ def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taugh
             segments = [(float(a), float(b), str(n)) for a, b, n in segments]
         except (TypeError, ValueError):
             continue  # a hand-edited manifest's odd entry enrols nothing; training does not need it
-        names = [n for n in taught if n in item.likes]
+        segments = [(a, b, n) for a, b, n in segments if 0 <= a < b < math.inf]
+        names = sorted({n for _, _, n in segments})
         act = _segment_activity(segments, names, ex.features.shape[0], FRAME_HOP_S)
         alone = act.sum(0) == 1
         for name, row in zip(names, act):
             frames = row & alone
-            if frames.sum() * FRAME_HOP_S >= MIN_ENROL_SECONDS:
-                pieces.append((name, np.asarray(ex.features[frames, -dim:], np.float32)))
+            if name in wanted and frames.sum() * FRAME_HOP_S >= MIN_ENROL_SECONDS:
+                mean = np.asarray(ex.features[frames, -dim:], np.float32).mean(0, dtype=np.float64)
+                pieces.append((name, mean[None]))
     entry = enrol(pieces, space, earlier)
     return entry if entry["centres"] else None
 

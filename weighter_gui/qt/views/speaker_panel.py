@@ -214,7 +214,7 @@ class SpeakerPanel(QWidget):
                 hint = self._suggestions[track.label]
                 if hint.source == "model":
                     suggestion.setToolTip(f"The model was taught {hint.name} and gives it this voice "
-                                          f"({hint.similarity:.0%}): A accepts it")
+                                          f"({hint.similarity:.2f}): A accepts it")
                 else:
                     suggestion.setToolTip(f"The gallery suggests {hint.name} (similarity {hint.similarity:.2f}): "
                                           "A accepts it")
