@@ -24,8 +24,9 @@ by one.
 
 Each long file is diarized in a child process (its wall time, and its peak resident
 memory, model included, which it reads from its own ``/proc/self/status``): the
-window pass once, then the file-level assembly at each ``--similarity`` (the
-clustering's cosine threshold) and each
+window pass once, then the file-level assembly at each ``--similarity``
+(``DiarizeConfig.cluster_similarity``: the clustering stops at the file's own
+voiceprint cosine for two voices plus this margin) and each
 ``--same-window-similarity`` (the cosine at which two slots of one window may join;
 the first pair is what the timing includes). ``--before DIR`` also scores the RTTMs
 in DIR named ``<long file stem>.rttm`` (``weighter diarize --rttm`` of another version). The
@@ -323,7 +324,7 @@ def main(argv=None) -> int:
     parser.add_argument("--name")
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60, 240])
     parser.add_argument("--similarity", type=float, nargs="+",
-                        help="the clustering's thresholds to assemble with (default: the shipped one)")
+                        help="the clustering's margins (cluster_similarity) to assemble with (default: the shipped one)")
     parser.add_argument("--same-window-similarity", type=float, nargs="+",
                         help="cosines at which two slots of one window may join (default: the shipped one)")
     parser.add_argument("--checkpoint")
@@ -409,7 +410,7 @@ def main(argv=None) -> int:
                          f"{cells(row['before'])} | | |")
         for similarity, r in row["after"].items():
             lines.append(
-                f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | file-level clustering at {similarity} | "
+                f"| {row['file']} | {row['hours']:.2f} | {alone_cell} | file-level clustering, margin {similarity} | "
                 f"{cells(r)} | {row['seconds'] / row['hours']:.0f} s | {row['peak_mb']:.0f} MB |"
             )
         if "given" in row:

@@ -1,14 +1,16 @@
 """How alike the file-level pass finds one voice's slots, and two voices', in a long file.
 
     python benchmarks/slot_similarity.py NAME:MANIFEST [NAME:MANIFEST ...] [--work data/long]
-        [--purity 0.8] [--out docs/results] [--report slot-similarity]
+        [--purity 0.8] [--vectors embeddings|voiceprints] [--out docs/results] [--report slot-similarity]
 
 For each long file ``<work>/<NAME>.flac`` built and diarized by ``long_recordings.py``
 (its saved window pass ``.windows.pkl``, its reference ``.rttm`` and its list of
 conversations ``.json``), each live slot is given the reference speaker who holds most
 of its curve, and the conversation its curve peaks in. Slots whose speaker holds at
 least ``--purity`` of their curve mass are "pure"; over the pairs of pure slots, the
-cosine of their embeddings (what ``cluster_slots`` compares) is summarised by kind:
+cosine of their GE2E embeddings (``--vectors embeddings``, the default) or of their
+voiceprints (``--vectors voiceprints``: what ``cluster_slots`` compares for slots of
+different windows) is summarised by kind:
 
 - same speaker, same conversation: the same voice in the same room and line (a
   conversation plays more than once in a long file);
@@ -68,13 +70,13 @@ def summary(values: np.ndarray) -> dict:
             **{f"p{q}": float(np.percentile(values, q)) for q in (10, 50, 90)}}
 
 
-def analyse(path: Path, manifest: Path, purity_floor: float) -> dict:
+def analyse(path: Path, manifest: Path, purity_floor: float, vectors: str = "embeddings") -> dict:
     windows = pickle.loads(path.with_suffix(".windows.pkl").read_bytes())
     reference = next(iter(read_rttm(path.with_suffix(".rttm")).values()))
     speaker, purity, peak = slot_truth(windows, reference)
     conversation = conversation_of(peak, path, manifest)
     pure = purity >= purity_floor
-    unit = unit_rows(windows.slots.embeddings[pure].astype(np.float64))
+    unit = unit_rows(getattr(windows.slots, vectors)[pure].astype(np.float64))
     cosine = (unit @ unit.T)[np.triu_indices(int(pure.sum()), 1)]
     same = (speaker[pure][:, None] == speaker[pure][None, :])[np.triu_indices(int(pure.sum()), 1)]
     same_conv = (conversation[pure][:, None] == conversation[pure][None, :])[np.triu_indices(int(pure.sum()), 1)]
@@ -98,6 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("files", nargs="+", help="NAME:MANIFEST, NAME a long file's stem under --work")
     parser.add_argument("--work", type=Path, default=Path("data/long"))
     parser.add_argument("--purity", type=float, default=0.8)
+    parser.add_argument("--vectors", choices=("embeddings", "voiceprints"), default="embeddings")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--report", default="slot-similarity")
     args = parser.parse_args(argv)
@@ -106,9 +109,10 @@ def main(argv=None) -> int:
         name, _, manifest = spec.partition(":")
         if not manifest:
             parser.error(f"{spec}: expected NAME:MANIFEST")
-        rows.append(analyse(args.work / f"{name}.flac", Path(manifest), args.purity))
+        rows.append(analyse(args.work / f"{name}.flac", Path(manifest), args.purity, args.vectors))
+    what = "GE2E embeddings" if args.vectors == "embeddings" else "voiceprints (CAM++)"
     lines = [
-        f"Cosine of the slot embeddings of long files' window passes, over pairs of slots whose "
+        f"Cosine of the slots' {what} in long files' window passes, over pairs of slots whose "
         f"majority speaker holds at least {args.purity:g} of their curve mass (pure slots).",
         "",
         "| file | slots (pure) | pair kind | pairs | mean | 10th pct | median | 90th pct |",

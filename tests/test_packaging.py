@@ -57,7 +57,8 @@ def test_package_data_covers_every_shipped_file():
     shipped = {p for pattern in patterns for p in res.glob(pattern) if p.is_file()}
     on_disk = {p for p in res.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert on_disk - shipped == set(), "files in resources/ that the wheel would leave out"
-    for name in ("ge2e_encoder.safetensors", "speaker-space.safetensors", "weighter-default.safetensors",
+    for name in ("ge2e_encoder.safetensors", "speaker-space.safetensors", "voice-encoder.safetensors",
+                 "weighter-default.safetensors",
                  "sample/sample.flac"):
         assert res / name in shipped
 

@@ -23,6 +23,7 @@ from weighter_gui.core.diarize.diarizer import (
     merge_shadows,
     overlap_at_changes,
     slot_cuts,
+    slot_voiceprints,
     snap_edges,
     sound_frames,
     split_mixed_slots,
@@ -30,7 +31,6 @@ from weighter_gui.core.diarize.diarizer import (
 from weighter_gui.core.io.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
 from weighter_gui.core.io.label_files import read_rttm
 from weighter_gui.core.model.checkpoint import CheckpointError, save_checkpoint
-from weighter_gui.core.model.speaker_space import SpeakerSpace
 
 
 def test_curve_segments_fill_gaps_and_drop_blips():
@@ -284,10 +284,11 @@ def test_slot_store_keeps_only_live_slots_and_is_small():
     store = SlotStore()
     emb = np.ones((6, 256), np.float32)
     for w in range(60):  # an hour of 60 s windows
-        store.add(w, emb, np.ones(6), np.full(6, 0.9), np.array([True] * 4 + [False] * 2))
+        store.add(w, emb, np.ones(6), np.full(6, 0.9), np.array([True] * 4 + [False] * 2), np.ones((4, 192)))
     assert len(store) == 240 and store.windows.max() == 59 and set(store.slots.tolist()) == {0, 1, 2, 3}
     assert np.allclose(np.linalg.norm(store.embeddings, axis=1), 1.0)
-    assert store.nbytes() < 400_000  # about 0.25 MB for this hour
+    assert np.allclose(np.linalg.norm(store.voiceprints, axis=1), 1.0) and store.voiceprints.shape == (240, 192)
+    assert store.nbytes() < 500_000  # about 0.43 MB for this hour
 
 
 @pytest.fixture(scope="module")
@@ -548,6 +549,15 @@ def test_the_result_does_not_depend_on_the_window_size(tmp_path):
     assert der({"thrice": results[60.0].annotation()}, {"thrice": results[40.0].annotation()}).der < 0.02
 
 
+class _MeanEncoder:
+    """The voice encoder's part in these made-up windows, which have no audio: their
+    frames are the voices' own vectors, so a voiceprint is the frames' mean."""
+
+    def embed(self, feats):
+        mean = np.asarray(feats, np.float64).mean(0)
+        return mean / np.linalg.norm(mean)
+
+
 def _file_of(wins, duration):
     """A ``FileWindows`` of ``_window_of`` dicts (all slots live; loud everywhere), with
     each slot's best cut kept, as the window pass keeps them when a count is given."""
@@ -558,8 +568,10 @@ def _file_of(wins, duration):
         out.overlaps.append(np.zeros(blocks, np.float32))
         out.levels.append(np.full(blocks * 15, -20.0))
         live = np.ones(len(win["curves"]), bool)
-        out.slots.add(w, win["embeddings"], win["mass"] * win["confidences"], win["confidences"], live)
-        out.cuts += slot_cuts(win, w, live, 0.5, 10, 15)
+        frames = torch.as_tensor(np.repeat(win["block_vectors"], 15, axis=0))
+        voiceprints = slot_voiceprints(_MeanEncoder(), frames, win["curves"], np.flatnonzero(live), 0.5, 15)
+        out.slots.add(w, win["embeddings"], win["mass"] * win["confidences"], win["confidences"], live, voiceprints)
+        out.cuts += slot_cuts(win, w, live, 0.5, 10, 15, (_MeanEncoder(), frames))
     return out
 
 
@@ -568,8 +580,8 @@ def test_a_given_speaker_count_joins_or_cuts_until_the_count_is_reached(tiny_che
     third). Estimated: three speakers. At most two: B and C join (A was heard apart
     from both); at most one: every slot joins, though the model told them apart. At
     least two in a file where one slot holds two voices: that slot is cut in two."""
-    # 8-d voices, compared by their own cosine (a speaker space that changes nothing)
-    diarizer = Diarizer(tiny_checkpoint, DiarizeConfig(window_seconds=5.0), speaker_space=SpeakerSpace(np.zeros(8), np.eye(8)))
+    # 8-d voices; a slot's voiceprint is the mean of its own blocks' vectors (_MeanEncoder)
+    diarizer = Diarizer(tiny_checkpoint, DiarizeConfig(window_seconds=5.0))
     a, b, c = np.eye(8)[:3]
     both = np.zeros((2, 100), np.float32)
     both[0, :50], both[1, 50:] = 0.9, 0.9

@@ -20,12 +20,13 @@ them into the file's speakers:
   (README, Long recordings).
 
 ``SlotStore`` is what the file-level pass keeps of each window: per slot a unit
-embedding (256 float32), its window, confidence and weight. With 6 slots per 60 s
-window, each cut in two at most (``diarizer.split_mixed_slots``), that is at most
-0.74 MB per hour; the clustering's three n x n matrices over n slots (two float64,
-one boolean) take 17 n^2 bytes (2.2 MB for an hour at six live slots a window, 35 MB
-for four hours; four times that if every slot were cut), and while they are built two
-more float64 ones (the raw cosines and those in the speaker space) for a moment.
+embedding (256 float32), a unit voiceprint (192 float32, ``voice_encoder``), its
+window, confidence and weight. With 6 slots per 60 s window, each cut in two at most
+(``diarizer.split_mixed_slots``), that is at most 1.3 MB per hour; the clustering's
+three n x n matrices over n slots (two float64, one boolean) take 17 n^2 bytes (2.2 MB
+for an hour at six live slots a window, 35 MB for four hours; four times that if every
+slot were cut), and while they are built two more float64 ones (the raw cosines and
+the voiceprints') for a moment.
 
 Core code: no Qt import.
 """
@@ -79,15 +80,19 @@ class SlotStore:
         self._windows: list[int] = []
         self._slots: list[int] = []
         self._embeddings: list[np.ndarray] = []
+        self._voiceprints: list[np.ndarray] = []
         self._weights: list[float] = []
         self._confidences: list[float] = []
 
     def add(self, window: int, embeddings: np.ndarray, weights: np.ndarray, confidences: np.ndarray,
-            live: np.ndarray) -> None:
-        for slot in np.flatnonzero(live):
+            live: np.ndarray, voiceprints: np.ndarray) -> None:
+        """The ``live`` slots of ``window``; ``voiceprints`` [live slots, dims] are their
+        voice encoder vectors, in the order of the live slots."""
+        for slot, voiceprint in zip(np.flatnonzero(live), voiceprints, strict=True):
             self._windows.append(window)
             self._slots.append(int(slot))
             self._embeddings.append(unit_rows(embeddings[slot]).astype(np.float32))
+            self._voiceprints.append(unit_rows(voiceprint).astype(np.float32))
             self._weights.append(float(weights[slot]))
             self._confidences.append(float(confidences[slot]))
 
@@ -107,6 +112,10 @@ class SlotStore:
         return np.stack(self._embeddings) if self._embeddings else np.zeros((0, 0), np.float32)
 
     @property
+    def voiceprints(self) -> np.ndarray:
+        return np.stack(self._voiceprints) if self._voiceprints else np.zeros((0, 0), np.float32)
+
+    @property
     def weights(self) -> np.ndarray:
         return np.asarray(self._weights)
 
@@ -115,7 +124,8 @@ class SlotStore:
         return np.asarray(self._confidences)
 
     def nbytes(self) -> int:
-        return sum(e.nbytes for e in self._embeddings) + 8 * 4 * len(self)  # and a number each for the four lists
+        vectors = sum(e.nbytes for e in self._embeddings) + sum(v.nbytes for v in self._voiceprints)
+        return vectors + 8 * 4 * len(self)  # and a number each for the four lists
 
 
 def cluster_slots(
@@ -142,7 +152,7 @@ def slot_merges(
     closest pair is under ``floor``.
 
     Two clusters are as close as the mean cosine over their pairs of slots (of
-    ``voices``, the slots' vectors in a speaker space, when given; else of
+    ``voices``, the slots' voiceprints or other vectors for telling voices apart, when given; else of
     ``embeddings``), each pair
     weighted by the product of the slots' ``weights`` (speech mass times confidence: a
     slot that heard a voice for a second says less than one that heard it for a

@@ -7,18 +7,18 @@ Weighter, cuts a slot in two where its speech holds two voices
 (``split_mixed_slots``), and joins each window's slots to provisional tracks as
 they come (``clustering.StreamLinker``); it yields one ``WindowResult`` per window (the app
 draws them as they come). The file-level pass (``assemble``) then clusters every
-window's slots by their embeddings at once (``clustering.cluster_slots``, comparing
-slots in a speaker space fit on many voices through many rooms and lines,
-``speaker_space.SpeakerSpace``; two slots of one window are two speakers unless they
-are almost the same voice), so a speaker keeps one label through an hour-long file,
-and yields one ``FileDiarization``.
+window's slots at once (``clustering.cluster_slots``: slots of different windows by
+their voiceprints, a speaker-verification network's vectors of each slot's own speech,
+``voice_encoder.VoiceEncoder``; two slots of one window are two speakers unless their
+GE2E embeddings say they are almost the same voice), so a speaker keeps one label
+through an hour-long file, and yields one ``FileDiarization``.
 
 Memory stays bounded: one window of audio and features at a time; the curves are
 kept at the model's block rate (one value per 15 frames = 150 ms), about 0.1 MB
 per speaker-hour, as is the overlap detector's output; the loudness of each 10 ms
 frame (for the segment edges) takes 1.4 MB per hour, and the live slots' embeddings
-(``clustering.SlotStore``, for the file-level pass) at most 0.74 MB per hour (six
-slots a window, each cut in two at most).
+and voiceprints (``clustering.SlotStore``, for the file-level pass) at most 1.3 MB per
+hour (six slots a window, each cut in two at most).
 
 A track is a speaker *slot* as the user sees it: its curve over the whole file,
 its confidence (the highest of its windows' slot confidences, each
@@ -74,6 +74,7 @@ from weighter_gui.core.model.frontend import (
 )
 from weighter_gui.core.model.speaker_space import SpeakerSpace
 from weighter_gui.core.model.taught_voices import TaughtVoices
+from weighter_gui.core.model.voice_encoder import VOICE_DIM, VoiceEncoder, filterbanks
 from weighter_gui.core.segments import (
     covered_seconds,
     intersect_segments,
@@ -116,12 +117,15 @@ class DiarizeConfig:
     # read-out's competition the two floors drop one-second stray tracks that spoil
     # the speaker count; with it they change nothing there and stay as a guard.
     link_similarity: float = 0.7  # cosine to join a slot to a provisional track while windows come
-    # The file-level clustering's threshold (average cosine between two clusters' slots in
-    # the speaker space). Chosen on long files of held-out voices whose speakers come back
+    # The file-level clustering stops where two clusters' slots' voiceprints
+    # (``voice_encoder.VoiceEncoder``) have an average cosine under the file's own level
+    # for two voices (``different_voices_level``) plus this margin. Voices differ by
+    # file: two TTS voices of a window sit at a median cosine of 0.32, two real people
+    # at 0.14. Chosen on long files of held-out voices whose speakers come back
     # (benchmarks/long_recordings.py on data/longdev_tts and data/longdev_real,
-    # docs/results/long-longdev-*-space.md): the one setting that beat raw GE2E cosines at
-    # 0.8 on both hours; lower ones gained more on the real voices but lost on the TTS ones.
-    cluster_similarity: float = 0.6
+    # docs/results/long-longdev-*-voiceprints.md): the best mean of the two hours; a fixed
+    # threshold could not serve both (0.75-0.8 best for the TTS voices, 0.5 for the real).
+    cluster_similarity: float = 0.45
     # Two slots of one window keep their clusters apart unless their embeddings are at
     # least this alike (one voice the model split between two slots); above 1: always.
     # Chosen on the held-out long files (docs/results/long-longdev-*.md): 0.9 against
@@ -280,6 +284,7 @@ class SlotCut:
     similarity: float  # cosine of the two parts' mean GE2E vectors
     curves: np.ndarray  # [2, blocks]: the slot's curve where each part is
     embeddings: np.ndarray  # [2, D]
+    voiceprints: np.ndarray  # [2, VOICE_DIM]
     confidences: np.ndarray  # [2]
     weights: np.ndarray  # [2] speech mass times confidence
     parts: tuple[SlotCut | None, ...] = ()  # the first part's cut, the second's (their slots set when made)
@@ -402,6 +407,7 @@ class _Slots:
     windows: np.ndarray
     slots: np.ndarray
     embeddings: np.ndarray
+    voiceprints: np.ndarray
     weights: np.ndarray
     confidences: np.ndarray
     curves: list[np.ndarray]
@@ -409,7 +415,8 @@ class _Slots:
     @classmethod
     def of(cls, file: FileWindows) -> _Slots:
         store = file.slots
-        return cls(store.windows, store.slots, store.embeddings, store.weights, store.confidences, file.curves)
+        return cls(store.windows, store.slots, store.embeddings, store.voiceprints, store.weights, store.confidences,
+                   file.curves)
 
     def cut(self, cut: SlotCut) -> _Slots:
         """These slots with ``cut``'s slot as its first part and its second part as a
@@ -420,10 +427,13 @@ class _Slots:
         curves[cut.window][cut.slot] = cut.curves[0]
         new = len(curves[cut.window]) - 1
         embeddings, weights, confidences = self.embeddings.copy(), self.weights.copy(), self.confidences.copy()
+        voiceprints = self.voiceprints.copy()
         embeddings[entry], weights[entry], confidences[entry] = unit_rows(cut.embeddings[0]), cut.weights[0], cut.confidences[0]
+        voiceprints[entry] = cut.voiceprints[0]
         return _Slots(
             np.append(self.windows, cut.window), np.append(self.slots, new),
             np.concatenate([embeddings, unit_rows(cut.embeddings[1:]).astype(embeddings.dtype)]),
+            np.concatenate([voiceprints, cut.voiceprints[1:].astype(voiceprints.dtype)]),
             np.append(weights, cut.weights[1]), np.append(confidences, cut.confidences[1]), curves,
         )
 
@@ -437,6 +447,7 @@ class Diarizer:
         config: DiarizeConfig = DiarizeConfig(),
         device: str | torch.device = "cpu",
         speaker_space: SpeakerSpace | str | os.PathLike[str] | None = None,
+        voice_encoder: VoiceEncoder | str | os.PathLike[str] | None = None,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         if checkpoint is None and not path.exists():
@@ -458,8 +469,11 @@ class Diarizer:
         self.device = torch.device(device)
         self.model.to(self.device).eval()
         self.speech_detector = SpeechDetector() if config.speech_gate else None
-        # where slots of different windows are compared (default: the shipped space)
+        # taught voices and the gallery live in the speaker space (default: the shipped one)
         self.space = speaker_space if isinstance(speaker_space, SpeakerSpace) else SpeakerSpace.from_file(speaker_space)
+        # slots of different windows are compared by their voiceprints (default: the shipped CAM++)
+        self.voice_encoder = (voice_encoder if isinstance(voice_encoder, VoiceEncoder)
+                              else VoiceEncoder.from_file(voice_encoder))
         self._voices = TaughtVoices.from_header(self.header.training.get("voices"), self.space)
 
     @property
@@ -549,9 +563,13 @@ class Diarizer:
             result.curves.append(win["curves"])
             live = win["confidences"] >= cfg.min_slot_confidence
             weights = win["mass"] * win["confidences"]
-            result.slots.add(index, win["embeddings"], weights, win["confidences"], live)
+            feats = filterbanks(chunk) if live.any() else None
+            voiceprints = slot_voiceprints(self.voice_encoder, feats, win["curves"], np.flatnonzero(live), cfg.activity,
+                                           self.stride)
+            result.slots.add(index, win["embeddings"], weights, win["confidences"], live, voiceprints)
             if (cfg.min_speakers or 0) > 1:
-                result.cuts += slot_cuts(win, index, live, cfg.activity, self._split_min_blocks, self.stride)
+                voice = (self.voice_encoder, feats)
+                result.cuts += slot_cuts(win, index, live, cfg.activity, self._split_min_blocks, self.stride, voice)
             tracks = linker.link(win["embeddings"], weights, live)
             start = index * window_samples / SAMPLE_RATE
             yield WindowResult(
@@ -637,8 +655,8 @@ class Diarizer:
             slots, cluster = self._cluster_to_count(slots, windows.cuts, cfg, min_speech)
         else:
             cluster = cluster_slots(
-                slots.windows, slots.embeddings, slots.weights, cfg.cluster_similarity, cfg.same_window_similarity,
-                self.space.project(slots.embeddings),
+                slots.windows, slots.embeddings, slots.weights, self.cluster_threshold(slots, cfg),
+                cfg.same_window_similarity, slots.voiceprints,
             )
         embeddings, weights = slots.embeddings, slots.weights
         count = int(cluster.max()) + 1 if len(cluster) else 0
@@ -715,22 +733,30 @@ class Diarizer:
             windows.path, duration, hop, tracks, cfg.threshold, str(self.checkpoint), self.header.frontend, speech_share
         )
 
+    @staticmethod
+    def cluster_threshold(slots: _Slots, cfg: DiarizeConfig) -> float:
+        """Where the file-level clustering stops: ``different_voices_level`` of the
+        file's slots plus ``cluster_similarity``."""
+        return different_voices_level(slots.windows, slots.embeddings, slots.voiceprints,
+                                      cfg.same_window_similarity) + cfg.cluster_similarity
+
     def _cluster_to_count(
         self, slots: _Slots, cuts: list[SlotCut], cfg: DiarizeConfig, min_speech: float
     ) -> tuple[_Slots, np.ndarray]:
         """``cluster_slots`` stopped where the speakers it keeps (confidence at least
         ``threshold``, ``min_speech`` seconds) number ``min_speakers`` to
-        ``max_speakers``, nearest to where ``cluster_similarity`` stops it, with
+        ``max_speakers``, nearest to where ``cluster_threshold`` stops it, with
         ``cuts`` made, least alike first (a part's own cut becomes one to make), while
         every slot apart is still too few. Returns the slots (cuts made) and a cluster
         for each."""
         low, high = cfg.min_speakers or 1, cfg.max_speakers or math.inf
         hop = self.stride * FRAME_HOP_S
         cuts = sorted(cuts, key=lambda c: c.similarity)
+        threshold = self.cluster_threshold(slots, cfg)
         while True:
             n = len(slots.windows)
             merges = slot_merges(slots.windows, slots.embeddings, slots.weights, cfg.same_window_similarity,
-                                 voices=self.space.project(slots.embeddings))
+                                 voices=slots.voiceprints)
             seconds = np.array([(slots.curves[w][s] >= cfg.activity).sum() * hop for w, s in zip(slots.windows, slots.slots)])
             heard = slots.confidences >= cfg.threshold
             # speakers kept after k merges, for every k
@@ -743,7 +769,7 @@ class Diarizer:
                 speech = np.bincount(owner, weights=seconds, minlength=n)
                 loud = np.bincount(owner, weights=heard, minlength=n) > 0
                 kept.append(int(np.sum(loud & (speech >= min_speech))))
-            stop = next((k for k, (_, _, sim) in enumerate(merges) if sim < cfg.cluster_similarity), len(merges))
+            stop = next((k for k, (_, _, sim) in enumerate(merges) if sim < threshold), len(merges))
             if kept[stop] > high:
                 stop = next((k for k in range(stop, len(kept)) if kept[k] <= high), len(kept) - 1)
             elif kept[stop] < low:
@@ -755,6 +781,28 @@ class Diarizer:
             made = (cut.slot, len(slots.curves[cut.window]) - 1)  # the slots the two parts now are
             cuts = sorted(cuts + [replace(part, slot=slot) for part, slot in zip(cut.parts, made) if part is not None],
                           key=lambda c: c.similarity)
+
+
+# A file with few pairs of slots heard apart in one window leans on this level (the
+# median of the held-out TTS and real hours' levels, 0.32 and 0.14, is about 0.23),
+# counted as this many pairs.
+PRIOR_LEVEL, PRIOR_PAIRS = 0.25, 5
+
+
+def different_voices_level(windows: np.ndarray, embeddings: np.ndarray, voiceprints: np.ndarray,
+                           same_window_similarity: float) -> float:
+    """The median voiceprint cosine of two slots of one window that the model heard
+    apart (their GE2E cosine under ``same_window_similarity``): how alike two different
+    voices of this file are, with ``PRIOR_PAIRS`` pairs at ``PRIOR_LEVEL`` added."""
+    windows = np.asarray(windows)
+    first, second = np.triu_indices(len(windows), 1)
+    pairs = windows[first] == windows[second]
+    first, second = first[pairs], second[pairs]
+    raw = np.einsum("ij,ij->i", unit_rows(np.asarray(embeddings, np.float64))[first],
+                    unit_rows(np.asarray(embeddings, np.float64))[second])
+    voice = unit_rows(np.asarray(voiceprints, np.float64))
+    apart = np.einsum("ij,ij->i", voice[first], voice[second])[raw < same_window_similarity]
+    return float(np.median(np.concatenate([apart, np.full(PRIOR_PAIRS, PRIOR_LEVEL)])))
 
 
 def curve_segments(
@@ -811,15 +859,16 @@ def split_mixed_slots(win: dict, activity: float, similarity: float, min_blocks:
 
 
 def slot_cuts(win: dict, window: int, live: np.ndarray, activity: float, min_blocks: int, stride: int,
-              depth: int = 2) -> list[SlotCut]:
+              voice: tuple[VoiceEncoder, torch.Tensor], depth: int = 2) -> list[SlotCut]:
     """Each ``live`` slot's best cut in two (``slot_cut``), and each part's, down to
-    ``depth`` cuts (a slot in four parts at most); the window left as it is."""
-    cuts = [_cut_of(win, int(i), window, activity, min_blocks, stride, depth) for i in np.flatnonzero(live)]
+    ``depth`` cuts (a slot in four parts at most); the window left as it is. ``voice``:
+    the voice encoder and the window's filterbanks, for the parts' voiceprints."""
+    cuts = [_cut_of(win, int(i), window, activity, min_blocks, stride, voice, depth) for i in np.flatnonzero(live)]
     return [c for c in cuts if c is not None]
 
 
 def _cut_of(win: dict, i: int, window: int, activity: float, min_blocks: int, stride: int,
-            depth: int) -> SlotCut | None:
+            voice: tuple[VoiceEncoder, torch.Tensor], depth: int) -> SlotCut | None:
     rows = list(win["curves"])
     found = slot_cut(rows, i, _unit_vectors(win), activity, min_blocks)
     if found is None:
@@ -828,8 +877,9 @@ def _cut_of(win: dict, i: int, window: int, activity: float, min_blocks: int, st
     parts = [np.where(side == g, rows[i], 0.0) for g in (0, 1)]
     cut = _with_rows(win, rows[:i] + [parts[0]] + rows[i + 1 :] + [parts[1]], stride)
     k = [i, len(rows)]
-    deeper = tuple(_cut_of(cut, j, window, activity, min_blocks, stride, depth - 1) for j in k) if depth > 1 else ()
-    return SlotCut(window, i, similarity, cut["curves"][k], cut["embeddings"][k], cut["confidences"][k],
+    deeper = tuple(_cut_of(cut, j, window, activity, min_blocks, stride, voice, depth - 1) for j in k) if depth > 1 else ()
+    voiceprints = slot_voiceprints(voice[0], voice[1], cut["curves"], k, activity, stride)
+    return SlotCut(window, i, similarity, cut["curves"][k], cut["embeddings"][k], voiceprints, cut["confidences"][k],
                    (cut["mass"] * cut["confidences"])[k], deeper)
 
 
@@ -865,6 +915,40 @@ def slot_cut(rows: list[np.ndarray], i: int, unit: np.ndarray, activity: float,
     means /= np.linalg.norm(means, axis=1, keepdims=True)
     nearest = np.abs(np.arange(len(c))[:, None] - own[None, :]).argmin(1)
     return float(means[0] @ means[1]), group[nearest]
+
+
+MIN_VOICE_FRAMES = 50  # 0.5 s: a slot heard for less is embedded from its strongest 0.5 s
+# 20 s: a slot heard for longer is embedded from its strongest 20 s (enough for a voice;
+# embedding a whole minute took the peak memory of an hour from 0.9 to 2.1 GB)
+MAX_VOICE_FRAMES = 2000
+
+
+def slot_voiceprints(encoder: VoiceEncoder, feats: torch.Tensor | None, curves: np.ndarray, slots, activity: float,
+                     stride: int) -> np.ndarray:
+    """[len(slots), VOICE_DIM]: each slot's voiceprint (``encoder`` on the window's
+    filterbank frames ``feats`` of the slot's own blocks: its curve at least
+    ``activity`` and the highest there), so the vector is of that voice alone, not of
+    the others the window holds), from ``MIN_VOICE_FRAMES`` to ``MAX_VOICE_FRAMES`` of
+    its frames, the strongest."""
+    out = []
+    for i in slots:
+        c = curves[i]
+        others = np.max(np.delete(curves, i, 0), axis=0) if len(curves) > 1 else np.zeros_like(c)
+        strength = _per_frame(c, stride, len(feats))
+        own = _per_frame((c >= activity) & (c >= others), stride, len(feats))
+        count = int(np.clip(own.sum(), MIN_VOICE_FRAMES, MAX_VOICE_FRAMES))
+        # own frames first, strongest first; a stable sort keeps a block's frames together
+        order = np.lexsort((-strength, ~own))[:count]
+        frames = np.zeros(len(feats), dtype=bool)
+        frames[order] = True
+        out.append(encoder.embed(feats[torch.from_numpy(frames)]))
+    return np.array(out, np.float32) if out else np.zeros((0, VOICE_DIM), np.float32)
+
+
+def _per_frame(blocks: np.ndarray, stride: int, frames: int) -> np.ndarray:
+    """Block values repeated over their frames, to ``frames`` long (the last repeated)."""
+    values = np.repeat(blocks, stride)[:frames]
+    return np.pad(values, (0, frames - len(values)), mode="edge") if len(values) else np.zeros(frames, blocks.dtype)
 
 
 def _unit_vectors(win: dict) -> np.ndarray:

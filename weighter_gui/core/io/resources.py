@@ -24,6 +24,7 @@ __all__ = [
     "app_icon",
     "default_checkpoint",
     "default_ge2e_weights",
+    "default_voice_encoder",
     "default_speaker_space",
     "resources_dir",
     "sample_audio",
@@ -33,6 +34,7 @@ RESOURCES_ENV = "WEIGHTER_GUI_RESOURCES"
 GE2E_WEIGHTS_NAME = "ge2e_encoder.safetensors"
 DEFAULT_CHECKPOINT_NAME = "weighter-default.safetensors"
 SPEAKER_SPACE_NAME = "speaker-space.safetensors"
+VOICE_ENCODER_NAME = "voice-encoder.safetensors"
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  # .../weighter_gui
@@ -57,6 +59,11 @@ def default_ge2e_weights() -> Path:
 def default_speaker_space() -> Path:
     """The LDA speaker space the file-level clustering compares windows' slots in."""
     return resources_dir() / SPEAKER_SPACE_NAME
+
+
+def default_voice_encoder() -> Path:
+    """CAM++, the voice encoder the file-level clustering compares windows' slots with."""
+    return resources_dir() / VOICE_ENCODER_NAME
 
 
 def default_checkpoint() -> Path:

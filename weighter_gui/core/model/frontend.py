@@ -76,6 +76,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from weighter_gui.core.io.resources import default_ge2e_weights
+from weighter_gui.core.model.weights import read_tensors
 
 __all__ = [
     "FRAME_HOP_S",
@@ -243,8 +244,6 @@ class GE2EEncoder(nn.Module):
         Raises ``FrontendWeightsError`` (naming the file) when the file is missing,
         unreadable, not safetensors, or lacks / misshapes a tensor.
         """
-        from safetensors import safe_open
-
         path = Path(path) if path is not None else default_ge2e_weights()
         if not path.exists():
             raise FrontendWeightsError(path, "GE2E weights file not found")
@@ -252,22 +251,7 @@ class GE2EEncoder(nn.Module):
             raise FrontendWeightsError(path, "GE2E weights path is not a file")
         model = cls()
         expected = {name: tuple(p.shape) for name, p in model.state_dict().items() if not name.startswith("_mel")}
-        try:
-            with safe_open(str(path), framework="pt", device="cpu") as f:
-                names = set(f.keys())
-                tensors = {name: f.get_tensor(name) for name in expected if name in names}
-        except Exception as exc:  # safetensors raises SafetensorError / OSError / ValueError
-            raise FrontendWeightsError(path, f"not a readable safetensors file ({exc})") from exc
-        missing = sorted(set(expected) - set(tensors))
-        if missing:
-            raise FrontendWeightsError(path, f"missing tensors {', '.join(missing)}")
-        for name, shape in expected.items():
-            if tuple(tensors[name].shape) != shape:
-                raise FrontendWeightsError(
-                    path, f"tensor {name} has shape {tuple(tensors[name].shape)}, expected {shape}"
-                )
-            if not torch.isfinite(tensors[name]).all():
-                raise FrontendWeightsError(path, f"tensor {name} contains NaN or infinite values")
+        tensors = read_tensors(path, expected, FrontendWeightsError)
         model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=False)
         model.weights_path = path
         return model.eval()

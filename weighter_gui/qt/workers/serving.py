@@ -336,8 +336,9 @@ def _checkpoint_message(checkpoint: str | None, exc: BaseException) -> str:
     from weighter_gui.core.model.checkpoint import CheckpointError
     from weighter_gui.core.model.frontend import FrontendWeightsError
     from weighter_gui.core.model.speaker_space import SpeakerSpaceError
+    from weighter_gui.core.model.voice_encoder import VoiceEncoderError
 
-    if isinstance(exc, (FrontendWeightsError, SpeakerSpaceError)):  # the installation's files, not the model
+    if isinstance(exc, (FrontendWeightsError, SpeakerSpaceError, VoiceEncoderError)):  # the installation's files
         return str(exc)
     text = str(exc) if isinstance(exc, CheckpointError) else f"{checkpoint}: {type(exc).__name__}: {exc}"
     return f"{text}\n\nChoose a checkpoint in File \u203a Settings."
