@@ -259,13 +259,11 @@ def _cmd_diarize(args: argparse.Namespace) -> int:
             return _error(str(e))
     else:
         from weighter_gui.core.diarize.vad import VadError
-        from weighter_gui.core.model.frontend import FrontendWeightsError
-        from weighter_gui.core.model.speaker_space import SpeakerSpaceError
-        from weighter_gui.core.model.voice_encoder import VoiceEncoderError
+        from weighter_gui.core.io.resources import WeightsFileError
 
         try:
             diarizer = Diarizer(args.checkpoint, config, resolve_device(args.device))
-        except (CheckpointError, DeviceError, VadError, FrontendWeightsError, SpeakerSpaceError, VoiceEncoderError) as e:
+        except (CheckpointError, DeviceError, VadError, WeightsFileError) as e:
             return _error(str(e))
     files = _expand_audio_args(args.audio)
     if not files:
@@ -351,10 +349,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     )
     from weighter_gui.core.io.audio import AudioError
     from weighter_gui.core.io.manifest import ManifestError
+    from weighter_gui.core.io.resources import WeightsFileError
     from weighter_gui.core.model.checkpoint import CheckpointError
     from weighter_gui.core.model.device import DeviceError, resolve_device
-    from weighter_gui.core.model.speaker_space import SpeakerSpaceError
-    from weighter_gui.core.model.voice_encoder import VoiceEncoderError
 
     if args.torch_threads:
         import torch
@@ -370,8 +367,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 result = event
             else:
                 bar.update("calib", event.done, event.total, {"offset": event.offset})
-    except (CalibrationError, CheckpointError, ManifestError, AudioError, DeviceError, SpeakerSpaceError,
-            VoiceEncoderError) as e:
+    except (CalibrationError, CheckpointError, ManifestError, AudioError, DeviceError, WeightsFileError) as e:
         bar.close()
         return _error(str(e))
     bar.close()

@@ -795,14 +795,14 @@ def different_voices_level(windows: np.ndarray, embeddings: np.ndarray, voicepri
     apart (their GE2E cosine under ``same_window_similarity``): how alike two different
     voices of this file are, with ``PRIOR_PAIRS`` pairs at ``PRIOR_LEVEL`` added."""
     windows = np.asarray(windows)
-    first, second = np.triu_indices(len(windows), 1)
-    pairs = windows[first] == windows[second]
-    first, second = first[pairs], second[pairs]
-    raw = np.einsum("ij,ij->i", unit_rows(np.asarray(embeddings, np.float64))[first],
-                    unit_rows(np.asarray(embeddings, np.float64))[second])
-    voice = unit_rows(np.asarray(voiceprints, np.float64))
-    apart = np.einsum("ij,ij->i", voice[first], voice[second])[raw < same_window_similarity]
-    return float(np.median(np.concatenate([apart, np.full(PRIOR_PAIRS, PRIOR_LEVEL)])))
+    raw, voice = unit_rows(np.asarray(embeddings, np.float64)), unit_rows(np.asarray(voiceprints, np.float64))
+    apart = [np.full(PRIOR_PAIRS, PRIOR_LEVEL)]
+    for window in np.unique(windows):  # pairs inside each window only: a handful each
+        rows = np.flatnonzero(windows == window)
+        first, second = np.triu_indices(len(rows), 1)
+        heard_apart = (raw[rows] @ raw[rows].T)[first, second] < same_window_similarity
+        apart.append((voice[rows] @ voice[rows].T)[first, second][heard_apart])
+    return float(np.median(np.concatenate(apart)))
 
 
 def curve_segments(
@@ -925,11 +925,10 @@ MAX_VOICE_FRAMES = 2000
 
 def slot_voiceprints(encoder: VoiceEncoder, feats: torch.Tensor | None, curves: np.ndarray, slots, activity: float,
                      stride: int) -> np.ndarray:
-    """[len(slots), VOICE_DIM]: each slot's voiceprint (``encoder`` on the window's
-    filterbank frames ``feats`` of the slot's own blocks: its curve at least
-    ``activity`` and the highest there), so the vector is of that voice alone, not of
-    the others the window holds), from ``MIN_VOICE_FRAMES`` to ``MAX_VOICE_FRAMES`` of
-    its frames, the strongest."""
+    """[len(slots), VOICE_DIM]: each slot's voiceprint, ``encoder`` on the window's
+    filterbank frames ``feats`` of the slot's own blocks (its curve at least
+    ``activity`` and the highest there, so the vector is of that voice alone): the
+    strongest ``MIN_VOICE_FRAMES`` to ``MAX_VOICE_FRAMES`` of them."""
     out = []
     for i in slots:
         c = curves[i]

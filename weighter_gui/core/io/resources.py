@@ -21,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "RESOURCES_ENV",
+    "WeightsFileError",
     "app_icon",
     "default_checkpoint",
     "default_ge2e_weights",
@@ -38,6 +39,18 @@ VOICE_ENCODER_NAME = "voice-encoder.safetensors"
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  # .../weighter_gui
+
+
+class WeightsFileError(RuntimeError):
+    """A weights file of the installation is missing, unreadable or not the expected
+    tensors; the message names the file, the problem and ``remedy`` (how to make it)."""
+
+    remedy = "reinstall"  # a subclass says how its file is made; ``{path}`` is the file
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}; {self.remedy.format(path=self.path)}")
 
 
 def resources_dir() -> Path:

@@ -75,7 +75,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from weighter_gui.core.io.resources import default_ge2e_weights
+from weighter_gui.core.io.resources import WeightsFileError, default_ge2e_weights
 from weighter_gui.core.model.weights import read_tensors
 
 __all__ = [
@@ -110,17 +110,11 @@ class FrontendError(RuntimeError):
     """Base class of front-end errors."""
 
 
-class FrontendWeightsError(FrontendError):
+class FrontendWeightsError(WeightsFileError, FrontendError):
     """The GE2E weights file is missing, unreadable or not the expected tensors."""
 
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(
-            f"{self.path}: {problem}; regenerate it with "
-            f"`python packaging/convert_ge2e.py Resemblyzer-0.1.4-py3-none-any.whl {self.path}` "
-            "(see resources/README.md)"
-        )
+    remedy = ("regenerate it with `python packaging/convert_ge2e.py Resemblyzer-0.1.4-py3-none-any.whl {path}` "
+              "(see resources/README.md)")
 
 
 # ----------------------------------------------------------------------------- frame grid

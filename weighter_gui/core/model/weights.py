@@ -5,16 +5,20 @@ Core code: no Qt import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import Tensor
+from weighter_gui.core.io.resources import WeightsFileError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["read_tensors"]
 
 
 def read_tensors(path: Path, expected: Mapping[str, tuple[int, ...]],
-                 error: Callable[[Path, str], Exception]) -> dict[str, Tensor]:
+                 error: type[WeightsFileError]) -> dict[str, Tensor]:
     """The tensors named in ``expected`` (name -> shape) from safetensors file ``path``
     (no pickle), or ``error(path, problem)`` raised when the file is unreadable or a
     tensor is missing, misshapen, or holds NaN or infinite values."""

@@ -333,12 +333,10 @@ def _configured(diarizer, channel: int | None, speakers: int | None):
 
 
 def _checkpoint_message(checkpoint: str | None, exc: BaseException) -> str:
+    from weighter_gui.core.io.resources import WeightsFileError
     from weighter_gui.core.model.checkpoint import CheckpointError
-    from weighter_gui.core.model.frontend import FrontendWeightsError
-    from weighter_gui.core.model.speaker_space import SpeakerSpaceError
-    from weighter_gui.core.model.voice_encoder import VoiceEncoderError
 
-    if isinstance(exc, (FrontendWeightsError, SpeakerSpaceError, VoiceEncoderError)):  # the installation's files
+    if isinstance(exc, WeightsFileError):  # the installation's files, not the model
         return str(exc)
     text = str(exc) if isinstance(exc, CheckpointError) else f"{checkpoint}: {type(exc).__name__}: {exc}"
     return f"{text}\n\nChoose a checkpoint in File \u203a Settings."
