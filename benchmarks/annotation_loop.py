@@ -31,7 +31,7 @@ The loop runs through the same core code the app runs:
 Before and after, on the held-out files: speaker identification of the kept slots
 (a slot's true name is the reference speaker it overlaps most) by the gallery's
 best suggestion, by the classification head's best class, and by the name the
-diarizer gives (the nearest taught voice in the speaker space, ``TaughtVoices``; per
+diarizer gives (the nearest taught voice by voiceprint, ``TaughtVoices``; per
 (file, speaker) pair: is that speaker found and called by their name?); and DER (pyannote.metrics, collar 0.25 s). Writes ``<name>.json`` and ``.md`` under --out.
 """
 
@@ -375,7 +375,7 @@ def markdown(r: dict) -> str:
             f"| {x['missed']:.1%} | {x['false_alarm']:.1%} | {x['confusion']:.1%} | {x['speaker_count_right']:.0%} |"
         )
     if r["after"].get("naming"):
-        lines += ["", "After retraining, the held-out tracks named at each `name_similarity` (a cosine in the speaker space):",
+        lines += ["", "After retraining, the held-out tracks named at each `name_similarity` (a voiceprint cosine):",
                   "", "| name_similarity | speakers the diarizer names right | tracks named right | tracks named wrong |",
                   "|---|---|---|---|"]
         lines += [f"| {n['name_similarity']:g} | {n['found']} of {n['speakers']} | {n['right']} | {n['wrong']} |"

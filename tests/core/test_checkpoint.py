@@ -383,11 +383,11 @@ def test_format_header_many_speakers():
 
 
 def test_format_header_sums_up_taught_voices():
-    voices = {"space": "0123abcd", "centres": {"ann": [0.1] * 64, "bob": [0.2] * 64}}
+    voices = {"encoder": "0123abcd", "centres": {"ann": [0.1] * 192, "bob": [0.2] * 192}}
     header = CheckpointHeader(model_config=WeighterConfig(), frontend="sim-64",
                               training={"taught": ["ann", "bob"], "voices": voices})
     text = format_header(header)
-    assert "2 enrolled in speaker space 0123abcd: ann, bob" in text and "0.2" not in text
+    assert "2 enrolled by voice encoder 0123abcd: ann, bob" in text and "0.2" not in text
     broken = CheckpointHeader(model_config=WeighterConfig(), frontend="sim-64", training={"voices": [1, 2]})
     assert "voices:" in format_header(broken) and "(malformed)" in format_header(broken)
 

@@ -27,10 +27,12 @@ from weighter_gui.core.diarize.diarizer import (
     snap_edges,
     sound_frames,
     split_mixed_slots,
+    window_sound_frames,
 )
 from weighter_gui.core.io.audio import AudioMissingError, AudioNotAudioError, AudioTooShortError
 from weighter_gui.core.io.label_files import read_rttm
 from weighter_gui.core.model.checkpoint import CheckpointError, save_checkpoint
+from weighter_gui.core.model.voice_encoder import VOICE_DIM
 
 
 def test_curve_segments_fill_gaps_and_drop_blips():
@@ -69,6 +71,27 @@ def test_frame_levels_and_sound_find_a_tone_in_quiet():
     # one loudness all through: no quiet to snap to
     assert sound_frames(frame_levels(audio[16000:32000]), 0.05) is None
     assert sound_frames(np.zeros(0, np.float32), 0.05) is None
+
+
+def test_each_window_is_judged_against_its_own_quiet():
+    """Two windows: a tone over faint noise, then the same tone over noise 20 dB louder.
+    Against the file's floor the louder window's noise is sound throughout; against its
+    own it is quiet, and only its tone is sound. A window with no quiet of its own (the
+    tone throughout) is judged by the file's."""
+    rng = np.random.default_rng(0)
+
+    def window(noise):
+        audio = noise * rng.standard_normal(16000 * 3).astype(np.float32)
+        audio[16000:32000] += 0.3 * np.sin(np.arange(16000) * 2 * np.pi * 200 / 16000).astype(np.float32)
+        return frame_levels(audio)
+
+    quiet, loud, tone = window(1e-4), window(1e-3), frame_levels(0.3 * np.sin(np.arange(48000) * 0.08).astype(np.float32))
+    assert sound_frames(np.concatenate([quiet, loud]), 0.05)[300:].all()  # the file's floor: all sound
+    sound = window_sound_frames([quiet, loud, tone], 0.05)
+    for part in (sound[:300], sound[300:600]):
+        assert not part[:99].any() and part[101:199].all() and not part[201:].any()
+    assert sound[600:].all()
+    assert window_sound_frames([tone], 0.05) is None
 
 
 def test_snap_edges_moves_to_the_sound_within_reach_and_not_into_others():
@@ -430,17 +453,18 @@ def test_taught_names_go_to_the_tracks_the_head_is_sure_of(diarizer, tiny_checkp
     assert all(t.name is None for t in strict.tracks)
 
 
-def test_taught_voices_name_the_tracks_nearest_them_in_the_speaker_space(diarizer, tiny_checkpoint, tiny_corpus,
-                                                                          tmp_path):
+def test_taught_voices_name_the_tracks_nearest_them_by_voiceprint(diarizer, tiny_checkpoint, tiny_corpus, tmp_path):
     """A checkpoint with enrolled voices names tracks by them (not by its head), each
-    name once and only at ``name_similarity``; voices of another space are ignored."""
+    name once and only at ``name_similarity``; voices of another voice encoder are ignored."""
     from weighter_gui.core.model.checkpoint import load_checkpoint
     from weighter_gui.core.model.taught_voices import enrol
 
     audio = next((tiny_corpus.parent / "audio").glob("*.flac"))
     plain = diarizer.diarize(audio)
     model, header = load_checkpoint(tiny_checkpoint)
-    voices = enrol([("ann", plain.tracks[0].embedding[None])], diarizer.space)
+    assert all(t.voiceprint is not None and t.voiceprint.shape == (VOICE_DIM,) for t in plain.tracks)
+    encoder = diarizer.voice_encoder.digest
+    voices = enrol([("ann", plain.tracks[0].voiceprint)], encoder, VOICE_DIM)
     path = tmp_path / "enrolled.safetensors"
     save_checkpoint(path, model, frontend=header.frontend, speakers=header.speakers,
                     training={"taught": ["ann"], "voices": voices})
@@ -449,7 +473,7 @@ def test_taught_voices_name_the_tracks_nearest_them_in_the_speaker_space(diarize
     strict = Diarizer(path, replace(diarizer.config, name_similarity=1.01)).diarize(audio)
     assert all(t.name is None for t in strict.tracks)
     assert result.tracks[0].name_probability == pytest.approx(1.0, abs=1e-3)  # its own voice: cosine 1
-    elsewhere = {**voices, "space": "another space"}
+    elsewhere = {**voices, "encoder": "another encoder"}
     save_checkpoint(path, model, frontend=header.frontend, speakers=header.speakers,
                     training={"taught": ["ann"], "voices": elsewhere})
     assert all(t.name is None for t in Diarizer(path, diarizer.config).diarize(audio).tracks)  # "ann" is no head class
@@ -459,7 +483,7 @@ def test_taught_voices_name_the_tracks_nearest_them_in_the_speaker_space(diarize
     with torch.no_grad():
         model.classifier.weight[:] = -voice
         model.classifier.weight[0] = voice  # head class 0, "zoe", is track 0's voice
-    far = enrol([("bob", -plain.tracks[0].embedding[None])], diarizer.space)
+    far = enrol([("bob", -plain.tracks[0].voiceprint)], encoder, VOICE_DIM)
     save_checkpoint(path, model, frontend=header.frontend, speakers=("zoe", *header.speakers[1:]),
                     training={"taught": ["zoe", "bob"], "voices": far})
     named = {t.name for t in Diarizer(path, replace(diarizer.config, name_similarity=0.99)).diarize(audio).tracks}

@@ -2,6 +2,7 @@
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,8 +14,8 @@ import torch
 from weighter_gui.core.io.manifest import read_manifest, write_manifest
 from weighter_gui.core.model.checkpoint import load_checkpoint, read_header, taught_names
 from weighter_gui.core.model.frontend import speech_frontend_id
-from weighter_gui.core.model.speaker_space import shipped_space
 from weighter_gui.core.model.taught_voices import TaughtVoices
+from weighter_gui.core.model.voice_encoder import VOICE_DIM, VoiceEncoder
 from weighter_gui.core.training.train import (
     OVERLAP_DETECTORS,
     TrainConfig,
@@ -107,10 +108,11 @@ def test_fine_tuning_adds_new_speakers_and_keeps_old_rows(tiny_corpus, feature_c
     assert read_header(base).training["taught"] == []  # a corpus's voices are not taught names
     tuned = read_header(tmp_path / "tuned.safetensors").training
     assert tuned["taught"] == list(result.speakers[len(old):])
-    # each taught name is enrolled in the shipped speaker space, from its lone speech
-    assert tuned["voices"]["space"] == shipped_space().digest
+    # each taught name is enrolled by the shipped voice encoder, from its lone speech
+    digest = VoiceEncoder.from_file().digest
+    assert tuned["voices"]["encoder"] == digest
     assert sorted(tuned["voices"]["centres"]) == sorted(result.speakers[len(old):])
-    assert TaughtVoices.from_header(tuned["voices"], shipped_space()) is not None
+    assert TaughtVoices.from_header(tuned["voices"], digest, VOICE_DIM) is not None
     assert "voices" not in read_header(base).training
     torch.testing.assert_close(result.model.classifier.weight[: len(old)].detach(), old_rows, atol=1e-4, rtol=0)
 
@@ -139,6 +141,23 @@ def test_a_likes_only_file_enrols_its_names_where_their_slots_were_heard(tiny_co
     odd[1].extra["named_segments"] = 7
     _run(odd, feature_cache, replace(CONFIG, steps=1), init=base, out=tmp_path / "odd.safetensors")
     assert "voices" not in read_header(tmp_path / "odd.safetensors").training
+
+
+def test_without_the_voice_encoder_a_fine_tune_that_teaches_names_stops_before_its_first_step(
+        tiny_corpus, feature_cache, tmp_path, monkeypatch):
+    from weighter_gui.core.io import resources
+
+    items = read_manifest(tiny_corpus)
+    base = tmp_path / "base.safetensors"
+    _run(items[:1], feature_cache, out=base)
+    copy = tmp_path / "resources"
+    shutil.copytree(resources.resources_dir(), copy, ignore=shutil.ignore_patterns("voice-encoder.safetensors"))
+    monkeypatch.setenv(resources.RESOURCES_ENV, str(copy))
+    renamed = [replace(i, likes=tuple(f"new_{s}" for s in i.likes),
+                       segments=tuple((a, b, f"new_{s}") for a, b, s in i.segments)) for i in items[1:]]
+    with pytest.raises(TrainError, match="voice-encoder.safetensors: voice encoder weights not found"):
+        _run(renamed, feature_cache, replace(CONFIG, steps=1), init=base, out=tmp_path / "tuned.safetensors")
+    assert not (tmp_path / "tuned.safetensors").exists()
 
 
 def test_head_only_fine_tuning_learns_names_and_leaves_the_curves_alone(tiny_corpus, feature_cache, tmp_path,

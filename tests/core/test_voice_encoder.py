@@ -37,6 +37,16 @@ def test_the_sample_voices_lone_turns_are_nearer_their_own_voice_than_the_others
     assert min(same) > 0.8 and max(other) < 0.4  # measured: 0.88 and 0.26
 
 
+def test_the_digest_names_the_weights(encoder, tmp_path):
+    """Taught voices keep the digest of the encoder that enrolled them: the same
+    weights give the same digest, other weights another."""
+    assert encoder.digest == VoiceEncoder.from_file().digest and len(encoder.digest) == 16
+    tensors = load_file(resources.default_voice_encoder())
+    tensors["xvector.dense.linear.weight"] = tensors["xvector.dense.linear.weight"] * 1.01
+    save_file(tensors, tmp_path / "other.safetensors")
+    assert VoiceEncoder.from_file(tmp_path / "other.safetensors").digest != encoder.digest
+
+
 def test_filterbanks_are_the_weighter_frames_and_short_audio_gives_one_frame():
     assert filterbanks(np.zeros(16000, np.float32)).shape == (98, 80)  # 25 ms windows every 10 ms
     assert filterbanks(np.zeros(100, np.float32)).shape == (1, 80)

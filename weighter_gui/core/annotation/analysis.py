@@ -52,7 +52,7 @@ class Slot:
     embedding: np.ndarray  # [D] float32, unit norm
     segments: tuple[tuple[float, float], ...] = ()
     model_name: str = ""  # a taught name the model gave this slot ("": none; ``Diarizer.name_tracks``)
-    model_probability: float = 0.0  # how sure: a taught voice's cosine in the speaker space, or the head's probability
+    model_probability: float = 0.0  # how sure: a taught voice's voiceprint cosine, or the head's probability
 
     @property
     def speech_seconds(self) -> float:

@@ -31,8 +31,9 @@ speakers; their segments are where their curve is >= ``activity``, with edges sn
 to the sound's own starts and stops at 10 ms (``snap_edges``), and at each speaker
 change both speakers go on through the blocks the overlap detector marks
 (``overlap_at_changes``). A model that
-was taught names by fine-tuning (``checkpoint.taught_names``) names the tracks its
-classification head is sure of.
+was taught names by fine-tuning (``checkpoint.taught_names``) names each track after
+the nearest taught voice by its voiceprint (``taught_voices``), or, for names taught
+without one, after what its classification head is sure of.
 
 Core code: no Qt import.
 """
@@ -72,7 +73,6 @@ from weighter_gui.core.model.frontend import (
     SAMPLE_RATE,
     SpeechFrontend,
 )
-from weighter_gui.core.model.speaker_space import SpeakerSpace
 from weighter_gui.core.model.taught_voices import TaughtVoices
 from weighter_gui.core.model.voice_encoder import VOICE_DIM, VoiceEncoder, filterbanks
 from weighter_gui.core.segments import (
@@ -154,8 +154,9 @@ class DiarizeConfig:
     # audio's own loudness: an edge moves at most ``edge_search`` seconds (0: off), to the
     # end of the sound it sits in or back out of the quiet it sits in, and never into
     # another speaker's segment. Sound is a frame louder than ``edge_level`` of the way
-    # from the file's quiet floor to its loud level (5th and 95th percentiles of the
-    # frames' dB). The curves move in 150 ms blocks; this gives their edges 10 ms.
+    # from its window's quiet floor to its loud level (5th and 95th percentiles of the
+    # frames' dB; ``window_sound_frames``). The curves move in 150 ms blocks; this gives
+    # their edges 10 ms.
     # Chosen on the held-out calibration and overlap sets (docs/results/diarize-settings-edge-search-*.md,
     # -edges-*.md): DER 4.01 -> 3.47 % and 6.08 -> 5.36 %; 0.9 s ties with 0.6 s.
     edge_level: float = 0.05
@@ -226,13 +227,12 @@ class DiarizeConfig:
     # corpus (the highest that names as many slots as any lower), checked on seed 12:
     # 25 of 26 slots named, 24 right (benchmarks/annotation_loop.py).
     name_probability: float = 0.3
-    # A taught voice (``TaughtVoices``, enrolled by a fine-tune) names a track at this
-    # cosine in the speaker space or more. Chosen on the annotation loop of held-out
-    # dev-split real people (``annotation_loop.py --split dev``), the highest that names
-    # as many speakers right as any lower: 10 of the 11 (file, speaker) pairs whose
-    # speaker was labelled, 8 tracks given a wrong name (0.5: 8 right, 4 wrong). It is
-    # also the gallery's "nobody we know" line in the space.
-    name_similarity: float = 0.3
+    # A taught voice (``TaughtVoices``, enrolled by a fine-tune) names a track whose
+    # voiceprint has at least this cosine with it. Chosen on the annotation loop of
+    # held-out dev-split real people (``annotation_loop.py --split dev``), the highest
+    # that names as many speakers right as any lower: all 11 (file, speaker) pairs whose
+    # speaker was labelled, 1 track given a wrong name (0.3: 11 and 5; 0.5: 9 and 1).
+    name_similarity: float = 0.4
 
     def __post_init__(self) -> None:
         check_speaker_count(self.min_speakers, self.max_speakers)
@@ -298,7 +298,8 @@ class Track:
     curve: np.ndarray  # [blocks] float32 over the whole file
     segments: list[tuple[float, float]] = field(default_factory=list)
     name: str | None = None  # a name the model was taught (``taught_names``) given to this voice (``name_tracks``)
-    name_probability: float = 0.0  # how sure: the head's probability, or the taught voice's cosine in the space
+    name_probability: float = 0.0  # how sure: the head's probability, or the taught voice's cosine
+    voiceprint: np.ndarray | None = None  # [VOICE_DIM], unit norm: its slots' voiceprints, weighted; None: not known
 
     @property
     def speech_seconds(self) -> float:
@@ -446,7 +447,6 @@ class Diarizer:
         checkpoint: str | os.PathLike[str] | None = None,
         config: DiarizeConfig = DiarizeConfig(),
         device: str | torch.device = "cpu",
-        speaker_space: SpeakerSpace | str | os.PathLike[str] | None = None,
         voice_encoder: VoiceEncoder | str | os.PathLike[str] | None = None,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
@@ -469,12 +469,11 @@ class Diarizer:
         self.device = torch.device(device)
         self.model.to(self.device).eval()
         self.speech_detector = SpeechDetector() if config.speech_gate else None
-        # taught voices and the gallery live in the speaker space (default: the shipped one)
-        self.space = speaker_space if isinstance(speaker_space, SpeakerSpace) else SpeakerSpace.from_file(speaker_space)
-        # slots of different windows are compared by their voiceprints (default: the shipped CAM++)
+        # slots of different windows, and tracks and taught voices, are compared by their
+        # voiceprints (default: the shipped CAM++)
         self.voice_encoder = (voice_encoder if isinstance(voice_encoder, VoiceEncoder)
                               else VoiceEncoder.from_file(voice_encoder))
-        self._voices = TaughtVoices.from_header(self.header.training.get("voices"), self.space)
+        self._voices = TaughtVoices.from_header(self.header.training.get("voices"), self.voice_encoder.digest, VOICE_DIM)
 
     @property
     def stride(self) -> int:
@@ -606,7 +605,7 @@ class Diarizer:
 
     def name_tracks(self, tracks: list[Track], config: DiarizeConfig | None = None) -> None:
         """Give tracks taught names, each name to one track at most, the speakers before
-        the weaker tracks: the nearest taught voice in the speaker space
+        the weaker tracks: the nearest taught voice by the track's voiceprint
         (``TaughtVoices``; ``name_probability`` is then that cosine), then, for names
         taught without a voice (no lone speech to enrol them from, or a checkpoint
         retrained before voices were kept), the name the classification head is surest
@@ -616,11 +615,11 @@ class Diarizer:
             return
         given: set[str] = set()
         if self._voices is not None:
-            for group in ([t for t in tracks if t.confidence >= cfg.threshold],
-                          [t for t in tracks if t.confidence < cfg.threshold]):
+            for group in ([t for t in tracks if t.confidence >= cfg.threshold and t.voiceprint is not None],
+                          [t for t in tracks if t.confidence < cfg.threshold and t.voiceprint is not None]):
                 if not group:
                     continue
-                named = self._voices.names_for(np.stack([t.embedding for t in group]), cfg.name_similarity, given)
+                named = self._voices.names_for(np.stack([t.voiceprint for t in group]), cfg.name_similarity, given)
                 for track, got in zip(group, named):
                     if got is not None:
                         track.name, track.name_probability = got
@@ -662,6 +661,8 @@ class Diarizer:
         count = int(cluster.max()) + 1 if len(cluster) else 0
         sums = np.zeros((count, embeddings.shape[1]))
         np.add.at(sums, cluster, embeddings * weights[:, None])
+        voice_sums = np.zeros((count, slots.voiceprints.shape[1]))
+        np.add.at(voice_sums, cluster, slots.voiceprints * weights[:, None])
         confidence = np.zeros(count)
         np.maximum.at(confidence, cluster, slots.confidences)
         offsets = np.concatenate([[0], np.cumsum([c.shape[1] for c in slots.curves])])
@@ -680,7 +681,8 @@ class Diarizer:
             segs = curve_segments(
                 merged_curve, hop, cfg.activity, cfg.min_segment, cfg.fill_gap, duration, cfg.segment_padding
             )
-            track = Track("", float(confidence[group].max()), emb, merged_curve, segs)
+            track = Track("", float(confidence[group].max()), emb, merged_curve, segs,
+                          voiceprint=unit_rows(voice_sums[group].sum(0)))
             if track.speech_seconds >= min_speech:
                 tracks.append(track)
         if len(levels) and np.percentile(levels, 95) < SILENT_DBFS:
@@ -689,7 +691,7 @@ class Diarizer:
         if speech_frames is not None and speech_frames.sum() * FRAME_HOP_S < min_speech:
             tracks = []  # noise, music, room tone: nobody speaks
         if cfg.edge_search > 0:
-            sound = sound_frames(levels, cfg.edge_level)
+            sound = window_sound_frames(windows.levels, cfg.edge_level)
             speakers = [t for t in tracks if t.confidence >= cfg.threshold]
             # every track is snapped against the speakers' segments as the curves gave them
             found = {id(t): list(t.segments) for t in speakers}
@@ -1010,6 +1012,25 @@ def sound_frames(levels: np.ndarray, level: float, min_range_db: float = 10.0) -
     return levels > floor + level * (loud - floor)
 
 
+def window_sound_frames(levels: list[np.ndarray], level: float) -> np.ndarray | None:
+    """``sound_frames`` of a file, each window's ``levels`` (one array per window) judged
+    against that window's own floor and loud level, as a short file's are; a window
+    without quiet of its own (speech throughout) against the file's. A long file joins
+    rooms, lines and noise floors: judged against the whole file's floor, the steady
+    noise of a louder stretch read as sound, and edges ran on into its pauses (an hour of
+    held-out TTS conversations: false alarm 4.6 -> 1.4 %, DER 15.8 -> 12.6 %; of
+    held-out real people 44.2 -> 41.3 %)."""
+    whole = sound_frames(np.concatenate(levels) if levels else np.zeros(0, np.float32), level)
+    if whole is None:
+        return None
+    parts, start = [], 0
+    for window in levels:
+        own = sound_frames(window, level)
+        parts.append(own if own is not None else whole[start : start + len(window)])
+        start += len(window)
+    return np.concatenate(parts)
+
+
 def snap_edges(
     segments: list[tuple[float, float]], sound: np.ndarray | None, others: list[tuple[float, float]],
     search: float, duration: float,
@@ -1070,6 +1091,8 @@ def merge_shadows(speakers: list[Track], overlap_share: float, similarity: float
             into = others[best]
             summed = into.speech_seconds * into.embedding + shadow.speech_seconds * shadow.embedding
             into.embedding = summed / max(float(np.linalg.norm(summed)), 1e-12)
+            if into.voiceprint is not None and shadow.voiceprint is not None:
+                into.voiceprint = unit_rows(into.speech_seconds * into.voiceprint + shadow.speech_seconds * shadow.voiceprint)
             into.curve = np.minimum(into.curve + shadow.curve, 1.0)
             into.segments = [(round(float(a), 3), round(float(b), 3)) for a, b in union_segments(into.segments + shadow.segments)]
             del left[i]

@@ -70,7 +70,7 @@ def default_ge2e_weights() -> Path:
 
 
 def default_speaker_space() -> Path:
-    """The LDA speaker space the file-level clustering compares windows' slots in."""
+    """The LDA speaker space the project gallery compares named slots in."""
     return resources_dir() / SPEAKER_SPACE_NAME
 
 

@@ -473,7 +473,10 @@ def _voices(v: object) -> str:
     centres = v.get("centres") if isinstance(v, Mapping) else None
     if not isinstance(centres, Mapping):
         return "(malformed)"
-    return f"{len(centres)} enrolled in speaker space {v.get('space')}: {', '.join(map(str, centres))}"
+    if "encoder" in v:
+        return f"{len(centres)} enrolled by voice encoder {v['encoder']}: {', '.join(map(str, centres))}"
+    # retrained before voiceprints: centres in the GE2E speaker space, which names no track now
+    return f"{len(centres)} enrolled in speaker space {v.get('space')} (not used): {', '.join(map(str, centres))}"
 
 
 def _aligned(rows: list[tuple[str, str]], indent: str = "") -> list[str]:

@@ -23,11 +23,11 @@ from training conversations, half of them augmented), it takes the equal error r
 of held-out real people under such conditions from 17.3 % to 10.2 % (dev split) and
 from 18.7 % to 12.0 % (LibriSpeech test-other; ``benchmarks/speaker_space.py``).
 
-The diarizer compares slots of different windows here (``cluster_slots``); two slots
-of one window, cuts within a slot, the streaming linker and naming keep the raw GE2E
-cosine, where room and line are shared (README, Long recordings, says what the
-other choice measured). Vectors are centred on the training mean, projected and normalised:
-``unit((unit(x) - mean) @ projection)``.
+The project's gallery compares its named slots here (``annotation.gallery``). The
+diarizer no longer does: slots of different windows, tracks and taught voices are
+compared by voiceprints (``voice_encoder``), which part real people better still
+(README, Voiceprints). Vectors are centred on the training mean, projected and
+normalised: ``unit((unit(x) - mean) @ projection)``.
 
 Core code: no Qt import.
 """
@@ -35,7 +35,6 @@ Core code: no Qt import.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -71,15 +70,6 @@ class SpeakerSpace:
     @property
     def dims(self) -> int:
         return int(self.projection.shape[1])
-
-    @property
-    def digest(self) -> str:
-        """Names this space (of its float32 numbers, as saved): vectors projected by
-        another space are not comparable with its own."""
-        h = hashlib.sha256()
-        for a in (self.mean, self.projection):
-            h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
-        return h.hexdigest()[:16]
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """[n, 256] GE2E vectors (any length) -> [n, dims] unit rows."""

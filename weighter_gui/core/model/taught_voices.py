@@ -1,20 +1,22 @@
-"""Taught voices: the names a retrained model learnt, kept as centres in the speaker space.
+"""Taught voices: the names a retrained model learnt, kept as voiceprint centres.
 
 A fine-tune on a project's labels (the app's Retrain, ``weighter train --init``) adds
 the names it is taught to the classification head, and also *enrols* them: per name,
-the mean in the speaker space (``speaker_space.SpeakerSpace``) of the GE2E vectors of
-that name's labelled speech, one vector per file where the name alone speaks for at
-least ``MIN_ENROL_SECONDS``. The centres are written into the checkpoint's header
-(``training["voices"]``, with the digest of the space they live in) and the diarizer
-names each track after the nearest centre (``TaughtVoices.names_for``).
+the mean voiceprint (``voice_encoder.VoiceEncoder``, CAM++) of that name's labelled
+speech, one voiceprint per file where the name alone speaks for at least
+``MIN_ENROL_SECONDS`` (of its first ``MAX_ENROL_SECONDS``). The centres are written
+into the checkpoint's header (``training["voices"]``, with the digest of the voice
+encoder that made them) and the diarizer names each track after the nearest centre
+by the track's own voiceprint (``TaughtVoices.names_for``; ``diarizer.Track.voiceprint``).
 
-Why not the head: it is a cosine classifier on raw GE2E vectors, where a voice heard
+Why not the head: it is a cosine classifier on GE2E vectors, where a voice heard
 through another room and line moves about as far as another voice does. On the
-annotation loop's held-out real people the diarizer names 71 % of the (file, speaker)
-pairs right with the taught voices, against 54 % with the head; on pitch-shifted TTS
-voices 79 % against 58 % (``benchmarks/annotation_loop.py``; README, Does retraining
-help?). The head still names voices for checkpoints retrained before this (no
-``voices`` in their header) or used with another speaker space.
+annotation loop's held-out real people the diarizer names 88 % of the (file, speaker)
+pairs right with voiceprints, against 71 % with centres in the GE2E speaker space and
+54 % with the head (``benchmarks/annotation_loop.py``; README, Does retraining
+help?). The head still names voices for checkpoints retrained before this (their
+``voices`` were enrolled in the speaker space, and are not read now) or with another
+voice encoder.
 
 Core code: no Qt import.
 """
@@ -26,53 +28,48 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from weighter_gui.core.model.speaker_space import SpeakerSpace
-
-__all__ = ["MIN_ENROL_SECONDS", "TaughtVoices", "enrol"]
+__all__ = ["MAX_ENROL_SECONDS", "MIN_ENROL_SECONDS", "TaughtVoices", "enrol"]
 
 MIN_ENROL_SECONDS = 1.0  # less lone speech than this in a file says too little about a voice
+MAX_ENROL_SECONDS = 60.0  # a file's first minute of a name's lone speech is its voiceprint: enough for a voice
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def enrol(pieces: Iterable[tuple[str, np.ndarray]], space: SpeakerSpace,
-          earlier: Mapping | None = None) -> dict:
-    """The header entry for ``pieces`` ((name, [frames, 256] GE2E vectors of one file
-    where that name alone speaks)): ``{"space": digest, "centres": {name: [dims]}}``.
+def enrol(pieces: Iterable[tuple[str, np.ndarray]], encoder: str, dims: int, earlier: Mapping | None = None) -> dict:
+    """The header entry for ``pieces`` ((name, [dims] voiceprint of one file's speech
+    where that name alone speaks)): ``{"encoder": digest, "centres": {name: [dims]}}``.
 
-    A name's centre is the mean of its files' projected vectors (each file's frames
-    averaged first). ``earlier`` (an init checkpoint's entry) keeps the centres of
-    names not enrolled again, when it lives in the same space."""
+    A name's centre is the unit mean of its files' unit voiceprints. ``earlier`` (an
+    init checkpoint's entry) keeps the centres of names not enrolled again, when it
+    comes from the same ``encoder``."""
     vectors: dict[str, list[np.ndarray]] = {}
-    for name, frames in pieces:
-        frames = np.asarray(frames, np.float64)
-        if len(frames):
-            vectors.setdefault(name, []).append(_unit(frames.mean(0)))
+    for name, voiceprint in pieces:
+        vectors.setdefault(name, []).append(_unit(np.asarray(voiceprint, np.float64).reshape(-1)))
     centres = {}
-    kept = TaughtVoices.from_header(earlier, space) if earlier else None
+    kept = TaughtVoices.from_header(earlier, encoder, dims) if earlier else None
     if kept is not None:
         centres.update({n: c for n, c in zip(kept.names, kept.centres)})
     for name, vs in vectors.items():
-        centres[name] = _unit(space.project(np.stack(vs)).mean(0))
-    return {"space": space.digest, "centres": {n: [round(float(v), 6) for v in c] for n, c in sorted(centres.items())}}
+        centres[name] = _unit(np.mean(vs, axis=0))
+    return {"encoder": encoder, "centres": {n: [round(float(v), 6) for v in c] for n, c in sorted(centres.items())}}
 
 
 @dataclass(frozen=True, eq=False)
 class TaughtVoices:
-    """Enrolled names and their unit centres [names, dims] in ``space``."""
+    """Enrolled names and their unit voiceprint centres [names, dims]."""
 
     names: tuple[str, ...]
     centres: np.ndarray
-    space: SpeakerSpace
 
     @classmethod
-    def from_header(cls, entry: Mapping | None, space: SpeakerSpace | None) -> TaughtVoices | None:
-        """The voices of a header's ``training["voices"]``; None without them, when they
-        were enrolled in another space, or when anything is malformed (the head names
-        voices then)."""
-        if space is None or not isinstance(entry, Mapping) or entry.get("space") != space.digest:
+    def from_header(cls, entry: Mapping | None, encoder: str, dims: int) -> TaughtVoices | None:
+        """The voices of a header's ``training["voices"]``; None without them, when
+        another voice encoder (or the GE2E speaker space, before voiceprints) enrolled
+        them, or when anything is malformed (the head names voices then)."""
+        if not isinstance(entry, Mapping) or entry.get("encoder") != encoder:
             return None
         centres = entry.get("centres")
         if not isinstance(centres, Mapping) or not centres:
@@ -82,22 +79,22 @@ class TaughtVoices:
             matrix = np.array([[float(v) for v in centres[n]] for n in names], dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             return None
-        if matrix.shape != (len(names), space.dims) or not np.isfinite(matrix).all():
+        if matrix.shape != (len(names), dims) or not np.isfinite(matrix).all():
             return None
-        return cls(names, _unit(matrix), space)
+        return cls(names, _unit(matrix))
 
-    def names_for(self, embeddings: np.ndarray, min_similarity: float,
+    def names_for(self, voiceprints: np.ndarray, min_similarity: float,
                   taken: Iterable[str] = ()) -> list[tuple[str, float] | None]:
-        """Per row of ``embeddings`` (raw GE2E track vectors), ``(name, cosine)`` or None:
-        each row its nearest voice in the space (but those ``taken``) if the cosine is at
-        least ``min_similarity`` and no nearer row has that name already, the nearest
-        rows first (the head's rule: a second track of one voice gets no name)."""
-        out: list[tuple[str, float] | None] = [None] * len(embeddings)
+        """Per row of ``voiceprints`` (the tracks'), ``(name, cosine)`` or None: each row
+        its nearest voice (but those ``taken``) if the cosine is at least
+        ``min_similarity`` and no nearer row has that name already, the nearest rows
+        first (the head's rule: a second track of one voice gets no name)."""
+        out: list[tuple[str, float] | None] = [None] * len(voiceprints)
         taken = set(taken)
         free = [k for k, name in enumerate(self.names) if name not in taken]
-        if not len(embeddings) or not free:
+        if not len(voiceprints) or not free:
             return out
-        sim = self.space.project(np.asarray(embeddings, np.float64)) @ self.centres[free].T
+        sim = _unit(np.asarray(voiceprints, np.float64)) @ self.centres[free].T
         best = sim.argmax(1)
         given = set()
         for i in np.argsort(-sim.max(1), kind="stable"):

@@ -23,8 +23,10 @@ Core code: no Qt import.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import OrderedDict
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +200,16 @@ class VoiceEncoder(nn.Module):
 
     def forward(self, feats: Tensor) -> Tensor:
         return self.xvector(self.head(feats.transpose(1, 2)))
+
+    @cached_property
+    def digest(self) -> str:
+        """Which weights these are (16 hex digits of their sha256): voiceprints of two
+        encoders do not compare, so what keeps them (taught voices) keeps this too."""
+        h = hashlib.sha256()
+        for name, tensor in self.state_dict().items():
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
 
     @torch.inference_mode()
     def embed(self, feats: Tensor) -> np.ndarray:

@@ -68,8 +68,8 @@ from weighter_gui.core.model.losses import (
     overlap_loss,
     set_matching_loss,
 )
-from weighter_gui.core.model.speaker_space import shipped_space
-from weighter_gui.core.model.taught_voices import MIN_ENROL_SECONDS, enrol
+from weighter_gui.core.model.taught_voices import MAX_ENROL_SECONDS, MIN_ENROL_SECONDS, enrol
+from weighter_gui.core.model.voice_encoder import VOICE_DIM, VoiceEncoder, VoiceEncoderError, filterbanks
 from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
 __all__ = [
@@ -526,8 +526,7 @@ def train(
             )
 
     weights = LossWeights()
-    voices = _enrolled(items, examples, taught, model.config.embedding_dim,
-                       header.training.get("voices") if base_model is not None else None)
+    voices = _enrolled(items, examples, taught, header.training.get("voices") if base_model is not None else None)
     training_info = {
         "config": config.to_dict(),
         "files": len(items),
@@ -585,18 +584,21 @@ def train(
     yield TrainResult(model, out_path, speakers, config.steps)
 
 
-def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taught: Sequence[str], dim: int,
+def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taught: Sequence[str],
               earlier) -> dict | None:
-    """The taught names' centres in the shipped speaker space (``taught_voices.enrol``),
-    one mean vector per file of the frames where a taught name speaks and nobody else
-    does: by its segments, or for a file that trains on likes alone, where its named
-    slots were heard (``named_segments``, ``annotation.exports``). None without taught
-    names or anything to enrol them from, without the space, or for features it was not
-    fit on. Entries that are not (start, end, name) with 0 <= start < end are skipped."""
-    space = shipped_space()
-    if not taught or space is None or dim != space.mean.shape[0]:
+    """The taught names' voiceprint centres (``taught_voices.enrol``, the shipped voice
+    encoder): one voiceprint per file of its speech where a taught name speaks and
+    nobody else does, by its segments, or for a file that trains on likes alone, where
+    its named slots were heard (``named_segments``, ``annotation.exports``). None without
+    taught names or anything to enrol them from. Entries that are not (start, end, name)
+    with 0 <= start < end are skipped."""
+    if not taught:
         return None
     wanted = set(taught)
+    try:
+        encoder = VoiceEncoder.from_file()
+    except VoiceEncoderError as e:  # before any step is taken: nothing is lost
+        raise TrainError(str(e)) from None
     pieces = []
     for item, ex in zip(items, examples):
         segments = item.segments if item.segments is not None else item.extra.get("named_segments") or ()
@@ -608,12 +610,19 @@ def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taugh
         names = sorted({n for _, _, n in segments})
         act = _segment_activity(segments, names, ex.features.shape[0], FRAME_HOP_S)
         alone = act.sum(0) == 1
-        for name, row in zip(names, act):
-            frames = row & alone
-            if name in wanted and frames.sum() * FRAME_HOP_S >= MIN_ENROL_SECONDS:
-                mean = np.asarray(ex.features[frames, -dim:], np.float32).mean(0, dtype=np.float64)
-                pieces.append((name, mean[None]))
-    entry = enrol(pieces, space, earlier)
+        lone = {name: row & alone for name, row in zip(names, act)}
+        lone = {n: f for n, f in lone.items() if n in wanted and f.sum() * FRAME_HOP_S >= MIN_ENROL_SECONDS}
+        if not lone:
+            continue
+        try:  # the features came from this file a moment ago; a file gone since enrols nothing
+            feats = filterbanks(load_audio(item.audio))
+        except AudioError:
+            continue
+        for name, frames in lone.items():
+            frames = np.flatnonzero(frames[: len(feats)])[: int(MAX_ENROL_SECONDS / FRAME_HOP_S)]
+            if len(frames):
+                pieces.append((name, encoder.embed(feats[torch.from_numpy(frames)])))
+    entry = enrol(pieces, encoder.digest, VOICE_DIM, earlier)
     return entry if entry["centres"] else None
 
 
