@@ -131,7 +131,7 @@ def identification(results: dict, refs: dict, gallery, model_id: str, model, spe
                 rows["named_right"] += track.name == truth
                 if track.name == truth:
                     found["diarizer"].add(truth)
-            best = gallery.suggest(track.embedding, model=model_id)
+            best = gallery.suggest(track.voiceprint if track.voiceprint is not None else track.embedding, model=model_id)
             if best is not None and best.name == truth:
                 rows["gallery_right"] += 1
                 found["gallery"].add(truth)

@@ -135,6 +135,37 @@ def test_different_models_are_never_compared(tmp_path):
     assert s.suggestions("z")["S1"].name == "anna"
 
 
+def test_voiceprints_are_what_the_gallery_compares_and_older_analyses_keep_their_embeddings(tmp_path):
+    """A slot with a voiceprint is suggested for by the named slots' voiceprints; an
+    analysis made before voiceprints (GE2E embeddings only) by embeddings, never
+    against voiceprints; both survive saving the project."""
+    path = tmp_path / "v.weighter"
+    s = ProjectSession(Project(path), autosave=False)
+    s.add_files([tmp_path / f"{k}.wav" for k in "abcd"])
+
+    def voiced(key, who, seed, voiceprint=True):
+        emb = voice("dan", seed)  # the GE2E embeddings all look like one voice; the voiceprints tell them apart
+        d = diarization(f"{key}.wav", [(0.9, emb, [(0, 4)])])
+        if voiceprint:
+            d.tracks[0].voiceprint = np.resize(voice(who, seed), 48) / np.linalg.norm(np.resize(voice(who, seed), 48))
+        s.set_analysis(key, d)
+
+    voiced("a", "anna", 0)
+    voiced("b", "ben", 1)
+    voiced("c", "ben", 2)
+    voiced("d", "anna", 3, voiceprint=False)
+    s.name_slot("a", "S1", "anna")
+    s.name_slot("b", "S1", "ben")
+    assert s.suggestions("c")["S1"].name == "ben"  # by voiceprint: the embeddings would say either
+    assert s.suggestions("d") == {}  # an older analysis: no named slot of its kind to compare with
+    s.save()
+    again = ProjectSession.open(path)
+    assert again.project.file("c").analysis.slots[0].voiceprint.shape == (48,)
+    assert again.project.file("d").analysis.slots[0].voiceprint is None
+    assert again.suggestions("c")["S1"].name == "ben"
+    assert again.gallery.low_similarity(48) == 0.4 and again.gallery.low_similarity(256) in (0.3, 0.5)
+
+
 def test_min_similarity_and_max_mode():
     g = Gallery(
         [

@@ -276,6 +276,10 @@ def _corrupt(kind, folder):
         f["labels"]["names"] = {"S9": "anna"}
     elif kind == "bad embedding":
         f["analysis"]["slots"][0]["embedding"] = "not base64!"
+    elif kind == "bad voiceprint":
+        f["analysis"]["slots"][0]["voiceprint"] = "AAAA"  # 3 bytes: no whole float32
+    elif kind == "NaN voiceprint":
+        f["analysis"]["slots"][0]["voiceprint"] = "AADAfw=="  # float32 NaN
     elif kind == "bad version":
         d["format_version"] = "one"
     elif kind == "duplicate key":
@@ -303,6 +307,8 @@ def _corrupt(kind, folder):
         ("files not a list", '"files" must be a list'),
         ("unknown slot named", "S9"),
         ("bad embedding", "embedding"),
+        ("bad voiceprint", '"voiceprint" must be base64 of float32 values'),
+        ("NaN voiceprint", '"voiceprint" holds a NaN or infinity'),
         ("bad version", "format_version"),
         ("duplicate key", "repeats"),
         ("bad segments", "start <= end"),

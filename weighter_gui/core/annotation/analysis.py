@@ -35,6 +35,22 @@ from weighter_gui.core.annotation.storage import (
 from weighter_gui.core.io.files import atomic_write, file_sha256
 
 
+def _read_vector(text: object, what: str, fail: Callable[[str], ProjectError]) -> np.ndarray:
+    """A float32 vector written by ``encode_array(v, "<f4")``."""
+    try:
+        if not isinstance(text, str):
+            raise ValueError
+        raw_bytes = base64.b64decode(text.encode("ascii"), validate=True)
+        if len(raw_bytes) % 4 or not raw_bytes:
+            raise ValueError
+        vector = np.frombuffer(raw_bytes, dtype="<f4").astype(np.float32)
+    except (ValueError, UnicodeEncodeError):
+        raise fail(f"{what} must be base64 of float32 values") from None
+    if not np.all(np.isfinite(vector)):
+        raise fail(f"{what} holds a NaN or infinity")
+    return vector
+
+
 def _unit(v) -> np.ndarray:
     v = np.asarray(v, dtype=np.float32).reshape(-1)
     n = float(np.linalg.norm(v))
@@ -53,10 +69,16 @@ class Slot:
     segments: tuple[tuple[float, float], ...] = ()
     model_name: str = ""  # a taught name the model gave this slot ("": none; ``Diarizer.name_tracks``)
     model_probability: float = 0.0  # how sure: a taught voice's voiceprint cosine, or the head's probability
+    voiceprint: np.ndarray | None = None  # [VOICE_DIM] float32, unit norm; None: analysed before voiceprints
 
     @property
     def speech_seconds(self) -> float:
         return sum(b - a for a, b in self.segments)
+
+    @property
+    def voice(self) -> np.ndarray:
+        """What the gallery compares: the voiceprint, else (an older analysis) the embedding."""
+        return self.voiceprint if self.voiceprint is not None else self.embedding
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +90,7 @@ class AnalysisTrack:
     embedding: np.ndarray
     curve: np.ndarray  # float32 at ``hop``; empty when the curves cache is missing
     segments: list[tuple[float, float]]
+    voiceprint: np.ndarray | None = None
 
     @property
     def speech_seconds(self) -> float:
@@ -151,6 +174,7 @@ class Analysis:
                 tuple((round(float(a), 3), round(float(b), 3)) for a, b in t.segments),
                 getattr(t, "name", None) or "",
                 float(getattr(t, "name_probability", 0.0)),
+                None if getattr(t, "voiceprint", None) is None else _unit(t.voiceprint),
             )
             for t in tracks
         ]
@@ -237,7 +261,7 @@ class Analysis:
         out = []
         for i, s in enumerate(self.slots):
             curve = curves[i].astype(np.float32) if curves is not None else np.zeros(0, np.float32)
-            out.append(AnalysisTrack(s.label, s.confidence, s.embedding, curve, list(s.segments)))
+            out.append(AnalysisTrack(s.label, s.confidence, s.embedding, curve, list(s.segments), s.voiceprint))
         return out
 
     @property
@@ -301,6 +325,7 @@ class Analysis:
                     "confidence": round(s.confidence, 5),
                     "segments": [[round(a, 3), round(b, 3)] for a, b in s.segments],
                     "embedding": encode_array(s.embedding, "<f4"),
+                    **({"voiceprint": encode_array(s.voiceprint, "<f4")} if s.voiceprint is not None else {}),
                     **({"model_name": s.model_name, "model_probability": round(s.model_probability, 4)}
                        if s.model_name else {}),
                 }
@@ -351,18 +376,10 @@ class Analysis:
                 raise fail(f'{where}: "label" must be non-empty text')
             conf = read_number(s.get("confidence"), f'{where} ("{label}"): "confidence"', fail)
             segs = read_segments(s.get("segments"), f'{where} ("{label}"): "segments"', fail)
-            emb_text = s.get("embedding")
-            try:
-                if not isinstance(emb_text, str):
-                    raise ValueError
-                raw_bytes = base64.b64decode(emb_text.encode("ascii"), validate=True)
-                if len(raw_bytes) % 4 or not raw_bytes:
-                    raise ValueError
-                emb = np.frombuffer(raw_bytes, dtype="<f4").astype(np.float32)
-            except (ValueError, UnicodeEncodeError):
-                raise fail(f'{where} ("{label}"): "embedding" must be base64 of float32 values') from None
-            if not np.all(np.isfinite(emb)):
-                raise fail(f'{where} ("{label}"): "embedding" holds a NaN or infinity')
+            emb = _read_vector(s.get("embedding"), f'{where} ("{label}"): "embedding"', fail)
+            voiceprint = None
+            if s.get("voiceprint") is not None:
+                voiceprint = _read_vector(s.get("voiceprint"), f'{where} ("{label}"): "voiceprint"', fail)
             if dim is not None and emb.shape[0] != dim:
                 raise fail(f'{where} ("{label}"): embedding has {emb.shape[0]} values, the others {dim}')
             dim = emb.shape[0]
@@ -370,7 +387,7 @@ class Analysis:
             if not isinstance(model_name, str):
                 raise fail(f'{where} ("{label}"): "model_name" must be text')
             prob = read_number(s.get("model_probability", 0.0), f'{where} ("{label}"): "model_probability"', fail)
-            slots.append(Slot(label, conf, emb, segs, model_name, prob))
+            slots.append(Slot(label, conf, emb, segs, model_name, prob, voiceprint))
         try:
             return cls(
                 duration=duration,

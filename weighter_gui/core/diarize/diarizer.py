@@ -231,7 +231,7 @@ class DiarizeConfig:
     # voiceprint has at least this cosine with it. Chosen on the annotation loop of
     # held-out dev-split real people (``annotation_loop.py --split dev``), the highest
     # that names as many speakers right as any lower: all 11 (file, speaker) pairs whose
-    # speaker was labelled, 1 track given a wrong name (0.3: 11 and 5; 0.5: 9 and 1).
+    # speaker was labelled, 1 track given a wrong name (0.3: 11 and 4; 0.5: 9 and 1).
     name_similarity: float = 0.4
 
     def __post_init__(self) -> None:
@@ -325,7 +325,8 @@ class FileDiarization:
             Path(path),
             analysis.duration,
             analysis.hop,
-            [Track(t.label, t.confidence, t.embedding, t.curve, list(t.segments)) for t in analysis.tracks],
+            [Track(t.label, t.confidence, t.embedding, t.curve, list(t.segments), voiceprint=t.voiceprint)
+             for t in analysis.tracks],
             analysis.threshold,
             analysis.checkpoint,
             analysis.frontend,
