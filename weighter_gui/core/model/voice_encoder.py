@@ -37,10 +37,11 @@ from torch import Tensor, nn
 from weighter_gui.core.io.resources import WeightsFileError, default_voice_encoder
 from weighter_gui.core.model.weights import read_tensors
 
-__all__ = ["VOICE_DIM", "VoiceEncoder", "VoiceEncoderError", "filterbanks"]
+__all__ = ["FILTERBANK_WINDOW", "VOICE_DIM", "VoiceEncoder", "VoiceEncoderError", "filterbanks"]
 
 VOICE_DIM = 192
 N_FILTERBANKS = 80
+FILTERBANK_WINDOW = 400  # samples: 25 ms at 16 kHz
 
 
 class VoiceEncoderError(WeightsFileError):
@@ -56,8 +57,8 @@ def filterbanks(audio: np.ndarray | Tensor) -> Tensor:
     import torchaudio
 
     wav = torch.as_tensor(audio, dtype=torch.float32).reshape(1, -1)
-    if wav.shape[1] < 400:
-        wav = F.pad(wav, (0, 400 - wav.shape[1]))
+    if wav.shape[1] < FILTERBANK_WINDOW:
+        wav = F.pad(wav, (0, FILTERBANK_WINDOW - wav.shape[1]))
     return torchaudio.compliance.kaldi.fbank(wav, num_mel_bins=N_FILTERBANKS, sample_frequency=16000, dither=0.0)
 
 

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from weighter_gui.core.io.audio import AudioError, load_audio
+from weighter_gui.core.io.audio import AudioError, iter_audio_blocks, load_audio
 from weighter_gui.core.io.files import atomic_path, file_sha256
 from weighter_gui.core.io.manifest import ManifestItem
 from weighter_gui.core.model.checkpoint import (
@@ -56,6 +56,7 @@ from weighter_gui.core.model.checkpoint import (
 from weighter_gui.core.model.device import resolve_device
 from weighter_gui.core.model.frontend import (
     FRAME_HOP_S,
+    HOP_LENGTH,
     SpeechFrontend,
     speech_frontend_id,
 )
@@ -69,7 +70,13 @@ from weighter_gui.core.model.losses import (
     set_matching_loss,
 )
 from weighter_gui.core.model.taught_voices import MAX_ENROL_SECONDS, MIN_ENROL_SECONDS, enrol
-from weighter_gui.core.model.voice_encoder import VOICE_DIM, VoiceEncoder, VoiceEncoderError, filterbanks
+from weighter_gui.core.model.voice_encoder import (
+    FILTERBANK_WINDOW,
+    VOICE_DIM,
+    VoiceEncoder,
+    VoiceEncoderError,
+    filterbanks,
+)
 from weighter_gui.core.model.weighter import Weighter, WeighterConfig
 
 __all__ = [
@@ -614,16 +621,36 @@ def _enrolled(items: Sequence[ManifestItem], examples: Sequence[_Example], taugh
         lone = {n: f for n, f in lone.items() if n in wanted and f.sum() * FRAME_HOP_S >= MIN_ENROL_SECONDS}
         if not lone:
             continue
+        first = {n: np.flatnonzero(f)[: int(MAX_ENROL_SECONDS / FRAME_HOP_S)] for n, f in lone.items()}
+        # decoded only as far as the last frame enrolled (the 25 ms window of 10 ms frame i
+        # starts at sample 160 i): an hour-long file whose voices are heard early is not read whole
+        end = max(int(f[-1]) for f in first.values()) * HOP_LENGTH + FILTERBANK_WINDOW
         try:  # the features came from this file a moment ago; a file gone since enrols nothing
-            feats = filterbanks(load_audio(item.audio))
+            feats = filterbanks(_audio_until(item.audio, end))
         except AudioError:
             continue
-        for name, frames in lone.items():
-            frames = np.flatnonzero(frames[: len(feats)])[: int(MAX_ENROL_SECONDS / FRAME_HOP_S)]
+        for name, frames in first.items():
+            frames = frames[frames < len(feats)]
             if len(frames):
                 pieces.append((name, encoder.embed(feats[torch.from_numpy(frames)])))
     entry = enrol(pieces, encoder.digest, VOICE_DIM, earlier)
     return entry if entry["centres"] else None
+
+
+def _audio_until(path: Path, samples: int) -> np.ndarray:
+    """The first ``samples`` samples of ``path`` as ``load_audio`` gives them (fewer
+    if it is shorter), decoded no further."""
+    blocks, have = [], 0
+    stream = iter_audio_blocks(path)
+    try:
+        for block in stream:
+            blocks.append(block)
+            have += len(block)
+            if have >= samples:
+                break
+    finally:
+        stream.close()
+    return np.concatenate(blocks)[:samples] if blocks else np.zeros(0, np.float32)
 
 
 def _load(path: Path):
